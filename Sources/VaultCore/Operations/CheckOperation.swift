@@ -1,0 +1,61 @@
+import Foundation
+
+/// `vault check`: what an operator runs after setting up archiving. Confirms the primary
+/// archives through vault and that a freshly switched segment arrives in the repository.
+public struct CheckOperation {
+    public let policy: Policy
+    public let shard: ShardPolicy
+    public let timeoutSeconds: Double
+
+    public init(policy: Policy, shard: ShardPolicy, timeoutSeconds: Double = 60) {
+        self.policy = policy
+        self.shard = shard
+        self.timeoutSeconds = timeoutSeconds
+    }
+
+    public struct Result: Sendable {
+        public var node: String
+        public var archiveMode: String
+        public var segment: String
+        public var seconds: Double
+    }
+
+    public func run() async throws -> Result {
+        let repository = try await RepositoryOpener.open(policy)
+        let record = try await repository.shardRecord(shard.name)
+        let (node, conn) = try NodeDiscovery.connectPrimary(shard)
+        try record.requireSameCluster(try ClusterIdentity.read(from: conn), node: "node \(node.name)")
+
+        let mode = try conn.scalar("SHOW archive_mode")
+        guard mode == "on" || mode == "always" else {
+            throw VaultError(.checkFailed, "node \(node.name): archive_mode is '\(mode)'; set archive_mode = on and restart PostgreSQL")
+        }
+        let command = try conn.scalar("SHOW archive_command")
+        guard command.contains("archive-push") else {
+            throw VaultError(.checkFailed, "node \(node.name): archive_command is '\(command)', which does not call 'vault archive-push'")
+        }
+        let started = Date()
+        // A switch with no WAL written since the last one returns the last switched segment,
+        // which must also be archived: either way one segment to wait for.
+        let segment = try conn.scalar("SELECT pg_walfile_name(pg_switch_wal())")
+        guard let file = WALFileName(segment) else {
+            throw VaultError(.database, "node \(node.name) returned an unexpected WAL file name '\(segment)'")
+        }
+        let archive = WALArchive(repository: repository, record: record)
+        let name = archive.objectName(file)
+        while true {
+            if try await repository.storage.exists(name) {
+                _ = try await archive.get(file)
+                return Result(node: node.name, archiveMode: mode, segment: segment, seconds: Date().timeIntervalSince(started))
+            }
+            let failed = try conn.query("SELECT last_failed_wal, last_failed_time > $1::timestamptz FROM pg_stat_archiver", [Timestamp.format(started.addingTimeInterval(-1))])
+            if let row = failed.first, row.count == 2, row[0] == segment, row[1] == "t" {
+                throw VaultError(.checkFailed, "node \(node.name): archive_command failed for \(segment); the PostgreSQL log has vault's error line")
+            }
+            if Date().timeIntervalSince(started) > timeoutSeconds {
+                throw VaultError(.checkFailed, "node \(node.name): \(segment) did not reach the repository within \(Int(timeoutSeconds)) s")
+            }
+            try await Task.sleep(nanoseconds: 200_000_000)
+        }
+    }
+}

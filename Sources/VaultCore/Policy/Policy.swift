@@ -1,0 +1,136 @@
+/// The operator's declarative policy: where the repository is, how objects are protected,
+/// which shards exist and what should happen to them. Loaded by `PolicyLoader`; every key is
+/// documented in Policies/README.md.
+public struct Policy: Sendable {
+    public var version: Int
+    public var repository: RepositorySettings
+    public var encryption: EncryptionSettings
+    public var compression: CompressionSettings
+    public var defaults: ShardSettings
+    public var shards: [ShardPolicy]
+    /// The file this policy came from (absolute when known), for messages and restore_command.
+    public var sourcePath: String
+
+    /// The shard named `name`, or a clear error listing the known names.
+    public func shard(named name: String) throws -> ShardPolicy {
+        if let s = shards.first(where: { $0.name == name }) { return s }
+        let known = shards.map(\.name).joined(separator: ", ")
+        throw VaultError(.usage, "no shard '\(name)' in policy \(sourcePath) (shards: \(known))")
+    }
+
+    /// The shard a command applies to: the named one, or the only one when the policy has one.
+    public func resolveShard(_ name: String?) throws -> ShardPolicy {
+        if let name { return try shard(named: name) }
+        if shards.count == 1, let only = shards.first { return only }
+        throw VaultError(.usage, "policy \(sourcePath) has \(shards.count) shards: name one with --shard")
+    }
+}
+
+public struct RepositorySettings: Sendable {
+    public var path: String?
+    public var s3: S3Settings?
+}
+
+public struct S3Settings: Sendable {
+    public var endpoint: String
+    public var bucket: String
+    public var region: String
+    public var prefix: String
+    public var credentialsFile: String?
+    public var caFile: String?
+    public var forcePathStyle: Bool
+}
+
+/// Where the passphrase comes from. It is never written in the policy itself.
+public enum EncryptionSettings: Sendable, Equatable {
+    case none
+    case passphraseFile(String)
+    case passphraseEnv(String)
+    case passphraseCommand(String)
+}
+
+public struct CompressionSettings: Sendable {
+    public var level: Int32
+}
+
+/// Settings a shard inherits from `defaults` unless it sets its own.
+public struct ShardSettings: Sendable {
+    public var schedule: ScheduleSettings
+    public var retention: RetentionSettings
+    public var parallel: Int
+    public var backupFrom: BackupSource
+
+    public static let builtIn = ShardSettings(
+        schedule: ScheduleSettings(), retention: RetentionSettings(fullBackups: 2, window: nil),
+        parallel: 2, backupFrom: .primary)
+}
+
+public struct ScheduleSettings: Sendable {
+    public var full: CronExpression?
+    public var incremental: CronExpression?
+    public var verify: CronExpression?
+    public var expire: CronExpression?
+    public init(full: CronExpression? = nil, incremental: CronExpression? = nil, verify: CronExpression? = nil, expire: CronExpression? = nil) {
+        self.full = full
+        self.incremental = incremental
+        self.verify = verify
+        self.expire = expire
+    }
+}
+
+public struct RetentionSettings: Sendable {
+    /// Keep at least this many full backups (and what depends on them).
+    public var fullBackups: Int?
+    /// Keep backups younger than this many seconds.
+    public var window: Int?
+}
+
+public enum BackupSource: String, Sendable {
+    case primary
+    case standby
+    case preferStandby = "prefer-standby"
+}
+
+/// An inclusive range of the shard key space.
+public struct KeyRange: Sendable, Equatable {
+    public var from: Int64
+    public var to: Int64
+    public init(from: Int64, to: Int64) {
+        self.from = from
+        self.to = to
+    }
+    public func contains(_ key: Int64) -> Bool { key >= from && key <= to }
+}
+
+public struct ShardPolicy: Sendable {
+    public var name: String
+    public var keys: KeyRange?
+    public var pgdata: String?
+    /// Directory of PostgreSQL's server binaries (pg_ctl, postgres) for this shard's version.
+    public var bindir: String?
+    public var nodes: [NodePolicy]
+    public var failover: FailoverSettings
+    public var smoke: [SmokeQuery]
+    public var settings: ShardSettings
+    public var line: Int
+}
+
+public struct NodePolicy: Sendable {
+    public var name: String
+    public var conninfo: String
+    public var priority: Int
+    public var pgdata: String?
+    public var stopCommand: String?
+    public var startCommand: String?
+}
+
+public struct FailoverSettings: Sendable {
+    public var maxLagBytes: Int64?
+    public var fenceCommand: String?
+}
+
+public struct SmokeQuery: Sendable {
+    public var sql: String
+    public var expect: String
+    public var database: String?
+}

@@ -1,0 +1,119 @@
+internal import CLibPQ
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One libpq connection. Owns its `PGconn` and closes it in exactly one place. Messages name
+/// the node and its host and port, never the conninfo string (which might hold secrets).
+public final class PostgresConnection {
+    private let conn: OpaquePointer
+    /// The node name used in messages.
+    public let label: String
+
+    /// Connects with `conninfo`; a 10-second connect timeout applies unless the conninfo
+    /// sets its own. `replication` opens a physical replication connection (for WAL streaming).
+    public init(conninfo: String, label: String, replication: Bool = false) throws {
+        self.label = label
+        var keys = ["dbname", "connect_timeout", "application_name", "fallback_application_name"]
+        var values = [conninfo, "10", "", "vault"]
+        // Passing conninfo as "dbname" with expand_dbname=1 lets libpq parse it, while the
+        // keywords after it supply defaults only where the conninfo says nothing.
+        if conninfo.contains("connect_timeout") { keys.remove(at: 1); values.remove(at: 1) }
+        if let i = keys.firstIndex(of: "application_name") { keys.remove(at: i); values.remove(at: i) }
+        if replication {
+            keys.append("replication")
+            values.append("true")
+        }
+        let connection: OpaquePointer? = withCStrings(keys) { k in
+            withCStrings(values) { v in
+                PQconnectdbParams(k, v, 1)
+            }
+        }
+        guard let connection else { throw VaultError(.database, "cannot connect to \(label): out of memory") }
+        conn = connection
+        if PQstatus(conn) != CONNECTION_OK {
+            let where_ = Self.endpoint(conn)
+            let message = Self.lastError(conn)
+            PQfinish(conn)
+            throw VaultError(.database, "cannot connect to \(label) (\(where_)): \(message)")
+        }
+    }
+
+    deinit { PQfinish(conn) }
+
+    /// Runs `sql` (with optional text parameters) and returns the rows, each column as text
+    /// or nil for SQL NULL.
+    @discardableResult
+    public func query(_ sql: String, _ parameters: [String] = []) throws -> [[String?]] {
+        let result: OpaquePointer? = withCStrings(parameters) { params in
+            PQexecParams(conn, sql, Int32(parameters.count), nil, params, nil, nil, 0)
+        }
+        guard let result else { throw VaultError(.database, "\(label): query failed: \(Self.lastError(conn))") }
+        defer { PQclear(result) }
+        let status = PQresultStatus(result)
+        guard status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK else {
+            let msg = PQresultErrorMessage(result).map { String(cString: $0) } ?? "unknown error"
+            throw VaultError(.database, "\(label): \(Self.firstLine(msg)) (while running: \(Self.firstLine(sql)))")
+        }
+        var rows: [[String?]] = []
+        let nrows = PQntuples(result), ncols = PQnfields(result)
+        rows.reserveCapacity(Int(nrows))
+        for r in 0..<nrows {
+            var row: [String?] = []
+            for c in 0..<ncols {
+                row.append(PQgetisnull(result, r, c) == 1 ? nil : String(cString: PQgetvalue(result, r, c)))
+            }
+            rows.append(row)
+        }
+        return rows
+    }
+
+    /// The single value of a one-row, one-column query.
+    public func scalar(_ sql: String, _ parameters: [String] = []) throws -> String {
+        let rows = try query(sql, parameters)
+        guard let first = rows.first, let value = first.first, let value else {
+            throw VaultError(.database, "\(label): expected one value from: \(Self.firstLine(sql))")
+        }
+        return value
+    }
+
+    /// PostgreSQL's version as `server_version_num` (e.g. 150018).
+    public var serverVersionNumber: Int { Int(PQserverVersion(conn)) }
+
+    private static func endpoint(_ conn: OpaquePointer) -> String {
+        let host = PQhost(conn).map { String(cString: $0) } ?? "?"
+        let port = PQport(conn).map { String(cString: $0) } ?? "?"
+        return "host=\(host) port=\(port)"
+    }
+
+    private static func lastError(_ conn: OpaquePointer) -> String {
+        let text = PQerrorMessage(conn).map { String(cString: $0) } ?? "unknown error"
+        // libpq messages can span lines (one per address tried); keep them on one line.
+        return text.split(separator: "\n").map { $0.trimmingSpacesSub() }.filter { !$0.isEmpty }.joined(separator: "; ")
+    }
+
+    private static func firstLine(_ s: String) -> String {
+        String(s.split(separator: "\n").first ?? "").trimmingSpaces()
+    }
+}
+
+extension Substring {
+    func trimmingSpacesSub() -> String { String(self).trimmingSpaces() }
+}
+
+/// Calls `body` with a NULL-terminated array of C strings that live only during the call.
+func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+    let array = UnsafeMutablePointer<UnsafePointer<CChar>?>.allocate(capacity: strings.count + 1)
+    var owned: [UnsafeMutablePointer<CChar>?] = []
+    for (i, s) in strings.enumerated() {
+        let copy = strdup(s)
+        owned.append(copy)
+        array[i] = UnsafePointer(copy)
+    }
+    array[strings.count] = nil
+    defer {
+        for p in owned { free(p) }
+        array.deallocate()
+    }
+    return body(array)
+}

@@ -1,0 +1,67 @@
+/// A shard's WAL archive: `<shard>/wal/<timeline>/<file name>`, one sealed object per file,
+/// named after the file so an operator can find a segment by name.
+public struct WALArchive: Sendable {
+    public let repository: Repository
+    public let record: ShardRecord
+
+    public init(repository: Repository, record: ShardRecord) {
+        self.repository = repository
+        self.record = record
+    }
+
+    public func objectName(_ file: WALFileName) -> String {
+        "\(record.shard)/wal/\(file.timelineHex)/\(file.text)"
+    }
+
+    /// What `push` did.
+    public enum PushOutcome: Sendable, Equatable {
+        case stored(compressedBytes: Int)
+        case alreadyArchived
+    }
+
+    /// Archives `contents` as `file`. Durable when it returns. Re-pushing identical content
+    /// succeeds (PostgreSQL retries after a crash); different content is refused and the
+    /// archived copy is left untouched.
+    public func push(_ file: WALFileName, contents: [UInt8], compressor: ZstdCompressor? = nil) async throws -> PushOutcome {
+        if file.kind == .segment || file.kind == .partial {
+            try checkSegment(file, contents)
+        }
+        let name = objectName(file)
+        let sealed = try repository.envelope.seal(contents, name: name, compressor: compressor)
+        if try await repository.storage.putIfAbsent(name, sealed) {
+            return .stored(compressedBytes: sealed.count)
+        }
+        let existing: [UInt8]?
+        do {
+            existing = try await repository.read(name)
+        } catch let e as VaultError where e.kind == .corrupt {
+            throw VaultError(.refused, "\(file) is already archived but the archived copy is unreadable (\(e.message)); not overwriting it, inspect \(repository.storage.location)/\(name)")
+        }
+        guard existing == contents else {
+            throw VaultError(.refused, "\(file) is already archived in shard \(record.shard) with different content; refusing to overwrite it (is another cluster archiving into this shard?)")
+        }
+        return .alreadyArchived
+    }
+
+    /// Fetches `file`; throws `.notFound` when it is not archived and `.corrupt` when the
+    /// archived object fails authentication.
+    public func get(_ file: WALFileName) async throws -> [UInt8] {
+        guard let bytes = try await repository.read(objectName(file)) else {
+            throw VaultError(.notFound, "\(file) is not in the archive of shard \(record.shard)")
+        }
+        return bytes
+    }
+
+    /// Refuses a segment of the wrong size or from another cluster before it is stored.
+    func checkSegment(_ file: WALFileName, _ contents: [UInt8]) throws {
+        if file.kind == .segment && UInt64(contents.count) != record.walSegmentSize {
+            throw VaultError(.refused, "\(file) is \(contents.count) bytes, but shard \(record.shard) uses \(record.walSegmentSize)-byte segments")
+        }
+        guard let header = WALLongPageHeader(contents) else {
+            throw VaultError(.refused, "\(file) does not start with a WAL segment header")
+        }
+        guard String(header.systemIdentifier) == record.systemIdentifier else {
+            throw VaultError(.refused, "\(file) belongs to cluster \(header.systemIdentifier), but shard \(record.shard) belongs to cluster \(record.systemIdentifier)")
+        }
+    }
+}

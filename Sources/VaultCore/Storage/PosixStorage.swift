@@ -1,0 +1,108 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A repository in a local or mounted directory.
+///
+/// Writes go to a hidden temporary file in the target directory, are fsynced, then renamed
+/// (or hard-linked, for `putIfAbsent`, which fails atomically when the name exists) into
+/// place, and the directory is fsynced, so a crash leaves either the old state or the new.
+public struct PosixStorage: Storage {
+    public let root: String
+    public var location: String { root }
+
+    public init(root: String) {
+        self.root = root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root
+    }
+
+    func path(_ name: String) -> String { root + "/" + name }
+
+    public func get(_ name: String) async throws -> [UInt8]? {
+        try Self.checkName(name)
+        return try FileIO.readIfExists(path(name))
+    }
+
+    public func put(_ name: String, _ bytes: [UInt8]) async throws {
+        try Self.checkName(name)
+        let final = path(name)
+        let dir = try ensureParent(of: name)
+        let tmp = try writeTemporary(in: dir, bytes)
+        do {
+            try Syscall.call("rename \(tmp) to \(final)") { rename(tmp, final) }
+        } catch {
+            unlink(tmp)
+            throw error
+        }
+        try FileIO.fsyncDirectory(dir)
+    }
+
+    public func putIfAbsent(_ name: String, _ bytes: [UInt8]) async throws -> Bool {
+        try Self.checkName(name)
+        let final = path(name)
+        let dir = try ensureParent(of: name)
+        let tmp = try writeTemporary(in: dir, bytes)
+        defer { unlink(tmp) }
+        while link(tmp, final) != 0 {
+            let e = Syscall.currentErrno
+            if e == EINTR { continue }
+            if e == EEXIST { return false }
+            throw Syscall.error("link \(final)", errno: e)
+        }
+        try FileIO.fsyncDirectory(dir)
+        return true
+    }
+
+    public func exists(_ name: String) async throws -> Bool {
+        try Self.checkName(name)
+        var st = stat()
+        if stat(path(name), &st) == 0 { return true }
+        let e = Syscall.currentErrno
+        if e == ENOENT || e == ENOTDIR { return false }
+        throw Syscall.error("stat \(path(name))", errno: e)
+    }
+
+    public func list(prefix: String) async throws -> [String] {
+        let trimmed = prefix.hasSuffix("/") ? String(prefix.dropLast()) : prefix
+        let start = trimmed.isEmpty ? root : path(trimmed)
+        var names: [String] = []
+        try FileIO.walk(start) { relative in
+            names.append(trimmed.isEmpty ? relative : trimmed + "/" + relative)
+        }
+        return names.sorted()
+    }
+
+    public func delete(_ name: String) async throws {
+        try Self.checkName(name)
+        if unlink(path(name)) != 0 {
+            let e = Syscall.currentErrno
+            if e != ENOENT { throw Syscall.error("remove \(path(name))", errno: e) }
+        }
+    }
+
+    /// Creates the parent directories of `name` (fsyncing each parent that gained an entry)
+    /// and returns the parent's path.
+    private func ensureParent(of name: String) throws -> String {
+        var dir = root
+        for part in name.split(separator: "/").dropLast() {
+            let next = dir + "/" + part
+            if mkdir(next, 0o750) == 0 {
+                try FileIO.fsyncDirectory(dir)
+            } else {
+                let e = Syscall.currentErrno
+                if e != EEXIST { throw Syscall.error("create directory \(next)", errno: e) }
+            }
+            dir = next
+        }
+        return dir
+    }
+
+    private func writeTemporary(in dir: String, _ bytes: [UInt8]) throws -> String {
+        let tmp = dir + "/.vault-tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        try FileIO.writeDurably(tmp, bytes, exclusive: true)
+        return tmp
+    }
+}

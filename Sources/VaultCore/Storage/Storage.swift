@@ -1,0 +1,38 @@
+/// Where a repository's objects live: a directory (`PosixStorage`) or an object store.
+///
+/// Names are relative, `/`-separated paths such as `main/wal/00000001/000000010000000000000003`.
+/// Every write is durable when the call returns, and a reader never sees a partial object.
+public protocol Storage: Sendable {
+    /// Where this storage is, for messages (a directory or `s3://bucket/prefix`).
+    var location: String { get }
+
+    /// The object's bytes, or nil when it does not exist.
+    func get(_ name: String) async throws -> [UInt8]?
+
+    /// Stores `bytes` under `name`, replacing what was there, atomically.
+    func put(_ name: String, _ bytes: [UInt8]) async throws
+
+    /// Stores `bytes` under `name` only if nothing is there yet; returns false (and changes
+    /// nothing) when an object already exists. Never overwrites, even under a race.
+    func putIfAbsent(_ name: String, _ bytes: [UInt8]) async throws -> Bool
+
+    /// Whether an object exists.
+    func exists(_ name: String) async throws -> Bool
+
+    /// All object names under `prefix` (recursively), sorted.
+    func list(prefix: String) async throws -> [String]
+
+    /// Removes an object; removing a missing one is not an error.
+    func delete(_ name: String) async throws
+}
+
+extension Storage {
+    /// Validates a relative object name so it can never escape the repository.
+    static func checkName(_ name: String) throws {
+        let parts = name.split(separator: "/", omittingEmptySubsequences: false)
+        guard !name.isEmpty, !name.hasPrefix("/"),
+              parts.allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." && !$0.hasPrefix(".") }) else {
+            throw VaultError(.usage, "invalid object name '\(name)'")
+        }
+    }
+}

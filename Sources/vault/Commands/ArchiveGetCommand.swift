@@ -1,0 +1,46 @@
+import ArgumentParser
+import Foundation
+import VaultCore
+
+struct ArchiveGetCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "archive-get",
+        abstract: "Fetch one WAL file (PostgreSQL's restore_command: 'vault archive-get %f %p').",
+        discussion: """
+            Exit 1: the file is not archived (PostgreSQL reads this as the end of archived WAL). \
+            Exit \(ArchiveGetCommand.abortRecoveryExitCode): the file exists but cannot be read or fails authentication; \
+            PostgreSQL stops recovery instead of ending it early at the wrong point. On a standby \
+            (standby.signal in the working directory) that case exits 1 instead, with an error line, \
+            so the standby can go on streaming.
+            """)
+
+    /// PostgreSQL aborts recovery when restore_command exits above 125.
+    static let abortRecoveryExitCode: Int32 = 128
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "WAL file name (%f).")
+    var fileName: String
+
+    @Argument(help: "Destination path (%p).")
+    var destination: String
+
+    func run() async throws {
+        let log = global.logger("archive-get")
+        do {
+            let policy = try global.loadPolicy()
+            let shard = try policy.resolveShard(global.shard)
+            let bytes = try await ArchiveGetOperation(policy: policy, shard: shard).run(fileName: fileName, destination: destination)
+            log.debug("restored \(fileName) (\(bytes) bytes)")
+        } catch let e as VaultError where e.kind == .notFound {
+            log.debug("\(fileName) is not archived")
+            throw ExitCode(1)
+        } catch {
+            let message = (error as? VaultError)?.message ?? (error as? PolicyError)?.description ?? "\(error)"
+            if FileIO.exists("standby.signal") {
+                CommandRunner.fail("\(message) (standby: falling back to streaming replication)", code: 1)
+            }
+            CommandRunner.fail("\(message); stopping recovery so it cannot end early at the wrong point", code: Self.abortRecoveryExitCode)
+        }
+    }
+}

@@ -1,0 +1,23 @@
+import ArgumentParser
+import VaultCore
+
+struct CheckCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Confirm WAL archiving works: settings, a forced WAL switch, and the segment in the repository.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: .long, help: "Seconds to wait for the switched segment to arrive.")
+    var timeout: Double = 60
+
+    func run() async throws {
+        try await CommandRunner.run {
+            _ = global.logger("check")
+            let policy = try global.loadPolicy()
+            let shard = try policy.resolveShard(global.shard)
+            let r = try await CheckOperation(policy: policy, shard: shard, timeoutSeconds: timeout).run()
+            print("shard \(shard.name): node \(r.node) archives through vault (archive_mode=\(r.archiveMode)); \(r.segment) reached the repository in \(String(format: "%.1f", r.seconds)) s and decrypts")
+        }
+    }
+}

@@ -1,0 +1,43 @@
+import ArgumentParser
+import Logging
+import VaultCore
+
+/// Options every command takes: which policy, which shard, how to log and report.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: "Policy file (default: $VAULT_POLICY, ./vault.yaml, /etc/vault/vault.yaml).")
+    var policy: String?
+
+    @Option(name: .long, help: "Shard to act on (needed when the policy has several).")
+    var shard: String?
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error.")
+    var logLevel: String = "info"
+
+    @Option(name: .long, help: "Log format: text or json.")
+    var logFormat: String = "text"
+
+    func validate() throws {
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error")
+        }
+        guard StderrLogHandler.Format(rawValue: logFormat) != nil else {
+            throw ValidationError("--log-format must be text or json")
+        }
+    }
+
+    /// Sets up logging and returns the logger for `command`.
+    func logger(_ command: String) -> Logger {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        let format = StderrLogHandler.Format(rawValue: logFormat) ?? .text
+        LoggingSystem.bootstrap { label in StderrLogHandler(label: label, level: level, format: format) }
+        return Logger(label: command)
+    }
+
+    func loadPolicy() throws -> Policy {
+        do {
+            return try PolicyLoader.load(path: policy ?? PolicyLoader.defaultPath())
+        } catch let e as PolicyError {
+            throw e.asVaultError
+        }
+    }
+}
