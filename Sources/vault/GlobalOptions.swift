@@ -16,6 +16,28 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: "Log format: text or json.")
     var logFormat: String = "text"
 
+    /// Options that take a value and may appear before the command name.
+    static let valued: Set<String> = ["--policy", "--shard", "--log-level", "--log-format"]
+
+    /// Moves leading global options (and `--json`) to the end of the argument list.
+    static func hoisted(_ args: [String]) -> [String] {
+        var leading: [String] = []
+        var i = 0
+        while i < args.count {
+            let a = args[i]
+            if valued.contains(a), i + 1 < args.count {
+                leading += [a, args[i + 1]]
+                i += 2
+            } else if valued.contains(where: { a.hasPrefix($0 + "=") }) || a == "--json" {
+                leading.append(a)
+                i += 1
+            } else {
+                break
+            }
+        }
+        return Array(args[i...]) + leading
+    }
+
     func validate() throws {
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error")

@@ -35,8 +35,9 @@ public struct CheckOperation {
             throw VaultError(.checkFailed, "node \(node.name): archive_command is '\(command)', which does not call 'vault archive-push'")
         }
         let started = Date()
-        // A switch with no WAL written since the last one returns the last switched segment,
-        // which must also be archived: either way one segment to wait for.
+        // A restore point guarantees an important WAL record since the last switch; without
+        // one, PostgreSQL may skip the switch and the current segment would never complete.
+        try conn.query("SELECT pg_create_restore_point('vault check')")
         let segment = try conn.scalar("SELECT pg_walfile_name(pg_switch_wal())")
         guard let file = WALFileName(segment) else {
             throw VaultError(.database, "node \(node.name) returned an unexpected WAL file name '\(segment)'")

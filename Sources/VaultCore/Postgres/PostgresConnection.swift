@@ -34,7 +34,8 @@ public final class PostgresConnection {
         if PQstatus(conn) != CONNECTION_OK {
             let where_ = Self.endpoint(conn)
             let message = Self.lastError(conn)
-            PQfinish(conn)
+            // No PQfinish here: a class whose stored properties are all set runs deinit
+            // when its initializer throws, and deinit finishes the connection.
             throw VaultError(.database, "cannot connect to \(label) (\(where_)): \(message)")
         }
     }

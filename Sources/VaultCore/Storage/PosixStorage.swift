@@ -89,7 +89,13 @@ public struct PosixStorage: Storage {
         var dir = root
         for part in name.split(separator: "/").dropLast() {
             let next = dir + "/" + part
-            if mkdir(next, 0o750) == 0 {
+            var made = mkdir(next, 0o750) == 0
+            if !made && Syscall.currentErrno == ENOENT && dir == root {
+                // The repository root itself is missing: create it (first write of `vault init`).
+                try FileIO.makeDirectories(root)
+                made = mkdir(next, 0o750) == 0
+            }
+            if made {
                 try FileIO.fsyncDirectory(dir)
             } else {
                 let e = Syscall.currentErrno

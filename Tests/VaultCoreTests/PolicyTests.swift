@@ -1,0 +1,161 @@
+import Foundation
+import Testing
+@testable import VaultCore
+
+@Suite("policy files")
+struct PolicyTests {
+    static let policiesDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Policies").path
+
+    static let valid = """
+        version: 1
+        repository: {path: /srv/repo}
+        encryption: {passphrase_file: /etc/vault/passphrase}
+        shards:
+          - name: a
+            keys: {from: 0, to: 99}
+            nodes: [{name: n1, conninfo: "host=x"}]
+          - name: b
+            keys: {from: 100, to: 199}
+            nodes: [{name: n1, conninfo: "host=y"}]
+
+        """
+
+    func issues(_ text: String) -> [PolicyIssue] {
+        do {
+            _ = try PolicyLoader.parse(text, path: "/p.yaml")
+            return []
+        } catch let e as PolicyError {
+            return e.issues
+        } catch {
+            return [PolicyIssue(line: 0, column: 0, message: "\(error)")]
+        }
+    }
+
+    @Test("the example policies pass the check", arguments: ["single-cluster.yaml", "sharded.yaml"])
+    func examples(file: String) throws {
+        let p = try PolicyLoader.load(path: Self.policiesDir + "/" + file)
+        #expect(!p.shards.isEmpty)
+    }
+
+    @Test("the sharded example has a complete shard map and per-shard overrides")
+    func shardedExample() throws {
+        let p = try PolicyLoader.load(path: Self.policiesDir + "/sharded.yaml")
+        #expect(p.shards.count == 3)
+        #expect(try p.locate(key: 0).name == "users-0")
+        #expect(try p.locate(key: 32768).name == "users-1")
+        #expect(try p.locate(key: 98303).name == "users-2")
+        #expect(throws: VaultError.self) { try p.locate(key: 98304) }
+        #expect(p.shards[2].settings.schedule.full?.text == "0 3 * * 0")
+        #expect(p.shards[0].settings.schedule.full?.text == "0 1 * * 0")
+        #expect(p.shards[0].settings.backupFrom == .preferStandby)
+        #expect(p.shards[0].settings.retention.window == 30 * 86400)
+        #expect(p.encryption == .passphraseCommand("cat /run/secrets/vault-passphrase"))
+    }
+
+    @Test("a valid policy has no issues")
+    func valid() { #expect(issues(Self.valid).isEmpty) }
+
+    @Test("an unknown key is named with its line and a suggestion")
+    func unknownKey() {
+        let found = issues(Self.valid.replacingOccurrences(of: "    keys: {from: 100", with: "    kyes: {from: 100"))
+        #expect(found.contains { $0.line == 9 && $0.message == "unknown key shards[1].kyes (did you mean 'keys'?)" })
+    }
+
+    @Test("a wrong type is named with its line")
+    func wrongType() {
+        let found = issues(Self.valid.replacingOccurrences(of: "to: 99}", with: "to: lots}"))
+        #expect(found.contains { $0.line == 6 && $0.message.contains("shards[0].keys.to must be a whole number") })
+    }
+
+    @Test("duplicate shard and node names are refused")
+    func duplicates() {
+        let twice = Self.valid.replacingOccurrences(of: "name: b", with: "name: a")
+        #expect(issues(twice).contains { $0.line == 8 && $0.message == "shard name 'a' is used twice" })
+        let nodes = Self.valid.replacingOccurrences(of: #"nodes: [{name: n1, conninfo: "host=x"}]"#, with: #"nodes: [{name: n1, conninfo: "host=x"}, {name: n1, conninfo: "host=z"}]"#)
+        #expect(issues(nodes).contains { $0.message == "shard a: node name 'n1' is used twice" })
+    }
+
+    @Test("overlapping and missing key ranges are refused")
+    func ranges() {
+        let overlap = Self.valid.replacingOccurrences(of: "from: 100", with: "from: 50")
+        #expect(issues(overlap).contains { $0.line == 8 && $0.message.contains("overlaps shard a") })
+        let gap = Self.valid.replacingOccurrences(of: "from: 100", with: "from: 150")
+        #expect(issues(gap).contains { $0.message == "keys 100-149 belong to no shard (gap between a and b)" })
+        let partial = Self.valid.replacingOccurrences(of: "    keys: {from: 100, to: 199}\n", with: "")
+        #expect(issues(partial).contains { $0.message.contains("shard b has no keys range") })
+    }
+
+    @Test("secrets written inline are refused")
+    func inlineSecrets() {
+        let pass = Self.valid.replacingOccurrences(of: "encryption: {passphrase_file: /etc/vault/passphrase}", with: "encryption: {passphrase: hunter2}")
+        let found = issues(pass)
+        #expect(found.contains { $0.line == 3 && $0.message.contains("secrets must not be written in the policy") })
+        #expect(!found.contains { $0.message.contains("hunter2") })
+        let conn = Self.valid.replacingOccurrences(of: "host=x", with: "host=x password=hunter2")
+        #expect(issues(conn).contains { $0.line == 7 && $0.message.contains("conninfo contains a password") })
+        let url = Self.valid.replacingOccurrences(of: "host=x", with: "postgresql://vault:hunter2@db/postgres")
+        #expect(issues(url).contains { $0.message.contains("conninfo contains a password") })
+    }
+
+    @Test("a bad cron expression is named")
+    func badCron() {
+        let text = Self.valid.replacingOccurrences(of: "shards:", with: "defaults:\n  schedule: {full: \"0 25 * * *\"}\nshards:")
+        #expect(issues(text).contains { $0.line == 5 && $0.message == "schedule.full: cron hour 25 is out of range 0-23" })
+    }
+
+    @Test("missing encryption is an explicit choice")
+    func missingEncryption() {
+        let text = Self.valid.replacingOccurrences(of: "encryption: {passphrase_file: /etc/vault/passphrase}\n", with: "")
+        #expect(issues(text).contains { $0.message.hasPrefix("encryption is missing") })
+        let none = Self.valid.replacingOccurrences(of: "encryption: {passphrase_file: /etc/vault/passphrase}", with: "encryption: none")
+        #expect(issues(none).isEmpty)
+    }
+
+    @Test("YAML syntax errors carry a line")
+    func syntax() {
+        let found = issues("version: 1\nrepository: {path: /x\nshards: []\n")
+        #expect(found.count == 1)
+        #expect(found.first?.message.hasPrefix("YAML syntax") == true)
+    }
+
+    @Test("the one-line error names the file, the first line and the count")
+    func oneLine() {
+        let text = Self.valid.replacingOccurrences(of: "kyes", with: "x").replacingOccurrences(of: "version: 1", with: "version: 1\nextra: 1\nmore: 2")
+        do {
+            _ = try PolicyLoader.parse(text, path: "/etc/vault/vault.yaml")
+            Issue.record("expected an error")
+        } catch let e as PolicyError {
+            #expect(e.description == "/etc/vault/vault.yaml:2: unknown key extra (and 1 more problem; run 'vault policy check')")
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+}
+
+@Suite("cron expressions")
+struct CronTests {
+    @Test("fields, ranges, steps, lists and names")
+    func parse() throws {
+        let c = try CronExpression("*/15 2-4 * jan-mar mon,wed")
+        #expect(c.matches(minute: 30, hour: 3, day: 10, month: 2, weekday: 1))
+        #expect(!c.matches(minute: 31, hour: 3, day: 10, month: 2, weekday: 1))
+        #expect(!c.matches(minute: 30, hour: 5, day: 10, month: 2, weekday: 1))
+        #expect(!c.matches(minute: 30, hour: 3, day: 10, month: 4, weekday: 1))
+        #expect(try CronExpression("0 0 * * 7").matches(minute: 0, hour: 0, day: 1, month: 1, weekday: 0))
+        #expect(try CronExpression("@daily").matches(minute: 0, hour: 0, day: 5, month: 5, weekday: 3))
+    }
+
+    @Test("invalid expressions say what is wrong", arguments: [
+        ("0 2 * *", "has 4 fields"), ("60 * * * *", "minute 60 is out of range"), ("a * * * *", "is not a number"),
+        ("5-1 * * * *", "runs backwards"), ("*/0 * * * *", "invalid step"),
+    ])
+    func invalid(text: String, expected: String) {
+        do {
+            _ = try CronExpression(text)
+            Issue.record("\(text) should not parse")
+        } catch {
+            #expect(error.message.contains(expected), "\(error.message)")
+        }
+    }
+}

@@ -1,0 +1,147 @@
+import Foundation
+import Testing
+import VaultCore
+
+/// Each operator mistake or damaged object gets one clear `error:` line, a non-zero exit,
+/// and leaves the repository as it was.
+@Suite("bad input against real PostgreSQL")
+struct BadInputIntegrationTests {
+    /// A running PostgreSQL 15 archiving into an initialised repository, with one segment archived.
+    private func archivingFixture(_ name: String) async throws -> (VaultFixture, PostgresServer, String) {
+        let f = try VaultFixture(name)
+        let server = try f.startServer(.v15)
+        try f.writePolicy(server: server)
+        try server.start()
+        let initOut = try f.vault(["init"])
+        guard initOut.status == 0 else { throw HarnessError("init failed: \(initOut.stderr)") }
+        try server.sql("CREATE TABLE t AS SELECT generate_series(1, 10000) AS id")
+        let segment = try #require(try server.sql("SELECT pg_walfile_name(pg_switch_wal())"))
+        try await waitUntilArchived(server, segment: segment)
+        return (f, server, segment)
+    }
+
+    private func objectPath(_ f: VaultFixture, _ segment: String) -> String {
+        "\(f.repositoryPath)/main/wal/\(segment.prefix(8))/\(segment)"
+    }
+
+    @Test("a wrong passphrase is one clear error before any work")
+    func wrongPassphrase() async throws {
+        let (f, server, segment) = try await archivingFixture("bad-passphrase")
+        defer { f.cleanUp() }
+        let wrong = try f.dir.write("wrong-passphrase", "not the passphrase at all, sorry\n")
+        let policy = try f.writePolicy(server: server, file: "wrong.yaml", passphraseFile: wrong)
+
+        let push = try f.vault(["archive-push", server.dataDir + "/pg_wal/" + segment], policy: policy)
+        #expect(push.status == 4)
+        #expect(push.stderr.hasPrefix("error: wrong passphrase for repository \(f.repositoryPath)"))
+        #expect(push.stderr.split(separator: "\n").count == 1)
+        #expect(!push.stderr.contains("not the passphrase"))
+
+        let get = try f.vault(["archive-get", segment, f.dir.path + "/x"], policy: policy)
+        #expect(get.status == 128, "a wrong passphrase must stop recovery, not end it")
+        #expect(get.stderr.contains("wrong passphrase"))
+        #expect(!FileManager.default.fileExists(atPath: f.dir.path + "/x"))
+    }
+
+    @Test("a flipped byte in a stored segment is detected and stops recovery")
+    func flippedByte() async throws {
+        let (f, _, segment) = try await archivingFixture("bad-flip")
+        defer { f.cleanUp() }
+        let path = objectPath(f, segment)
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        bytes[bytes.count / 2] ^= 0x01
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+
+        let get = try f.vault(["archive-get", segment, f.dir.path + "/x"])
+        #expect(get.status == 128)
+        #expect(get.stderr.hasPrefix("error: object main/wal/00000001/\(segment) failed authentication"))
+        #expect(!FileManager.default.fileExists(atPath: f.dir.path + "/x"))
+
+        // On a standby (standby.signal in the working directory) vault exits 1 so the standby
+        // goes on streaming, but still says loudly what is wrong.
+        let standbyDir = f.dir.path + "/standby-cwd"
+        try FileManager.default.createDirectory(atPath: standbyDir, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: standbyDir + "/standby.signal", contents: Data())
+        try TestDirectory.giveToPostgres(standbyDir)
+        let onStandby = try f.vault(["archive-get", segment, standbyDir + "/x"], cwd: standbyDir)
+        #expect(onStandby.status == 1)
+        #expect(onStandby.stderr.contains("failed authentication"))
+    }
+
+    @Test("a segment re-pushed with different content is refused and the archive keeps the original")
+    func differentContent() async throws {
+        let (f, server, segment) = try await archivingFixture("bad-repush")
+        defer { f.cleanUp() }
+        let before = try Data(contentsOf: URL(fileURLWithPath: objectPath(f, segment)))
+
+        // Same bytes again: PostgreSQL retries after a crash, so this must succeed.
+        let same = try f.vault(["archive-push", server.dataDir + "/pg_wal/" + segment])
+        #expect(same.status == 0, "\(same.stderr)")
+
+        var changed = try [UInt8](Data(contentsOf: URL(fileURLWithPath: server.dataDir + "/pg_wal/" + segment)))
+        changed[100_000] ^= 0xff
+        let dir = f.dir.path + "/other"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try Data(changed).write(to: URL(fileURLWithPath: dir + "/" + segment))
+        try TestDirectory.giveToPostgres(dir)
+        let push = try f.vault(["archive-push", dir + "/" + segment])
+        #expect(push.status == 6)
+        #expect(push.stderr.hasPrefix("error: \(segment) is already archived in shard main with different content"))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: objectPath(f, segment))) == before)
+    }
+
+    @Test("an unreachable server is named with its host and port")
+    func unreachableServer() async throws {
+        let f = try VaultFixture("bad-unreachable")
+        defer { f.cleanUp() }
+        let port = PortAllocator.allocate()
+        try f.writePolicy(server: nil, port: port)
+        let r = try f.vault(["init"])
+        #expect(r.status == 7)
+        #expect(r.stderr.hasPrefix("error: cannot connect to node primary of shard main (host=127.0.0.1 port=\(port))"))
+        #expect(r.stderr.split(separator: "\n").count == 1)
+    }
+
+    @Test("a policy with typos names the line of each problem and does nothing")
+    func policyTypos() async throws {
+        let f = try VaultFixture("bad-policy")
+        defer { f.cleanUp() }
+        let policy = try f.dir.write("typo.yaml", """
+            version: 1
+            repository:
+              path: \(f.repositoryPath)
+            encryption: {passphrase_file: \(f.passphraseFile)}
+            shards:
+              - name: main
+                nodse:
+                  - {name: a, conninfo: "host=127.0.0.1"}
+            """, mode: 0o644)
+        let r = try f.vault(["init"], policy: policy)
+        #expect(r.status == 3)
+        #expect(r.stderr.contains("typo.yaml:6: shards[0].nodes is missing"))
+        let check = try f.vault(["policy", "check", policy])
+        #expect(check.status == 3)
+        #expect(check.stderr.contains("typo.yaml:7:5: unknown key shards[0].nodse (did you mean 'nodes'?)"))
+        #expect(!FileManager.default.fileExists(atPath: f.repositoryPath))
+    }
+
+    @Test("a repository shard that belongs to another cluster refuses its WAL and its init")
+    func anotherCluster() async throws {
+        let (f, _, _) = try await archivingFixture("bad-cluster")
+        defer { f.cleanUp() }
+        let other = try PostgresServer(version: .v15, in: f.dir, name: "other")
+        defer { other.stop() }
+        try other.configure(["listen_addresses = '127.0.0.1'", "port = \(other.port)", "unix_socket_directories = '\(f.dir.path)'"])
+        try other.start()
+        let policy = try f.writePolicy(server: other, file: "other.yaml")
+
+        let initOther = try f.vault(["init"], policy: policy)
+        #expect(initOther.status == 6)
+        #expect(initOther.stderr.contains("shard main in the repository belongs to cluster"))
+
+        let segment = try #require(try other.sql("SELECT pg_walfile_name(pg_switch_wal())"))
+        let push = try f.vault(["archive-push", other.dataDir + "/pg_wal/" + segment], policy: policy)
+        #expect(push.status == 6)
+        #expect(push.stderr.contains("belongs to cluster"))
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+
+/// Runs a program to completion and captures what it printed.
+struct ProcessOutput {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Spawns programs with `posix_spawn` and waits with `waitpid`. Foundation's `Process` is not
+/// used: it notices a child's exit through a descriptor the child inherits, and a server
+/// daemonised by `pg_ctl start` keeps that descriptor open forever.
+enum ProcessRunner {
+    static var isRoot: Bool { getuid() == 0 }
+
+    /// Runs `argv`; as the `postgres` OS user when this process is root and `asPostgres` is set.
+    @discardableResult
+    static func run(_ argv: [String], asPostgres: Bool = false, cwd: String? = nil, environment: [String: String] = [:]) throws -> ProcessOutput {
+        var full = argv
+        if asPostgres && isRoot {
+            full = ["/usr/sbin/runuser", "-u", "postgres", "--"] + argv
+        }
+        if let cwd {
+            // posix_spawn has no portable chdir action: let a shell change directory first.
+            full = ["/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", cwd] + full
+        }
+        let tmp = NSTemporaryDirectory()
+        let id = UUID().uuidString
+        let outPath = tmp + "/vault-it-\(id).out", errPath = tmp + "/vault-it-\(id).err"
+        defer {
+            unlink(outPath)
+            unlink(errPath)
+        }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        let envStrings = env.map { "\($0.key)=\($0.value)" }
+        var pid: pid_t = 0
+        let status = withCStringArray(full) { argvPtr in
+            withCStringArray(envStrings) { envPtr in
+                posix_spawn(&pid, full[0], &actions, nil, argvPtr, envPtr)
+            }
+        }
+        guard status == 0 else { throw HarnessError("cannot start \(full[0]): \(String(cString: strerror(status)))") }
+        var wstatus: Int32 = 0
+        while waitpid(pid, &wstatus, 0) < 0 && errno == EINTR {}
+        let exited = (wstatus & 0x7f) == 0
+        let code = exited ? (wstatus >> 8) & 0xff : 128 + (wstatus & 0x7f)
+        let out = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
+        let err = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+        return ProcessOutput(status: code, stdout: out, stderr: err)
+    }
+
+    /// Runs `argv` and throws with its output unless it exits 0.
+    @discardableResult
+    static func check(_ argv: [String], asPostgres: Bool = false, cwd: String? = nil) throws -> ProcessOutput {
+        let r = try run(argv, asPostgres: asPostgres, cwd: cwd)
+        guard r.status == 0 else {
+            throw HarnessError("\(argv.joined(separator: " ")) exited \(r.status): \(r.stderr)\(r.stdout)")
+        }
+        return r
+    }
+
+    private static func withCStringArray<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> R) -> R {
+        var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+        pointers.append(nil)
+        defer { for p in pointers { free(p) } }
+        return body(pointers)
+    }
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}

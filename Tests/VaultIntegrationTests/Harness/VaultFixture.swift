@@ -1,0 +1,67 @@
+import Foundation
+import VaultCore
+
+/// One test's world: a scratch directory, a passphrase file, a policy naming a repository
+/// in that directory, and helpers to run the vault binary as PostgreSQL would.
+final class VaultFixture {
+    let dir: TestDirectory
+    let passphraseFile: String
+    var policyFile: String
+    let repositoryPath: String
+    private var servers: [PostgresServer] = []
+
+    init(_ name: String, passphrase: String = "correct horse battery staple 0123456789") throws {
+        dir = try TestDirectory(name)
+        passphraseFile = try dir.write("passphrase", passphrase + "\n")
+        repositoryPath = dir.path + "/repo"
+        policyFile = dir.path + "/vault.yaml"
+    }
+
+    /// Writes the policy for one shard named `shard` whose primary is `server`.
+    @discardableResult
+    func writePolicy(shard: String = "main", server: PostgresServer?, port: UInt16? = nil, file: String = "vault.yaml",
+                     passphraseFile: String? = nil) throws -> String {
+        let p = port ?? server?.port ?? 1
+        let yaml = """
+            version: 1
+            repository:
+              path: \(repositoryPath)
+            encryption:
+              passphrase_file: \(passphraseFile ?? self.passphraseFile)
+            compression: {level: 3}
+            shards:
+              - name: \(shard)
+                nodes:
+                  - name: primary
+                    conninfo: "host=127.0.0.1 port=\(p) user=postgres dbname=postgres connect_timeout=5"
+
+            """
+        return try dir.write(file, yaml, mode: 0o644)
+    }
+
+    /// Starts a server of `version` archiving through vault with this fixture's policy.
+    func startServer(_ version: PostgresVersion, name: String = "data") throws -> PostgresServer {
+        let server = try PostgresServer(version: version, in: dir, name: name)
+        servers.append(server)
+        try server.configureArchiving(policy: policyFile)
+        return server
+    }
+
+    /// Runs vault as the postgres user, as archive_command would.
+    @discardableResult
+    func vault(_ args: [String], policy: String? = nil, cwd: String? = nil) throws -> ProcessOutput {
+        try ProcessRunner.run([VaultBinary.path, "--policy", policy ?? policyFile] + args, asPostgres: true, cwd: cwd ?? dir.path)
+    }
+
+    /// Opens the repository in-process, for assertions.
+    func openRepository(passphrase: String = "correct horse battery staple 0123456789") async throws -> Repository {
+        try await Repository.open(storage: PosixStorage(root: repositoryPath), compressionLevel: 3) {
+            Passphrase(bytes: Array(passphrase.utf8))
+        }
+    }
+
+    func cleanUp() {
+        for s in servers { s.stop() }
+        dir.remove()
+    }
+}
