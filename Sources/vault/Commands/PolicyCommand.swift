@@ -25,7 +25,8 @@ struct PolicyCheckCommand: AsyncParsableCommand {
             do {
                 let policy = try PolicyLoader.load(path: path)
                 let mapped = policy.shards.filter { $0.keys != nil }.count
-                print("\(path): ok (\(policy.shards.count) shard\(policy.shards.count == 1 ? "" : "s"), \(policy.shards.reduce(0) { $0 + $1.nodes.count }) nodes\(mapped > 0 ? ", shard map covers \(policy.shards.compactMap { $0.keys?.from }.min() ?? 0)-\(policy.shards.compactMap { $0.keys?.to }.max() ?? 0)" : ""))")
+                let nodeCount = policy.shards.reduce(0) { $0 + $1.nodes.count }
+                print("\(path): ok (\(policy.shards.count) shard\(policy.shards.count == 1 ? "" : "s"), \(nodeCount) node\(nodeCount == 1 ? "" : "s")\(mapped > 0 ? ", shard map covers \(policy.shards.compactMap { $0.keys?.from }.min() ?? 0)-\(policy.shards.compactMap { $0.keys?.to }.max() ?? 0)" : ""))")
             } catch let e as PolicyError {
                 for issue in e.issues {
                     FileHandle.standardError.write(Data("\(path):\(issue.line):\(issue.column): \(issue.message)\n".utf8))

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): push the same 64 real WAL segments through `vault archive-push` and
+# `pgbackrest archive-push`, one process per segment as PostgreSQL's archive_command does,
+# zstd level 3 for both, AES-256-GCM (vault) vs AES-256-CBC (pgBackRest), fresh repositories,
+# alternating runs. Prints segments/s per run, medians and the ratio.
+# Usage: bash Tests/Benchmarks/archive-push.sh [runs]   (run as root; needs .ci/install)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+runs=${1:-3}
+bench=/var/tmp/vault-bench-archive
+bin=/usr/lib/postgresql/15/bin
+port=55441
+as_pg() { runuser -u postgres -- "$@"; }
+
+swift build -c release 2>&1 | tail -1
+if [ -f "$bench/data/postmaster.pid" ]; then as_pg "$bin/pg_ctl" -D "$bench/data" -m fast -w stop >/dev/null || true; fi
+rm -rf "$bench"; mkdir -p "$bench/bin" "$bench/segments"
+cp .build/release/vault "$bench/bin/"
+chown -R postgres:postgres "$bench"
+
+echo "== generating 64 WAL segments with pgbench"
+as_pg "$bin/initdb" -D "$bench/data" -A trust -U postgres >/dev/null
+cat >> "$bench/data/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$bench'
+wal_keep_size = '4GB'
+max_wal_size = '4GB'
+CONF
+as_pg "$bin/pg_ctl" -D "$bench/data" -l "$bench/pg.log" -w start >/dev/null
+trap 'as_pg "$bin/pg_ctl" -D "$bench/data" -m fast -w stop >/dev/null 2>&1 || true' EXIT
+psql_() { as_pg "$bin/psql" -qAt -h 127.0.0.1 -p $port -U postgres "$@"; }
+as_pg "$bin/pgbench" -h 127.0.0.1 -p $port -U postgres -i -s 10 -q postgres >/dev/null 2>&1
+while [ "$(psql_ -c "SELECT (pg_current_wal_lsn() - '0/0')::bigint / 16777216")" -lt 68 ]; do
+  as_pg "$bin/pgbench" -h 127.0.0.1 -p $port -U postgres -n -c 2 -j 2 -t 3000 postgres >/dev/null 2>&1
+done
+psql_ -c "CHECKPOINT" >/dev/null
+first=$(ls "$bench/data/pg_wal" | grep -E '^[0-9A-F]{24}$' | sort | head -n 64)
+for s in $first; do cp "$bench/data/pg_wal/$s" "$bench/segments/"; done
+chown -R postgres:postgres "$bench/segments"
+echo "segments: $(ls "$bench/segments" | wc -l) × 16 MiB"
+
+passphrase=$(openssl rand -base64 32)
+printf '%s\n' "$passphrase" > "$bench/passphrase"; chmod 600 "$bench/passphrase"; chown postgres: "$bench/passphrase"
+cat > "$bench/vault.yaml" <<YAML
+version: 1
+repository: {path: $bench/vault-repo}
+encryption: {passphrase_file: $bench/passphrase}
+compression: {level: 3}
+shards:
+  - name: main
+    nodes: [{name: local, conninfo: "host=127.0.0.1 port=$port user=postgres dbname=postgres"}]
+YAML
+cat > "$bench/pgbackrest.conf" <<CONF
+[global]
+repo1-path=$bench/pgbr-repo
+repo1-cipher-type=aes-256-cbc
+repo1-cipher-pass=$passphrase
+compress-type=zst
+compress-level=3
+log-level-console=warn
+log-level-file=off
+lock-path=$bench/pgbr-lock
+start-fast=y
+[bench]
+pg1-path=$bench/data
+pg1-port=$port
+pg1-socket-path=$bench
+CONF
+chown postgres: "$bench/vault.yaml" "$bench/pgbackrest.conf"; chmod 600 "$bench/pgbackrest.conf"
+
+fresh_repos() {
+  rm -rf "$bench/vault-repo" "$bench/pgbr-repo"
+  as_pg "$bench/bin/vault" --policy "$bench/vault.yaml" init >/dev/null
+  as_pg pgbackrest --config="$bench/pgbackrest.conf" --stanza=bench stanza-create >/dev/null
+}
+push_all() { # tool
+  local start end
+  start=$(date +%s.%N)
+  for s in "$bench"/segments/*; do
+    if [ "$1" = vault ]; then
+      as_pg "$bench/bin/vault" --policy "$bench/vault.yaml" --log-level warning archive-push "$s"
+    else
+      as_pg pgbackrest --config="$bench/pgbackrest.conf" --stanza=bench archive-push "$s"
+    fi
+  done
+  end=$(date +%s.%N)
+  echo "$start $end" | awk '{printf "%.3f", $2 - $1}'
+}
+
+declare -a vault_t pgbr_t
+for r in $(seq 1 "$runs"); do
+  for tool in vault pgbackrest; do
+    fresh_repos; sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
+    t=$(push_all $tool)
+    if [ $tool = vault ]; then vault_t+=("$t"); else pgbr_t+=("$t"); fi
+    echo "run $r $tool: $t s for 64 segments ($(awk -v t="$t" 'BEGIN{printf "%.1f", 64/t}') segments/s)"
+  done
+done
+vault_size=$(du -sb "$bench/vault-repo/main/wal" | cut -f1)
+pgbr_size=$(du -sb "$bench/pgbr-repo/archive" | cut -f1)
+rss_v=$( { /usr/bin/time -f %M runuser -u postgres -- "$bench/bin/vault" --policy "$bench/vault.yaml" --log-level warning archive-push "$bench/segments/$(ls "$bench/segments" | head -1)"; } 2>&1 | tail -1)
+rss_p=$( { /usr/bin/time -f %M runuser -u postgres -- pgbackrest --config="$bench/pgbackrest.conf" --stanza=bench archive-push "$bench/segments/$(ls "$bench/segments" | head -1)"; } 2>&1 | tail -1)
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
+mv=$(median "${vault_t[@]}"); mp=$(median "${pgbr_t[@]}")
+echo
+echo "median vault:      $mv s  $(awk -v t="$mv" 'BEGIN{printf "%.1f", 64/t}') segments/s  stored $((vault_size / 1048576)) MiB  peak RSS (re-push) ${rss_v} KB"
+echo "median pgbackrest: $mp s  $(awk -v t="$mp" 'BEGIN{printf "%.1f", 64/t}') segments/s  stored $((pgbr_size / 1048576)) MiB  peak RSS (re-push) ${rss_p} KB"
+echo "ratio (vault rate / pgbackrest rate): $(awk -v a="$mv" -v b="$mp" 'BEGIN{printf "%.2f", b/a}')x"
