@@ -12,8 +12,7 @@ struct BadInputIntegrationTests {
         let server = try f.startServer(.v15)
         try f.writePolicy(server: server)
         try server.start()
-        let initOut = try f.vault(["init"])
-        guard initOut.status == 0 else { throw HarnessError("init failed: \(initOut.stderr)") }
+        try f.initRepository()
         try server.sql("CREATE TABLE t AS SELECT generate_series(1, 10000) AS id")
         let segment = try #require(try server.sql("SELECT pg_walfile_name(pg_switch_wal())"))
         try await waitUntilArchived(server, segment: segment)

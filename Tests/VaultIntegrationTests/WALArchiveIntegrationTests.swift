@@ -13,8 +13,7 @@ struct WALArchiveIntegrationTests {
         try f.writePolicy(server: server)
         try server.start()
 
-        let initOut = try f.vault(["init"])
-        #expect(initOut.status == 0, "\(initOut.stderr)")
+        let initOut = try f.initRepository()
         #expect(initOut.stdout.contains("created encrypted repository"))
 
         let conn = try server.connect()
@@ -58,7 +57,7 @@ struct WALArchiveIntegrationTests {
         let primary = try f.startServer(version)
         try f.writePolicy(server: primary)
         try primary.start()
-        #expect(try f.vault(["init"]).status == 0)
+        try f.initRepository()
         try primary.sql("CREATE TABLE t AS SELECT generate_series(1, 1000) AS id")
 
         // A streaming standby made with pg_basebackup, then promoted: timeline 2.

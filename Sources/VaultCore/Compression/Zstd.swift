@@ -25,13 +25,14 @@ public final class ZstdCompressor {
 
     public func compress(_ input: [UInt8]) throws -> [UInt8] {
         let bound = ZSTD_compressBound(input.count)
-        var out = [UInt8](repeating: 0, count: bound)
-        let written = try out.withUnsafeMutableBytes { dst in
-            try input.withUnsafeBytes { src in
-                try Zstd.check(ZSTD_compress2(ctx, dst.baseAddress, dst.count, src.baseAddress, src.count), "compress")
+        var code = 0
+        let out = [UInt8](unsafeUninitializedCapacity: bound) { dst, count in
+            code = input.withUnsafeBytes { src in
+                ZSTD_compress2(ctx, dst.baseAddress, bound, src.baseAddress, src.count)
             }
+            count = ZSTD_isError(code) != 0 ? 0 : code
         }
-        out.removeSubrange(written...)
+        try Zstd.check(code, "compress")
         return out
     }
 }

@@ -9,6 +9,14 @@ public enum AESGCM {
 
     /// Encrypts `plaintext`, binding `aad`, and returns ciphertext followed by the 16-byte tag.
     public static func seal(_ plaintext: [UInt8], key: SymmetricKey, nonce: [UInt8], aad: [UInt8]) throws -> [UInt8] {
+        var out: [UInt8] = []
+        try seal(plaintext, key: key, nonce: nonce, aad: aad, appendingTo: &out)
+        return out
+    }
+
+    /// Encrypts `plaintext` and appends ciphertext and tag to `out`, so a caller building a
+    /// header-plus-payload object makes one buffer instead of copying a second.
+    public static func seal(_ plaintext: [UInt8], key: SymmetricKey, nonce: [UInt8], aad: [UInt8], appendingTo out: inout [UInt8]) throws {
         let ctx = try CipherContext()
         try key.withBytes { k in
             try nonce.withUnsafeBytes { n in
@@ -19,17 +27,16 @@ public enum AESGCM {
             }
         }
         try ctx.update(aad: aad, encrypt: true)
-        var out = [UInt8](repeating: 0, count: plaintext.count + tagSize)
-        let written = try ctx.update(plaintext, into: &out, encrypt: true)
+        let start = out.count
+        out.reserveCapacity(start + plaintext.count + tagSize)
+        out.append(contentsOf: repeatElement(0, count: plaintext.count + tagSize))
+        let written = try ctx.update(plaintext, into: &out, at: start, encrypt: true)
         var finalLen: Int32 = 0
         try out.withUnsafeMutableBufferPointer { buf in
-            try OpenSSLError.check(EVP_EncryptFinal_ex(ctx.pointer, buf.baseAddress.map { $0 + written }, &finalLen), "EVP_EncryptFinal_ex")
-        }
-        try out.withUnsafeMutableBufferPointer { buf in
-            let tagStart = buf.baseAddress.map { $0 + plaintext.count }
+            try OpenSSLError.check(EVP_EncryptFinal_ex(ctx.pointer, buf.baseAddress.map { $0 + start + written }, &finalLen), "EVP_EncryptFinal_ex")
+            let tagStart = buf.baseAddress.map { $0 + start + plaintext.count }
             try OpenSSLError.check(EVP_CIPHER_CTX_ctrl(ctx.pointer, EVP_CTRL_GCM_GET_TAG, Int32(tagSize), tagStart), "get GCM tag")
         }
-        return out
     }
 
     /// Decrypts ciphertext-plus-tag produced by `seal`; throws `.corrupt` naming `what` when
@@ -52,7 +59,7 @@ public enum AESGCM {
         let body = sealed.prefix(bodyCount)
         var tag = [UInt8](sealed.suffix(tagSize))
         var out = [UInt8](repeating: 0, count: bodyCount)
-        let written = try ctx.update(body, into: &out, encrypt: false)
+        let written = try ctx.update(body, into: &out, at: 0, encrypt: false)
         try tag.withUnsafeMutableBytes { t in
             try OpenSSLError.check(EVP_CIPHER_CTX_ctrl(ctx.pointer, EVP_CTRL_GCM_SET_TAG, Int32(tagSize), t.baseAddress), "set GCM tag")
         }
@@ -91,8 +98,8 @@ private final class CipherContext {
         }
     }
 
-    /// Processes `input` in chunks below Int32.max, writing into `out` from offset 0; returns bytes written.
-    func update<C: Collection>(_ input: C, into out: inout [UInt8], encrypt: Bool) throws -> Int where C.Element == UInt8 {
+    /// Processes `input` in chunks below Int32.max, writing into `out` from `start`; returns bytes written.
+    func update<C: Collection>(_ input: C, into out: inout [UInt8], at start: Int, encrypt: Bool) throws -> Int where C.Element == UInt8 {
         let chunk = 1 << 30
         var written = 0
         try input.withContiguousStorageIfAvailable { src in
@@ -102,8 +109,8 @@ private final class CipherContext {
                     let n = min(chunk, src.count - offset)
                     var outLen: Int32 = 0
                     let status = encrypt
-                        ? EVP_EncryptUpdate(pointer, dst.baseAddress.map { $0 + written }, &outLen, src.baseAddress.map { $0 + offset }, Int32(n))
-                        : EVP_DecryptUpdate(pointer, dst.baseAddress.map { $0 + written }, &outLen, src.baseAddress.map { $0 + offset }, Int32(n))
+                        ? EVP_EncryptUpdate(pointer, dst.baseAddress.map { $0 + start + written }, &outLen, src.baseAddress.map { $0 + offset }, Int32(n))
+                        : EVP_DecryptUpdate(pointer, dst.baseAddress.map { $0 + start + written }, &outLen, src.baseAddress.map { $0 + offset }, Int32(n))
                     try OpenSSLError.check(status, encrypt ? "EVP_EncryptUpdate" : "EVP_DecryptUpdate")
                     written += Int(outLen)
                     offset += n

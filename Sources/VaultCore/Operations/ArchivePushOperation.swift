@@ -22,11 +22,24 @@ public struct ArchivePushOperation {
             throw VaultError(.usage, "'\(baseName)' is not a WAL segment, history or backup file name")
         }
         let contents = try FileIO.read(path)
-        let repository = try await RepositoryOpener.open(policy)
-        let archive = WALArchive(repository: repository, record: try await repository.shardRecord(shard.name))
-        // Spread one segment's compression over both cores: it is the bulk of the work.
-        let compressor = try ZstdCompressor(level: policy.compression.level, workers: contents.count >= 4 << 20 ? 2 : 0)
-        let outcome = try await archive.push(file, contents: contents, compressor: compressor)
+        // Compression is most of the work: start it at once, on both cores for a full
+        // segment, while the repository is opened and the key derived.
+        let level = policy.compression.level
+        let compressing = Task.detached { () throws -> ObjectEnvelope.PreparedBody in
+            let workers: Int32 = contents.count >= 4 << 20 ? 2 : 0
+            return try ObjectEnvelope.prepare(contents, level: level, compressor: ZstdCompressor(level: level, workers: workers))
+        }
+        let repository: Repository
+        let record: ShardRecord
+        do {
+            repository = try await RepositoryOpener.open(policy)
+            record = try await repository.shardRecord(shard.name)
+        } catch {
+            compressing.cancel()
+            throw error
+        }
+        let archive = WALArchive(repository: repository, record: record)
+        let outcome = try await archive.push(file, contents: contents, prepared: try await compressing.value)
         return Result(file: file.text, bytes: contents.count, outcome: outcome)
     }
 }

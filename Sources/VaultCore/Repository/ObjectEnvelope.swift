@@ -36,13 +36,28 @@ public struct ObjectEnvelope: Sendable {
 
     /// Wraps `plaintext` for storage under `name`.
     public func seal(_ plaintext: [UInt8], name: String, compressor: ZstdCompressor? = nil) throws -> [UInt8] {
-        var flags: Flags = []
-        var body = plaintext
-        if compressionLevel > 0 {
-            let c = try compressor ?? ZstdCompressor(level: compressionLevel)
-            body = try c.compress(plaintext)
-            flags.insert(.compressed)
-        }
+        try seal(try Self.prepare(plaintext, level: compressionLevel, compressor: compressor), name: name)
+    }
+
+    /// A payload compressed (when the repository compresses) but not yet sealed. Splitting
+    /// the two lets the expensive compression run before the object's name or the key is
+    /// known: in parallel with key derivation, or in a worker before a pack slot is chosen.
+    public struct PreparedBody: Sendable {
+        public var body: [UInt8]
+        public var plaintextLength: Int
+        public var compressed: Bool
+    }
+
+    /// Compresses `plaintext` at `level` (0: stored as is).
+    public static func prepare(_ plaintext: [UInt8], level: Int32, compressor: ZstdCompressor? = nil) throws -> PreparedBody {
+        guard level > 0 else { return PreparedBody(body: plaintext, plaintextLength: plaintext.count, compressed: false) }
+        let c = try compressor ?? ZstdCompressor(level: level)
+        return PreparedBody(body: try c.compress(plaintext), plaintextLength: plaintext.count, compressed: true)
+    }
+
+    /// Seals a prepared payload under `name`.
+    public func seal(_ prepared: PreparedBody, name: String) throws -> [UInt8] {
+        var flags: Flags = prepared.compressed ? [.compressed] : []
         var nonce = [UInt8](repeating: 0, count: AESGCM.nonceSize)
         var keyId = [UInt8](repeating: 0, count: DataKey.idSize)
         if let key {
@@ -57,16 +72,16 @@ public struct ObjectEnvelope: Sendable {
         header.append(UInt16(0))
         header.append(keyId)
         header.append(nonce)
-        header.append(UInt64(plaintext.count))
+        header.append(UInt64(prepared.plaintextLength))
         var out = header.bytes
         let aad = header.bytes + Array(name.utf8)
         if let key {
-            out.append(contentsOf: try AESGCM.seal(body, key: key.key, nonce: nonce, aad: aad))
+            try AESGCM.seal(prepared.body, key: key.key, nonce: nonce, aad: aad, appendingTo: &out)
         } else {
-            out.append(contentsOf: body)
+            out.append(contentsOf: prepared.body)
             let h = try SHA256()
             try h.update(aad)
-            try h.update(body)
+            try h.update(prepared.body)
             out.append(contentsOf: try h.finalize())
         }
         return out

@@ -22,12 +22,12 @@ public struct WALArchive: Sendable {
     /// Archives `contents` as `file`. Durable when it returns. Re-pushing identical content
     /// succeeds (PostgreSQL retries after a crash); different content is refused and the
     /// archived copy is left untouched.
-    public func push(_ file: WALFileName, contents: [UInt8], compressor: ZstdCompressor? = nil) async throws -> PushOutcome {
+    public func push(_ file: WALFileName, contents: [UInt8], prepared: ObjectEnvelope.PreparedBody? = nil) async throws -> PushOutcome {
         if file.kind == .segment || file.kind == .partial {
             try checkSegment(file, contents)
         }
         let name = objectName(file)
-        let sealed = try repository.envelope.seal(contents, name: name, compressor: compressor)
+        let sealed = try repository.envelope.seal(try prepared ?? ObjectEnvelope.prepare(contents, level: repository.envelope.compressionLevel), name: name)
         if try await repository.storage.putIfAbsent(name, sealed) {
             return .stored(compressedBytes: sealed.count)
         }

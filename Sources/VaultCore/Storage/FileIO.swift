@@ -27,17 +27,48 @@ public enum FileIO {
         defer { close(fd) }
         var st = stat()
         try Syscall.call("stat \(path)") { fstat(fd, &st) }
-        var out = [UInt8](repeating: 0, count: Int(st.st_size))
+        let size = Int(st.st_size)
+        // Uninitialised capacity: zero-filling 16 MiB first would cost as much as reading it.
+        var failure: (any Error)?
+        let out = [UInt8](unsafeUninitializedCapacity: size) { buf, count in
+            var done = 0
+            while done < size {
+                do {
+                    let n = try Syscall.call("read \(path)") { Glibc.read(fd, buf.baseAddress.map { $0 + done }, size - done) }
+                    if n == 0 { break }
+                    done += n
+                } catch {
+                    failure = error
+                    break
+                }
+            }
+            count = done
+        }
+        if let failure { throw failure }
+        return out
+    }
+
+    /// Reads `length` bytes at `offset`; fewer only when the file ends first.
+    public static func readRange(_ path: String, offset: Int, length: Int) throws -> [UInt8] {
+        let fd = try Syscall.call("open \(path)") { open(path, O_RDONLY | O_CLOEXEC) }
+        defer { close(fd) }
+        var out = [UInt8](repeating: 0, count: length)
+        let n = try preadFully(fd, into: &out, at: offset, what: path)
+        if n < length { out.removeSubrange(n...) }
+        return out
+    }
+
+    /// Reads into `buffer` from `offset` until it is full or the file ends; returns bytes read.
+    public static func preadFully(_ fd: Int32, into buffer: inout [UInt8], at offset: Int, what: String) throws -> Int {
         var done = 0
-        while done < out.count {
-            let n = try out.withUnsafeMutableBytes { buf in
-                try Syscall.call("read \(path)") { Glibc.read(fd, buf.baseAddress.map { $0 + done }, buf.count - done) }
+        while done < buffer.count {
+            let n = try buffer.withUnsafeMutableBytes { buf in
+                try Syscall.call("read \(what)") { pread(fd, buf.baseAddress.map { $0 + done }, buf.count - done, off_t(offset + done)) }
             }
             if n == 0 { break }
             done += n
         }
-        if done < out.count { out.removeSubrange(done...) }
-        return out
+        return done
     }
 
     /// Writes `bytes` to `path` and fsyncs it. With `exclusive`, fails if the file exists.

@@ -26,6 +26,11 @@ public struct PosixStorage: Storage {
         return try FileIO.readIfExists(path(name))
     }
 
+    public func getRange(_ name: String, offset: Int, length: Int) async throws -> [UInt8] {
+        try Self.checkName(name)
+        return try FileIO.readRange(path(name), offset: offset, length: length)
+    }
+
     public func put(_ name: String, _ bytes: [UInt8]) async throws {
         try Self.checkName(name)
         let final = path(name)

@@ -9,6 +9,9 @@ public protocol Storage: Sendable {
     /// The object's bytes, or nil when it does not exist.
     func get(_ name: String) async throws -> [UInt8]?
 
+    /// `length` bytes of the object from `offset` (restore reads single extents of packs).
+    func getRange(_ name: String, offset: Int, length: Int) async throws -> [UInt8]
+
     /// Stores `bytes` under `name`, replacing what was there, atomically.
     func put(_ name: String, _ bytes: [UInt8]) async throws
 
@@ -24,6 +27,15 @@ public protocol Storage: Sendable {
 
     /// Removes an object; removing a missing one is not an error.
     func delete(_ name: String) async throws
+
+    /// Takes the exclusive lock `name` (one writer per shard), or refuses at once with the
+    /// holder's description when someone else has it. Held until `release` or process exit.
+    func lock(_ name: String, owner: String) async throws -> any StorageLock
+}
+
+/// A held lock; releasing twice is harmless.
+public protocol StorageLock: Sendable {
+    func release() async
 }
 
 extension Storage {

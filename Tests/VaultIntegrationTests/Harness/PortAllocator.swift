@@ -2,13 +2,14 @@ import Foundation
 import Synchronization
 
 /// Hands out distinct loopback ports to tests running in parallel, skipping ports in use.
+/// Stays below Linux's ephemeral range (32768+) so no client socket can take a port first.
 enum PortAllocator {
-    private static let next = Mutex<UInt16>(UInt16.random(in: 20000...45000))
+    private static let next = Mutex<UInt16>(UInt16.random(in: 20000...31000))
 
     static func allocate() -> UInt16 {
         while true {
             let port = next.withLock { p -> UInt16 in
-                p = p >= 60000 ? 20000 : p + 1
+                p = p >= 32000 ? 20000 : p + 1
                 return p
             }
             if isFree(port) { return port }

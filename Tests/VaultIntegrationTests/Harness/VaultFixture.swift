@@ -53,6 +53,14 @@ final class VaultFixture {
         try ProcessRunner.run([VaultBinary.path, "--policy", policy ?? policyFile] + args, asPostgres: true, cwd: cwd ?? dir.path)
     }
 
+    /// Runs `vault init` and throws with its output unless it succeeds.
+    @discardableResult
+    func initRepository() throws -> ProcessOutput {
+        let r = try vault(["init"])
+        guard r.status == 0 else { throw HarnessError("vault init exited \(r.status): \(r.stderr)") }
+        return r
+    }
+
     /// Opens the repository in-process, for assertions.
     func openRepository(passphrase: String = "correct horse battery staple 0123456789") async throws -> Repository {
         try await Repository.open(storage: PosixStorage(root: repositoryPath), compressionLevel: 3) {
