@@ -38,9 +38,16 @@ public final class PostgresConnection {
             // when its initializer throws, and deinit finishes the connection.
             throw VaultError(.database, "cannot connect to \(label) (\(where_)): \(message)")
         }
+        silenceNotices()
     }
 
     deinit { PQfinish(conn) }
+
+    /// Server notices (e.g. "all required WAL segments have been archived") are not errors;
+    /// keep them off the operator's terminal.
+    private func silenceNotices() {
+        PQsetNoticeProcessor(conn, { _, _ in }, nil)
+    }
 
     /// Runs `sql` (with optional text parameters) and returns the rows, each column as text
     /// or nil for SQL NULL.

@@ -19,12 +19,17 @@ public struct BackupManifest: Codable, Sendable {
     public var node: String
     public var startTime: String
     public var stopTime: String
+    /// Start time in seconds since 1970, for the incremental mtime rule.
+    public var startEpoch: Int64
     public var startLSN: LSN
     public var stopLSN: LSN
     public var timeline: UInt32
     /// First and last WAL segment the backup needs to be consistent.
     public var walStart: String
     public var walStop: String
+    /// Whether every WAL segment from `walStart` to `walStop` was in the archive when the
+    /// backup finished.
+    public var walComplete: Bool
     public var backupLabel: String
     public var tablespaceMap: String?
     public var tablespaces: [Tablespace]

@@ -1,0 +1,121 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Backs up one file: reads it in extents, compresses and hashes them, and hands them to the
+/// pack writer. For an incremental backup it reuses the parent's bytes where it can: the whole
+/// file when size and mtime are unchanged, or, for WAL-logged relation files, every page whose
+/// LSN predates the parent's start.
+struct FileBackup {
+    static let pageSize = 8192
+    static let extentSize = 1 << 20
+
+    let level: Int32
+    let packs: PackWriter
+    /// The parent backup, when incremental: its start LSN and epoch, and its files by path.
+    let parent: Parent?
+
+    struct Parent {
+        var startLSN: LSN
+        var startEpoch: Int64
+        var files: [String: BackupManifest.File]
+        var extents: [BackupManifest.Extent]
+    }
+
+    /// A piece that names its extent directly; turned into table indices when the manifest
+    /// is assembled.
+    struct PendingPiece {
+        var fileOffset: Int64
+        var length: Int64
+        var extent: BackupManifest.Extent
+        var extentOffset: Int64
+    }
+
+    struct Output {
+        var path: String
+        var size: Int64
+        var mode: UInt32
+        var mtime: Int64
+        var pieces: [PendingPiece]
+        var bytesRead: Int64
+    }
+
+    func backup(_ entry: DataDirectoryScanner.Entry, compressor: ZstdCompressor) async throws -> Output? {
+        let old = parent?.files[entry.path]
+        if let parent, let old, old.size == entry.size, old.mtime == entry.mtime, entry.mtime < parent.startEpoch - 1 {
+            // Unchanged since before the parent started (one second of slack for coarse mtimes).
+            return Output(path: entry.path, size: entry.size, mode: entry.mode, mtime: entry.mtime,
+                          pieces: old.pieces.map { reuse($0, parent) }, bytesRead: 0)
+        }
+        let fd = open(entry.absolutePath, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            let e = Syscall.currentErrno
+            if e == ENOENT { return nil } // dropped during the backup: WAL replay removes it anyway
+            throw Syscall.error("open \(entry.absolutePath)", errno: e)
+        }
+        defer { close(fd) }
+        let pageTracked = parent != nil && old != nil && RelationFile.isRelationPath(entry.path)
+            && (RelationFile(String(entry.path.split(separator: "/").last ?? ""))?.isPageTracked ?? false)
+        var pieces: [PendingPiece] = []
+        var offset: Int64 = 0
+        var buffer = [UInt8](repeating: 0, count: Self.extentSize)
+        while true {
+            let n = try FileIO.preadFully(fd, into: &buffer, at: Int(offset), what: entry.absolutePath)
+            if n == 0 { break }
+            let chunk = n == buffer.count ? buffer : Array(buffer[0..<n])
+            if pageTracked, let parent, let old {
+                try await addChangedPages(chunk, at: offset, parent: parent, old: old, into: &pieces, compressor: compressor)
+            } else {
+                try await addExtent(chunk[...], at: offset, into: &pieces, compressor: compressor)
+            }
+            offset += Int64(n)
+            if n < buffer.count { break }
+        }
+        return Output(path: entry.path, size: offset, mode: entry.mode, mtime: entry.mtime, pieces: pieces, bytesRead: offset)
+    }
+
+    private func reuse(_ piece: BackupManifest.Piece, _ parent: Parent) -> PendingPiece {
+        PendingPiece(fileOffset: piece.fileOffset, length: piece.length, extent: parent.extents[piece.extent], extentOffset: piece.extentOffset)
+    }
+
+    /// Stores the pages of `chunk` changed since the parent started; refers to the parent's
+    /// copy for the rest.
+    private func addChangedPages(_ chunk: [UInt8], at base: Int64, parent: Parent, old: BackupManifest.File,
+                                 into pieces: inout [PendingPiece], compressor: ZstdCompressor) async throws {
+        let pages = (chunk.count + Self.pageSize - 1) / Self.pageSize
+        var runStart = 0
+        var runChanged = isChanged(chunk, page: 0, base: base, parent: parent, oldSize: old.size)
+        for page in 1...pages {
+            let changed = page < pages ? isChanged(chunk, page: page, base: base, parent: parent, oldSize: old.size) : !runChanged
+            guard changed != runChanged else { continue }
+            let from = runStart * Self.pageSize, to = min(page * Self.pageSize, chunk.count)
+            if runChanged {
+                try await addExtent(chunk[from..<to], at: base + Int64(from), into: &pieces, compressor: compressor)
+            } else {
+                for p in PieceMap.slice(old.pieces, from: base + Int64(from), to: base + Int64(to)) {
+                    pieces.append(reuse(p, parent))
+                }
+            }
+            runStart = page
+            runChanged = changed
+        }
+    }
+
+    private func isChanged(_ chunk: [UInt8], page: Int, base: Int64, parent: Parent, oldSize: Int64) -> Bool {
+        let start = page * Self.pageSize
+        guard start + Self.pageSize <= chunk.count, base + Int64(start + Self.pageSize) <= oldSize else { return true }
+        let hi = UInt64(chunk.readLE(UInt32.self, at: start))
+        let lo = UInt64(chunk.readLE(UInt32.self, at: start + 4))
+        let lsn = hi << 32 | lo
+        // LSN 0: a new or never-written page; always copied (it compresses to nothing).
+        return lsn == 0 || lsn >= parent.startLSN.value
+    }
+
+    private func addExtent(_ bytes: ArraySlice<UInt8>, at offset: Int64, into pieces: inout [PendingPiece], compressor: ZstdCompressor) async throws {
+        let plain = Array(bytes)
+        let sha = Hex.encode(try SHA256.hash(plain))
+        let prepared = try ObjectEnvelope.prepare(plain, level: level, compressor: compressor)
+        let extent = try await packs.append(prepared, sha256: sha)
+        pieces.append(PendingPiece(fileOffset: offset, length: Int64(plain.count), extent: extent, extentOffset: 0))
+    }
+}

@@ -1,0 +1,174 @@
+import Foundation
+
+/// `vault backup`: a non-exclusive base backup over libpq, copied by parallel workers into
+/// packs, made visible by writing its manifest last.
+public struct BackupOperation {
+    public enum Requested: String, Sendable, CaseIterable {
+        case full
+        case incremental
+        case auto
+    }
+
+    public let policy: Policy
+    public let shard: ShardPolicy
+    public let progress: @Sendable (String) -> Void
+
+    public init(policy: Policy, shard: ShardPolicy, progress: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.policy = policy
+        self.shard = shard
+        self.progress = progress
+    }
+
+    public func run(_ requested: Requested) async throws -> BackupManifest {
+        let repository = try await RepositoryOpener.open(policy)
+        let record = try await repository.shardRecord(shard.name)
+        let lock = try await repository.storage.lock("\(shard.name)/locks/backup.lock", owner: "vault backup pid \(getpid()) on \(ProcessInfo.processInfo.hostName)")
+        defer { Task { await lock.release() } }
+
+        let (node, conn) = try NodeDiscovery.connectPrimary(shard)
+        let identity = try ClusterIdentity.read(from: conn)
+        try record.requireSameCluster(identity, node: "node \(node.name)")
+        let pgdata = try node.pgdata ?? shard.pgdata ?? conn.scalar("SHOW data_directory")
+
+        let previous = try await repository.backups(shard: shard.name).last
+        let parent: BackupManifest? = requested == .full ? nil : previous
+        if requested == .incremental && parent == nil {
+            throw VaultError(.refused, "shard \(shard.name) has no backup yet: the first backup must be full")
+        }
+        let kind: BackupManifest.Kind = parent == nil ? .full : .incremental
+
+        let started = Date()
+        let startTime = Timestamp.format(started)
+        let id = Self.backupID(started, kind: kind)
+        let startLSNText = try conn.scalar("SELECT pg_backup_start($1, true)::text", ["vault \(id)"])
+        guard let startLSN = LSN(startLSNText) else { throw VaultError(.database, "node \(node.name): unexpected backup start LSN '\(startLSNText)'") }
+        progress("backup \(id) started at \(startLSN) on node \(node.name) (\(kind.rawValue)\(parent.map { ", parent \($0.id)" } ?? ""))")
+
+        let copied: CopyResult
+        do {
+            copied = try await copyFiles(repository: repository, pgdata: pgdata, parent: parent)
+        } catch {
+            _ = try? conn.query("SELECT pg_backup_stop(false)")
+            throw error
+        }
+        progress("copied \(copied.files.count) files; waiting for PostgreSQL to archive the backup's WAL")
+        let stop = try conn.query("SELECT lsn::text, labelfile, spcmapfile FROM pg_backup_stop(true)")
+        guard let row = stop.first, row.count == 3, let stopText = row[0], let stopLSN = LSN(stopText), let label = row[1] else {
+            throw VaultError(.database, "node \(node.name): pg_backup_stop returned no result")
+        }
+        let timeline = Self.timeline(fromLabel: label) ?? 1
+        let segmentSize = record.walSegmentSize
+        let walStart = WALFileName.segment(containing: startLSN, timeline: timeline, segmentSize: segmentSize)
+        let walStop = WALFileName.segment(containing: LSN(stopLSN.value - 1), timeline: timeline, segmentSize: segmentSize)
+        let walComplete = try await Self.walPresent(repository: repository, record: record, from: walStart, to: walStop, timeline: timeline)
+
+        let manifest = BackupManifest(
+            format: 1, id: id, kind: kind, parent: parent?.id, shard: shard.name, systemIdentifier: record.systemIdentifier,
+            versionNumber: identity.versionNumber, node: node.name, startTime: startTime, stopTime: Timestamp.now(),
+            startEpoch: Int64(started.timeIntervalSince1970), startLSN: startLSN, stopLSN: stopLSN, timeline: timeline,
+            walStart: walStart, walStop: walStop, walComplete: walComplete, backupLabel: label,
+            tablespaceMap: (row[2] ?? "").isEmpty ? nil : row[2], tablespaces: copied.tablespaces, directories: copied.directories,
+            files: copied.files, extents: copied.extents,
+            stats: BackupManifest.Stats(databaseBytes: copied.databaseBytes, bytesRead: copied.bytesRead, bytesStoredNew: copied.storedNew,
+                                        bytesReferenced: copied.referenced, files: copied.files.count, seconds: Date().timeIntervalSince(started)))
+        // Last: the manifest makes the backup visible, after every pack is durable.
+        try await repository.write(BackupManifest.objectName(shard: shard.name, id: id), try JSONCoding.encode(manifest, pretty: false))
+        return manifest
+    }
+
+    struct CopyResult {
+        var files: [BackupManifest.File]
+        var extents: [BackupManifest.Extent]
+        var directories: [BackupManifest.Directory]
+        var tablespaces: [BackupManifest.Tablespace]
+        var databaseBytes: Int64
+        var bytesRead: Int64
+        var storedNew: Int64
+        var referenced: Int64
+    }
+
+    private func copyFiles(repository: Repository, pgdata: String, parent: BackupManifest?) async throws -> CopyResult {
+        let scan = try DataDirectoryScanner(root: pgdata).scan()
+        let packs = try PackWriter(repository: repository, shard: shard.name)
+        let fileBackup = FileBackup(
+            level: policy.compression.level, packs: packs,
+            parent: parent.map { p in
+                FileBackup.Parent(startLSN: p.startLSN, startEpoch: p.startEpoch,
+                                  files: Dictionary(p.files.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a }), extents: p.extents)
+            })
+        // Largest files first, so one big relation does not finish alone at the end.
+        let queue = WorkQueue(scan.files.sorted { $0.size > $1.size })
+        let level = policy.compression.level
+        let outputs = try await withThrowingTaskGroup(of: [FileBackup.Output].self) { group in
+            for _ in 0..<max(1, shard.settings.parallel) {
+                group.addTask {
+                    let compressor = try ZstdCompressor(level: max(level, 1))
+                    var done: [FileBackup.Output] = []
+                    while let entry = await queue.next() {
+                        try Task.checkCancellation()
+                        if let out = try await fileBackup.backup(entry, compressor: compressor) { done.append(out) }
+                    }
+                    return done
+                }
+            }
+            var all: [FileBackup.Output] = []
+            for try await part in group { all.append(contentsOf: part) }
+            return all
+        }
+        try await packs.flush()
+
+        var extentIndex: [BackupManifest.Extent: Int] = [:]
+        var extents: [BackupManifest.Extent] = []
+        var files: [BackupManifest.File] = []
+        var bytesRead: Int64 = 0, databaseBytes: Int64 = 0
+        for out in outputs.sorted(by: { $0.path < $1.path }) {
+            var pieces: [BackupManifest.Piece] = []
+            for p in out.pieces {
+                let index: Int
+                if let i = extentIndex[p.extent] { index = i } else {
+                    index = extents.count
+                    extentIndex[p.extent] = index
+                    extents.append(p.extent)
+                }
+                PieceMap.append(BackupManifest.Piece(fileOffset: p.fileOffset, length: p.length, extent: index, extentOffset: p.extentOffset), to: &pieces)
+            }
+            files.append(BackupManifest.File(path: out.path, size: out.size, mode: out.mode, mtime: out.mtime, pieces: pieces))
+            bytesRead += out.bytesRead
+            databaseBytes += out.size
+        }
+        let newPacks = Set(await packs.packsWritten)
+        let referenced = extents.filter { !newPacks.contains($0.pack) }.reduce(Int64(0)) { $0 + $1.storedLength }
+        return CopyResult(files: files, extents: extents, directories: scan.directories, tablespaces: scan.tablespaces,
+                          databaseBytes: databaseBytes, bytesRead: bytesRead, storedNew: await packs.storedBytes, referenced: referenced)
+    }
+
+    /// `20261126T031500Z-F`: sorts by time; the suffix says full or incremental.
+    static func backupID(_ date: Date, kind: BackupManifest.Kind) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        return f.string(from: date) + (kind == .full ? "-F" : "-I")
+    }
+
+    /// The timeline from a backup_label's `START TIMELINE:` line.
+    static func timeline(fromLabel label: String) -> UInt32? {
+        for line in label.split(separator: "\n") where line.hasPrefix("START TIMELINE:") {
+            return UInt32(line.dropFirst("START TIMELINE:".count).trimmingSpacesSub())
+        }
+        return nil
+    }
+
+    /// Whether every segment from `from` to `to` is archived (pg_backup_stop waited for
+    /// PostgreSQL's archiver; this confirms they reached this repository).
+    public static func walPresent(repository: Repository, record: ShardRecord, from: String, to: String, timeline: UInt32) async throws -> Bool {
+        guard let a = WALFileName(from)?.segmentNumber(segmentSize: record.walSegmentSize),
+              let b = WALFileName(to)?.segmentNumber(segmentSize: record.walSegmentSize) else { return false }
+        let archive = WALArchive(repository: repository, record: record)
+        for n in a...max(a, b) {
+            guard let name = WALFileName(WALFileName.segment(timeline: timeline, number: n, segmentSize: record.walSegmentSize)) else { return false }
+            if try await !repository.storage.exists(archive.objectName(name)) { return false }
+        }
+        return true
+    }
+}
