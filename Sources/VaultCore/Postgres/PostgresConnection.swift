@@ -53,7 +53,8 @@ public final class PostgresConnection {
     /// or nil for SQL NULL.
     @discardableResult
     public func query(_ sql: String, _ parameters: [String] = []) throws -> [[String?]] {
-        let result: OpaquePointer? = withCStrings(parameters) { params in
+        // Without parameters the simple protocol runs, which also accepts several statements.
+        let result: OpaquePointer? = parameters.isEmpty ? PQexec(conn, sql) : withCStrings(parameters) { params in
             PQexecParams(conn, sql, Int32(parameters.count), nil, params, nil, nil, 0)
         }
         guard let result else { throw VaultError(.database, "\(label): query failed: \(Self.lastError(conn))") }

@@ -1,0 +1,110 @@
+import Foundation
+import Testing
+import VaultCore
+
+/// Full and incremental backups of a database that is being written to, restored and
+/// compared with the source.
+@Suite("backups against real PostgreSQL")
+struct BackupIntegrationTests {
+    struct Summary: Decodable {
+        var id: String
+        var type: String
+        var bytesRead: Int64
+        var bytesStoredNew: Int64
+        var databaseBytes: Int64
+        var walComplete: Bool
+    }
+
+    @Test("full and incremental backups taken under writes restore to consistent copies", arguments: PostgresVersion.available)
+    func fullAndIncremental(version: PostgresVersion) async throws {
+        let f = try VaultFixture("backup-\(version.rawValue)")
+        defer { f.cleanUp() }
+        let server = try f.startServer(version)
+        try f.writePolicy(server: server)
+        try server.start()
+        try f.initRepository()
+        try ProcessRunner.check([server.bindir + "/pgbench", "-h", "127.0.0.1", "-p", "\(server.port)", "-U", "postgres", "-i", "-s", "3", "-q", "postgres"], asPostgres: true)
+        try server.connect().query(BackgroundWriter.schema)
+        // Settle the loaded data on disk and let its mtimes age past the full backup's start,
+        // as a production database's old data is: the incremental must then skip it unread.
+        try server.sql("CHECKPOINT")
+        try await Task.sleep(nanoseconds: 2_100_000_000)
+        let staticSum = try #require(try server.sql("SELECT md5(string_agg(aid || ':' || bid || ':' || abalance, ',' ORDER BY aid)) FROM pgbench_accounts"))
+
+        let writer = BackgroundWriter(conninfo: server.conninfo)
+        try await writer.waitFor(50)
+        let full = try backup(f, type: "full")
+        try await writer.waitFor(writer.count + 300)
+        let incremental = try backup(f, type: "incremental")
+        let total = try writer.stop()
+
+        #expect(full.type == "full" && incremental.type == "incremental")
+        #expect(full.walComplete && incremental.walComplete)
+        // The incremental reads unchanged files not at all and stores only changed pages.
+        #expect(incremental.bytesStoredNew * 5 < full.bytesStoredNew, "incremental stored \(incremental.bytesStoredNew) vs full \(full.bytesStoredNew)")
+        #expect(incremental.bytesRead * 2 < full.bytesRead, "incremental read \(incremental.bytesRead) vs full \(full.bytesRead)")
+
+        var restoredCounts: [Int] = []
+        for b in [full, incremental] {
+            let dir = f.dir.path + "/restore-\(b.id)"
+            let r = try f.vault(["restore", "--backup", b.id, "--target-dir", dir, "--immediate"])
+            #expect(r.status == 0, "\(r.stderr)")
+            let copy = try PostgresServer(adopting: dir, version: version, in: f.dir)
+            try copy.configure(["port = \(copy.port)", "archive_mode = off"])
+            try copy.start()
+            defer { copy.stop() }
+            try await waitForPromotion(copy)
+
+            #expect(try copy.sql("SELECT md5(string_agg(aid || ':' || bid || ':' || abalance, ',' ORDER BY aid)) FROM pgbench_accounts") == staticSum)
+            let k = try #require(Int(try copy.sql("SELECT count(*) FROM log") ?? ""))
+            #expect(try copy.sql("SELECT coalesce(max(id), 0) FROM log") == String(k), "log ids must be exactly 1…K")
+            #expect(try copy.sql("SELECT sum(n) FROM counters") == String(k))
+            #expect(try copy.sql("SELECT bool_and(n = (SELECT count(*) FROM log WHERE id % 10 = c.id)) FROM counters c") == "t")
+            let sourceRows = try server.sql("SELECT md5(string_agg(id || payload, ',' ORDER BY id)) FROM log WHERE id <= \(k)")
+            #expect(try copy.sql("SELECT md5(string_agg(id || payload, ',' ORDER BY id)) FROM log") == sourceRows)
+            restoredCounts.append(k)
+        }
+        #expect(restoredCounts[0] >= 50 && restoredCounts[1] >= restoredCounts[0] + 300 && restoredCounts[1] <= total)
+        #expect(restoredCounts[0] < restoredCounts[1])
+
+        let list = try f.vault(["list", "--json"])
+        let listed = try JSONDecoder().decode([Summary].self, from: Data(list.stdout.utf8))
+        #expect(listed.map(\.id) == [full.id, incremental.id])
+    }
+
+    @Test("a second backup of the same shard at the same time is refused by the lock")
+    func oneWriterPerShard() async throws {
+        let f = try VaultFixture("backup-lock")
+        defer { f.cleanUp() }
+        let server = try f.startServer(.v15)
+        try f.writePolicy(server: server)
+        try server.start()
+        try f.initRepository()
+        // Hold the shard's lock the way a running backup does.
+        let storage = PosixStorage(root: f.repositoryPath)
+        let lock = try await storage.lock("main/locks/backup.lock", owner: "test holder")
+        try TestDirectory.giveToPostgres(f.repositoryPath + "/main/locks")
+        let r = try f.vault(["backup", "--type", "full"])
+        #expect(r.status == 6)
+        #expect(r.stderr.contains("is locked by test holder"))
+        await lock.release()
+        let ok = try f.vault(["backup", "--type", "full"])
+        #expect(ok.status == 0, "\(ok.stderr)")
+    }
+
+    private func backup(_ f: VaultFixture, type: String) throws -> Summary {
+        let r = try f.vault(["backup", "--type", type, "--json"])
+        guard r.status == 0 else { throw HarnessError("backup --type \(type) exited \(r.status): \(r.stderr)") }
+        return try JSONDecoder().decode(Summary.self, from: Data(r.stdout.utf8))
+    }
+}
+
+/// Waits until a restored server has finished recovery and been promoted.
+func waitForPromotion(_ server: PostgresServer, timeout: TimeInterval = 120) async throws {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        if let r = try? server.sql("SELECT pg_is_in_recovery()"), r == "f" { return }
+        try await Task.sleep(nanoseconds: 100_000_000)
+    }
+    throw HarnessError("restored server did not finish recovery within \(Int(timeout)) s:\n\(server.log().suffix(3000))")
+}
