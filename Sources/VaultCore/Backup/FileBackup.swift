@@ -58,7 +58,9 @@ struct FileBackup {
             && (RelationFile(String(entry.path.split(separator: "/").last ?? ""))?.isPageTracked ?? false)
         var pieces: [PendingPiece] = []
         var offset: Int64 = 0
-        var buffer = [UInt8](repeating: 0, count: Self.extentSize)
+        // Small files get a small buffer: most of a cluster's files are a few pages.
+        let bufferSize = Int(min(Int64(Self.extentSize), max(Int64(Self.pageSize), (entry.size + Int64(Self.pageSize) - 1) / Int64(Self.pageSize) * Int64(Self.pageSize))))
+        var buffer = [UInt8](repeating: 0, count: bufferSize)
         while true {
             let n = try FileIO.preadFully(fd, into: &buffer, at: Int(offset), what: entry.absolutePath)
             if n == 0 { break }

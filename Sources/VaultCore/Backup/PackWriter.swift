@@ -11,6 +11,7 @@ actor PackWriter {
     private var buffer: [UInt8] = []
     private(set) var storedBytes: Int64 = 0
     private(set) var packsWritten: [String] = []
+    private var inFlight: Task<Void, any Error>?
 
     init(repository: Repository, shard: String, targetSize: Int = 32 << 20) throws {
         self.repository = repository
@@ -30,8 +31,10 @@ actor PackWriter {
     /// Seals a prepared extent into the current pack and returns where it lives.
     func append(_ prepared: ObjectEnvelope.PreparedBody, sha256: String) async throws -> BackupManifest.Extent {
         if !buffer.isEmpty && buffer.count + prepared.body.count > targetSize {
-            try await flush()
+            try await rotate()
         }
+        // From here to the return there is no suspension point, so no other append can
+        // interleave between choosing the offset and adding the bytes.
         let offset = Int64(buffer.count)
         let sealed = try repository.envelope.seal(prepared, name: Self.extentName(pack: packName, offset: offset))
         buffer.append(contentsOf: sealed)
@@ -39,13 +42,30 @@ actor PackWriter {
                                      rawLength: Int64(prepared.plaintextLength), sha256: sha256)
     }
 
-    /// Stores the current pack (durably) and starts a new one.
-    func flush() async throws {
-        guard !buffer.isEmpty else { return }
-        try await repository.storage.put(packName, buffer)
-        storedBytes += Int64(buffer.count)
-        packsWritten.append(packName)
-        buffer.removeAll(keepingCapacity: true)
+    /// Stores every pack, including the last partial one; returns once all are durable.
+    func finish() async throws {
+        if !buffer.isEmpty { try await rotate() }
+        try await inFlight?.value
+        inFlight = nil
+    }
+
+    /// Hands the full pack to a background store and starts a new one. The swap happens
+    /// before any suspension, so appends never land in a pack already being stored; waiting
+    /// for the previous store keeps at most one pack per worker in flight.
+    private func rotate() async throws {
+        let name = packName
+        let bytes = buffer
+        buffer = []
+        buffer.reserveCapacity(targetSize + (1 << 20))
         packName = try Self.newPackName(shard: shard)
+        storedBytes += Int64(bytes.count)
+        packsWritten.append(name)
+        let previous = inFlight
+        let storage = repository.storage
+        inFlight = Task {
+            try await previous?.value
+            try await storage.put(name, bytes)
+        }
+        try await previous?.value
     }
 }

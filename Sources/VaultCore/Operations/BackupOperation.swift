@@ -115,7 +115,7 @@ public struct BackupOperation {
             for try await part in group { all.append(contentsOf: part) }
             return all
         }
-        try await packs.flush()
+        try await packs.finish()
 
         var extentIndex: [BackupManifest.Extent: Int] = [:]
         var extents: [BackupManifest.Extent] = []

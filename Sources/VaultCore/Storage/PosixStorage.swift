@@ -70,6 +70,15 @@ public struct PosixStorage: Storage {
         throw Syscall.error("stat \(path(name))", errno: e)
     }
 
+    public func size(_ name: String) async throws -> Int64? {
+        try Self.checkName(name)
+        var st = stat()
+        if stat(path(name), &st) == 0 { return Int64(st.st_size) }
+        let e = Syscall.currentErrno
+        if e == ENOENT || e == ENOTDIR { return nil }
+        throw Syscall.error("stat \(path(name))", errno: e)
+    }
+
     public func list(prefix: String) async throws -> [String] {
         let trimmed = prefix.hasSuffix("/") ? String(prefix.dropLast()) : prefix
         let start = trimmed.isEmpty ? root : path(trimmed)

@@ -22,6 +22,9 @@ public protocol Storage: Sendable {
     /// Whether an object exists.
     func exists(_ name: String) async throws -> Bool
 
+    /// The object's size in bytes, or nil when it does not exist.
+    func size(_ name: String) async throws -> Int64?
+
     /// All object names under `prefix` (recursively), sorted.
     func list(prefix: String) async throws -> [String]
 

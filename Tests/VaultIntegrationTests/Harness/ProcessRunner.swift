@@ -48,13 +48,35 @@ enum ProcessRunner {
             }
         }
         guard status == 0 else { throw HarnessError("cannot start \(full[0]): \(String(cString: strerror(status)))") }
-        var wstatus: Int32 = 0
-        while waitpid(pid, &wstatus, 0) < 0 && errno == EINTR {}
-        let exited = (wstatus & 0x7f) == 0
-        let code = exited ? (wstatus >> 8) & 0xff : 128 + (wstatus & 0x7f)
+        let code = wait(pid)
         let out = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
         let err = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
         return ProcessOutput(status: code, stdout: out, stderr: err)
+    }
+
+    /// Starts `argv` as the postgres user (when root) without waiting, so a test can kill it.
+    /// Uses `setpriv`, which execs in place: the pid returned is the program's own, not a
+    /// wrapper's, so a SIGKILL reaches the program itself.
+    static func spawnAsPostgres(_ argv: [String], logTo path: String) throws -> pid_t {
+        let full = isRoot ? ["/usr/bin/setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"] + argv : argv
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 2, path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        let envStrings = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }
+        var pid: pid_t = 0
+        let status = withCStringArray(full) { a in withCStringArray(envStrings) { e in posix_spawn(&pid, full[0], &actions, nil, a, e) } }
+        guard status == 0 else { throw HarnessError("cannot start \(full[0]): \(String(cString: strerror(status)))") }
+        return pid
+    }
+
+    /// Waits for a spawned process; returns its exit status (128+signal when killed).
+    static func wait(_ pid: pid_t) -> Int32 {
+        var wstatus: Int32 = 0
+        while waitpid(pid, &wstatus, 0) < 0 && errno == EINTR {}
+        return (wstatus & 0x7f) == 0 ? (wstatus >> 8) & 0xff : 128 + (wstatus & 0x7f)
     }
 
     /// Runs `argv` and throws with its output unless it exits 0.

@@ -1,0 +1,64 @@
+import Foundation
+
+/// `vault expire`: applies the retention policy, then collects what no kept backup needs:
+/// packs no kept manifest references (including leftovers of interrupted backups) and WAL
+/// older than the oldest kept backup's start.
+public struct ExpireOperation {
+    public let policy: Policy
+    public let shard: ShardPolicy
+
+    public init(policy: Policy, shard: ShardPolicy) {
+        self.policy = policy
+        self.shard = shard
+    }
+
+    public struct Result: Sendable {
+        public var expiredBackups: [String]
+        public var keptBackups: [String]
+        public var removedPacks: Int
+        public var removedWAL: Int
+        public var bytesFreed: Int64
+        public var dryRun: Bool
+    }
+
+    public func run(dryRun: Bool, now: Date = Date()) async throws -> Result {
+        let repository = try await RepositoryOpener.open(policy)
+        let record = try await repository.shardRecord(shard.name)
+        let lock = try await repository.storage.lock("\(shard.name)/locks/backup.lock", owner: "vault expire pid \(getpid())")
+        defer { Task { await lock.release() } }
+        let storage = repository.storage
+
+        let backups = try await repository.backups(shard: shard.name)
+        let expired = RetentionPlan.expired(backups, retention: shard.settings.retention, now: now)
+        let expiredIDs = Set(expired.map(\.id))
+        let kept = backups.filter { !expiredIDs.contains($0.id) }
+        var freed: Int64 = 0
+
+        for b in expired {
+            let name = BackupManifest.objectName(shard: shard.name, id: b.id)
+            freed += try await storage.size(name) ?? 0
+            if !dryRun { try await storage.delete(name) }
+        }
+        let referenced = kept.reduce(into: Set<String>()) { $0.formUnion($1.packs) }
+        var removedPacks = 0
+        for pack in try await storage.list(prefix: "\(shard.name)/packs") where !referenced.contains(pack) {
+            freed += try await storage.size(pack) ?? 0
+            removedPacks += 1
+            if !dryRun { try await storage.delete(pack) }
+        }
+        var removedWAL = 0
+        if let oldest = kept.min(by: { $0.id < $1.id }),
+           let floor = WALFileName(oldest.walStart)?.segmentNumber(segmentSize: record.walSegmentSize) {
+            for name in try await storage.list(prefix: "\(shard.name)/wal") {
+                guard let file = WALFileName(String(name.split(separator: "/").last ?? "")), file.kind != .history,
+                      file.timeline <= oldest.timeline,
+                      let n = file.segmentNumber(segmentSize: record.walSegmentSize), n < floor else { continue }
+                freed += try await storage.size(name) ?? 0
+                removedWAL += 1
+                if !dryRun { try await storage.delete(name) }
+            }
+        }
+        return Result(expiredBackups: expired.map(\.id), keptBackups: kept.map(\.id), removedPacks: removedPacks,
+                      removedWAL: removedWAL, bytesFreed: freed, dryRun: dryRun)
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+import Testing
+@testable import VaultCore
+
+@Suite("backup logic without a server")
+struct BackupLogicTests {
+    typealias Piece = BackupManifest.Piece
+
+    @Test("slicing pieces covers exactly the asked range")
+    func slice() {
+        let pieces = [Piece(fileOffset: 0, length: 8192, extent: 0, extentOffset: 0),
+                      Piece(fileOffset: 8192, length: 16384, extent: 1, extentOffset: 4096),
+                      Piece(fileOffset: 24576, length: 8192, extent: 2, extentOffset: 0)]
+        #expect(PieceMap.slice(pieces, from: 8192, to: 16384) == [Piece(fileOffset: 8192, length: 8192, extent: 1, extentOffset: 4096)])
+        #expect(PieceMap.slice(pieces, from: 4096, to: 28672) == [
+            Piece(fileOffset: 4096, length: 4096, extent: 0, extentOffset: 4096),
+            Piece(fileOffset: 8192, length: 16384, extent: 1, extentOffset: 4096),
+            Piece(fileOffset: 24576, length: 4096, extent: 2, extentOffset: 0)])
+        #expect(PieceMap.slice(pieces, from: 40000, to: 50000).isEmpty)
+        #expect(PieceMap.slice(pieces, from: 100, to: 100).isEmpty)
+    }
+
+    @Test("appending merges only pieces that continue the same extent")
+    func merge() {
+        var pieces: [Piece] = []
+        PieceMap.append(Piece(fileOffset: 0, length: 10, extent: 0, extentOffset: 0), to: &pieces)
+        PieceMap.append(Piece(fileOffset: 10, length: 10, extent: 0, extentOffset: 10), to: &pieces)
+        PieceMap.append(Piece(fileOffset: 20, length: 10, extent: 0, extentOffset: 40), to: &pieces)
+        PieceMap.append(Piece(fileOffset: 30, length: 10, extent: 1, extentOffset: 50), to: &pieces)
+        PieceMap.append(Piece(fileOffset: 40, length: 0, extent: 1, extentOffset: 60), to: &pieces)
+        #expect(pieces == [Piece(fileOffset: 0, length: 20, extent: 0, extentOffset: 0),
+                           Piece(fileOffset: 20, length: 10, extent: 0, extentOffset: 40),
+                           Piece(fileOffset: 30, length: 10, extent: 1, extentOffset: 50)])
+    }
+
+    @Test("relation file names and which are page-tracked")
+    func relationFiles() {
+        #expect(RelationFile("16384")?.node == "16384")
+        #expect(RelationFile("16384.2")?.segment == 2)
+        #expect(RelationFile("16384_fsm")?.isPageTracked == false)
+        #expect(RelationFile("16384_vm")?.isPageTracked == true)
+        #expect(RelationFile("16384_init")?.fork == "init")
+        #expect(RelationFile("PG_VERSION") == nil)
+        #expect(RelationFile("16384_xyz") == nil)
+        #expect(RelationFile("pg_filenode.map") == nil)
+        #expect(RelationFile.isRelationPath("base/5/16384"))
+        #expect(RelationFile.isRelationPath("global/1262"))
+        #expect(RelationFile.isRelationPath("pg_tblspc/16400/PG_15_202209061/5/16401.1"))
+        #expect(!RelationFile.isRelationPath("base/5/PG_VERSION"))
+        #expect(!RelationFile.isRelationPath("pg_xact/0000"))
+    }
+
+    @Test("the scanner applies PostgreSQL's exclusions")
+    func scanner() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("vault-scan-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let files = ["PG_VERSION", "postmaster.pid", "backup_label", "base/5/16384", "base/5/16385", "base/5/16385_init", "base/5/16385_fsm",
+                     "base/5/t3_16390", "base/5/pg_internal.init", "base/pgsql_tmp/pgsql_tmp1.0", "pg_wal/000000010000000000000001",
+                     "pg_wal/archive_status/000000010000000000000001.done", "pg_replslot/s/state", "pg_stat/pgstat.stat", "global/1262"]
+        for f in files {
+            let path = root + "/" + f
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            FileManager.default.createFile(atPath: path, contents: Data("x".utf8))
+        }
+        let result = try DataDirectoryScanner(root: root).scan()
+        #expect(Set(result.files.map(\.path)) == ["PG_VERSION", "base/5/16384", "base/5/16385_init", "pg_stat/pgstat.stat", "global/1262"])
+        let dirs = Set(result.directories.map(\.path))
+        #expect(dirs.contains("pg_wal") && dirs.contains("pg_wal/archive_status") && dirs.contains("pg_replslot"))
+        #expect(!dirs.contains("pg_replslot/s"))
+    }
+
+    func manifest(_ id: String, _ kind: BackupManifest.Kind, epoch: Int64) -> BackupManifest {
+        BackupManifest(format: 1, id: id, kind: kind, parent: nil, shard: "s", systemIdentifier: "1", versionNumber: 150000, node: "n",
+                       startTime: "", stopTime: "", startEpoch: epoch, startLSN: LSN(0), stopLSN: LSN(0), timeline: 1,
+                       walStart: "000000010000000000000001", walStop: "000000010000000000000001", walComplete: true, backupLabel: "",
+                       tablespaceMap: nil, tablespaces: [], directories: [], files: [], extents: [],
+                       stats: .init(databaseBytes: 0, bytesRead: 0, bytesStoredNew: 0, bytesReferenced: 0, files: 0, seconds: 0))
+    }
+
+    @Test("retention by count keeps the newest fulls and everything after the oldest kept one")
+    func retentionCount() {
+        let b = [manifest("1-F", .full, epoch: 100), manifest("2-I", .incremental, epoch: 200), manifest("3-F", .full, epoch: 300),
+                 manifest("4-I", .incremental, epoch: 400), manifest("5-F", .full, epoch: 500), manifest("6-I", .incremental, epoch: 600)]
+        let now = Date(timeIntervalSince1970: 1000)
+        #expect(RetentionPlan.expired(b, retention: .init(fullBackups: 2, window: nil), now: now).map(\.id) == ["1-F", "2-I"])
+        #expect(RetentionPlan.expired(b, retention: .init(fullBackups: 1, window: nil), now: now).map(\.id) == ["1-F", "2-I", "3-F", "4-I"])
+        #expect(RetentionPlan.expired(b, retention: .init(fullBackups: 9, window: nil), now: now).isEmpty)
+        #expect(RetentionPlan.expired(b, retention: .init(fullBackups: 1, window: nil), now: now, protected: ["3-F"]).map(\.id) == ["1-F", "2-I", "4-I"])
+    }
+
+    @Test("retention by window never drops the last full backup")
+    func retentionWindow() {
+        let b = [manifest("1-F", .full, epoch: 100), manifest("2-I", .incremental, epoch: 900)]
+        let now = Date(timeIntervalSince1970: 1000)
+        #expect(RetentionPlan.expired(b, retention: .init(fullBackups: nil, window: 500), now: now).isEmpty)
+        let two = [manifest("0-F", .full, epoch: 50)] + b
+        #expect(RetentionPlan.expired(two, retention: .init(fullBackups: nil, window: 500), now: now).map(\.id) == ["0-F"])
+    }
+}

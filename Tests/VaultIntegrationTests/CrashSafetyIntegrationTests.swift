@@ -1,0 +1,54 @@
+import Foundation
+import Testing
+import VaultCore
+
+/// A backup killed with SIGKILL at any moment leaves the repository valid: the partial backup
+/// is invisible, the next backup succeeds, and expire collects the leftovers.
+@Suite("crash safety against real PostgreSQL")
+struct CrashSafetyIntegrationTests {
+    @Test("SIGKILL at several points of a backup leaves the repository valid")
+    func killedBackups() async throws {
+        let f = try VaultFixture("crash-kill")
+        defer { f.cleanUp() }
+        let server = try f.startServer(.v15)
+        try f.writePolicy(server: server)
+        try server.start()
+        try f.initRepository()
+        try ProcessRunner.check([server.bindir + "/pgbench", "-h", "127.0.0.1", "-p", "\(server.port)", "-U", "postgres", "-i", "-s", "8", "-q", "postgres"], asPostgres: true)
+        try server.sql("CHECKPOINT")
+        let accounts = try server.sql("SELECT md5(string_agg(aid || ':' || abalance, ',' ORDER BY aid)) FROM pgbench_accounts")
+
+        var completed = 0
+        for delayMs in [50, 300, 800, 1500] {
+            let pid = try ProcessRunner.spawnAsPostgres([VaultBinary.path, "--policy", f.policyFile, "backup", "--type", "full"], logTo: f.dir.path + "/killed.log")
+            try await Task.sleep(nanoseconds: UInt64(delayMs) * 1_000_000)
+            kill(pid, SIGKILL)
+            if ProcessRunner.wait(pid) == 0 { completed += 1 }
+            let list = try f.vault(["list", "--json"])
+            #expect(list.status == 0, "list after a kill at \(delayMs) ms: \(list.stderr)")
+            let ids = try JSONDecoder().decode([BackupIntegrationTests.Summary].self, from: Data(list.stdout.utf8)).map(\.id)
+            #expect(ids.count == completed, "a killed backup must stay invisible (kill at \(delayMs) ms)")
+        }
+
+        let after = try f.vault(["backup", "--type", "full"])
+        #expect(after.status == 0, "the next backup must succeed: \(after.stderr)")
+
+        let expire = try f.vault(["expire"])
+        #expect(expire.status == 0, "\(expire.stderr)")
+        let repository = try await f.openRepository()
+        let kept = try await repository.backups(shard: "main")
+        let referenced = kept.reduce(into: Set<String>()) { $0.formUnion($1.packs) }
+        let onDisk = Set(try await repository.storage.list(prefix: "main/packs"))
+        #expect(onDisk == referenced, "expire must collect every pack no kept backup references")
+
+        let dir = f.dir.path + "/restored"
+        let restore = try f.vault(["restore", "--target-dir", dir, "--immediate"])
+        #expect(restore.status == 0, "\(restore.stderr)")
+        let copy = try PostgresServer(adopting: dir, version: .v15, in: f.dir)
+        try copy.configure(["port = \(copy.port)", "archive_mode = off"])
+        try copy.start()
+        defer { copy.stop() }
+        try await waitForPromotion(copy)
+        #expect(try copy.sql("SELECT md5(string_agg(aid || ':' || abalance, ',' ORDER BY aid)) FROM pgbench_accounts") == accounts)
+    }
+}
