@@ -19,10 +19,7 @@ struct BackupIntegrationTests {
     func fullAndIncremental(version: PostgresVersion) async throws {
         let f = try VaultFixture("backup-\(version.rawValue)")
         defer { f.cleanUp() }
-        let server = try f.startServer(version)
-        try f.writePolicy(server: server)
-        try server.start()
-        try f.initRepository()
+        let server = try f.startInitialised(version)
         try ProcessRunner.check([server.bindir + "/pgbench", "-h", "127.0.0.1", "-p", "\(server.port)", "-U", "postgres", "-i", "-s", "3", "-q", "postgres"], asPostgres: true)
         try server.connect().query(BackgroundWriter.schema)
         // Settle the loaded data on disk and let its mtimes age past the full backup's start,
@@ -76,10 +73,7 @@ struct BackupIntegrationTests {
     func oneWriterPerShard() async throws {
         let f = try VaultFixture("backup-lock")
         defer { f.cleanUp() }
-        let server = try f.startServer(.v15)
-        try f.writePolicy(server: server)
-        try server.start()
-        try f.initRepository()
+        _ = try f.startInitialised(.v15)
         // Hold the shard's lock the way a running backup does.
         let storage = PosixStorage(root: f.repositoryPath)
         let lock = try await storage.lock("main/locks/backup.lock", owner: "test holder")

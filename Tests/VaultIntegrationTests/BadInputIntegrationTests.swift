@@ -9,10 +9,7 @@ struct BadInputIntegrationTests {
     /// A running PostgreSQL 15 archiving into an initialised repository, with one segment archived.
     private func archivingFixture(_ name: String) async throws -> (VaultFixture, PostgresServer, String) {
         let f = try VaultFixture(name)
-        let server = try f.startServer(.v15)
-        try f.writePolicy(server: server)
-        try server.start()
-        try f.initRepository()
+        let server = try f.startInitialised(.v15)
         try server.sql("CREATE TABLE t AS SELECT generate_series(1, 10000) AS id")
         let segment = try #require(try server.sql("SELECT pg_walfile_name(pg_switch_wal())"))
         try await waitUntilArchived(server, segment: segment)

@@ -10,10 +10,7 @@ struct CrashSafetyIntegrationTests {
     func killedBackups() async throws {
         let f = try VaultFixture("crash-kill")
         defer { f.cleanUp() }
-        let server = try f.startServer(.v15)
-        try f.writePolicy(server: server)
-        try server.start()
-        try f.initRepository()
+        let server = try f.startInitialised(.v15)
         try ProcessRunner.check([server.bindir + "/pgbench", "-h", "127.0.0.1", "-p", "\(server.port)", "-U", "postgres", "-i", "-s", "8", "-q", "postgres"], asPostgres: true)
         try server.sql("CHECKPOINT")
         let accounts = try server.sql("SELECT md5(string_agg(aid || ':' || abalance, ',' ORDER BY aid)) FROM pgbench_accounts")

@@ -54,10 +54,7 @@ struct WALArchiveIntegrationTests {
     func historyAndPartial(version: PostgresVersion) async throws {
         let f = try VaultFixture("wal-history-\(version.rawValue)")
         defer { f.cleanUp() }
-        let primary = try f.startServer(version)
-        try f.writePolicy(server: primary)
-        try primary.start()
-        try f.initRepository()
+        let primary = try f.startInitialised(version)
         try primary.sql("CREATE TABLE t AS SELECT generate_series(1, 1000) AS id")
 
         // A streaming standby made with pg_basebackup, then promoted: timeline 2.

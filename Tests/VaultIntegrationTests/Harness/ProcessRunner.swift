@@ -31,23 +31,9 @@ enum ProcessRunner {
             unlink(outPath)
             unlink(errPath)
         }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
-        let envStrings = env.map { "\($0.key)=\($0.value)" }
-        var pid: pid_t = 0
-        let status = withCStringArray(full) { argvPtr in
-            withCStringArray(envStrings) { envPtr in
-                posix_spawn(&pid, full[0], &actions, nil, argvPtr, envPtr)
-            }
-        }
-        guard status == 0 else { throw HarnessError("cannot start \(full[0]): \(String(cString: strerror(status)))") }
+        let pid = try spawn(full, stdout: outPath, stderr: errPath, environment: env)
         let code = wait(pid)
         let out = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
         let err = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
@@ -59,16 +45,22 @@ enum ProcessRunner {
     /// wrapper's, so a SIGKILL reaches the program itself.
     static func spawnAsPostgres(_ argv: [String], logTo path: String) throws -> pid_t {
         let full = isRoot ? ["/usr/bin/setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"] + argv : argv
+        return try spawn(full, stdout: path, stderr: path, environment: ProcessInfo.processInfo.environment, append: true)
+    }
+
+    /// posix_spawn with standard input from /dev/null and output to files.
+    private static func spawn(_ argv: [String], stdout: String, stderr: String, environment: [String: String], append: Bool = false) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
+        let flags = O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC)
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_addopen(&actions, 2, path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        let envStrings = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }
+        posix_spawn_file_actions_addopen(&actions, 1, stdout, flags, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 2, stderr, flags, 0o644)
+        let envStrings = environment.map { "\($0.key)=\($0.value)" }
         var pid: pid_t = 0
-        let status = withCStringArray(full) { a in withCStringArray(envStrings) { e in posix_spawn(&pid, full[0], &actions, nil, a, e) } }
-        guard status == 0 else { throw HarnessError("cannot start \(full[0]): \(String(cString: strerror(status)))") }
+        let status = withCStringArray(argv) { a in withCStringArray(envStrings) { e in posix_spawn(&pid, argv[0], &actions, nil, a, e) } }
+        guard status == 0 else { throw HarnessError("cannot start \(argv[0]): \(String(cString: strerror(status)))") }
         return pid
     }
 

@@ -53,6 +53,16 @@ final class VaultFixture {
         try ProcessRunner.run([VaultBinary.path, "--policy", policy ?? policyFile] + args, asPostgres: true, cwd: cwd ?? dir.path)
     }
 
+    /// The common start of a test: a running server of `version` archiving through vault
+    /// into this fixture's freshly initialised repository.
+    func startInitialised(_ version: PostgresVersion) throws -> PostgresServer {
+        let server = try startServer(version)
+        try writePolicy(server: server)
+        try server.start()
+        try initRepository()
+        return server
+    }
+
     /// Runs `vault init` and throws with its output unless it succeeds.
     @discardableResult
     func initRepository() throws -> ProcessOutput {
