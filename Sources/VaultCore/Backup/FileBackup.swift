@@ -14,6 +14,7 @@ struct FileBackup {
     let packs: PackWriter
     /// The parent backup, when incremental: its start LSN and epoch, and its files by path.
     let parent: Parent?
+    let progress: ProgressCounter?
 
     struct Parent {
         var startLSN: LSN
@@ -44,6 +45,7 @@ struct FileBackup {
         let old = parent?.files[entry.path]
         if let parent, let old, old.size == entry.size, old.mtime == entry.mtime, entry.mtime < parent.startEpoch - 1 {
             // Unchanged since before the parent started (one second of slack for coarse mtimes).
+            progress?.add(entry.size)
             return Output(path: entry.path, size: entry.size, mode: entry.mode, mtime: entry.mtime,
                           pieces: old.pieces.map { reuse($0, parent) }, bytesRead: 0)
         }
@@ -71,6 +73,7 @@ struct FileBackup {
                 try await addExtent(chunk[...], at: offset, into: &pieces, compressor: compressor)
             }
             offset += Int64(n)
+            progress?.add(Int64(n))
             if n < buffer.count { break }
         }
         return Output(path: entry.path, size: offset, mode: entry.mode, mtime: entry.mtime, pieces: pieces, bytesRead: offset)

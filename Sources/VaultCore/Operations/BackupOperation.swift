@@ -12,10 +12,13 @@ public struct BackupOperation {
     public let policy: Policy
     public let shard: ShardPolicy
     public let progress: @Sendable (String) -> Void
+    /// Bytes of the data directory handled so far, for a progress display.
+    public let counter: ProgressCounter?
 
-    public init(policy: Policy, shard: ShardPolicy, progress: @escaping @Sendable (String) -> Void = { _ in }) {
+    public init(policy: Policy, shard: ShardPolicy, counter: ProgressCounter? = nil, progress: @escaping @Sendable (String) -> Void = { _ in }) {
         self.policy = policy
         self.shard = shard
+        self.counter = counter
         self.progress = progress
     }
 
@@ -90,12 +93,14 @@ public struct BackupOperation {
     private func copyFiles(repository: Repository, pgdata: String, parent: BackupManifest?) async throws -> CopyResult {
         let scan = try DataDirectoryScanner(root: pgdata).scan()
         let packs = try PackWriter(repository: repository, shard: shard.name)
+        counter?.setTotal(scan.files.reduce(Int64(0)) { $0 + $1.size })
         let fileBackup = FileBackup(
             level: policy.compression.level, packs: packs,
             parent: parent.map { p in
                 FileBackup.Parent(startLSN: p.startLSN, startEpoch: p.startEpoch,
                                   files: Dictionary(p.files.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a }), extents: p.extents)
-            })
+            },
+            progress: counter)
         // Largest files first, so one big relation does not finish alone at the end.
         let queue = WorkQueue(scan.files.sorted { $0.size > $1.size })
         let level = policy.compression.level

@@ -25,8 +25,11 @@ struct BackupCommand: AsyncParsableCommand {
             let log = global.logger("backup")
             let policy = try global.loadPolicy()
             let shard = try policy.resolveShard(global.shard)
-            let m = try await BackupOperation(policy: policy, shard: shard) { log.info("\($0)") }
-                .run(BackupOperation.Requested(rawValue: type) ?? .auto)
+            let counter = ProgressCounter()
+            let operation = BackupOperation(policy: policy, shard: shard, counter: counter) { log.info("\($0)") }
+            let m = try await ProgressDisplay(counter: counter, label: "backup", log: log).run {
+                try await operation.run(BackupOperation.Requested(rawValue: type) ?? .auto)
+            }
             if json {
                 try printJSON(BackupSummary(m))
             } else {
