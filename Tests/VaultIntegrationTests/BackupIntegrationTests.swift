@@ -102,3 +102,59 @@ func waitForPromotion(_ server: PostgresServer, timeout: TimeInterval = 120) asy
     }
     throw HarnessError("restored server did not finish recovery within \(Int(timeout)) s:\n\(server.log().suffix(3000))")
 }
+
+/// `backup: {from: standby}` reads the files of a streaming standby, not the primary's.
+@Suite("backups from a standby against real PostgreSQL")
+struct StandbyBackupIntegrationTests {
+    @Test("a backup taken from a streaming standby restores to the primary's data", arguments: PostgresVersion.available)
+    func fromStandby(version: PostgresVersion) async throws {
+        let f = try VaultFixture("backup-standby-\(version.rawValue)")
+        defer { f.cleanUp() }
+        let primary = try f.startInitialised(version)
+        try ProcessRunner.check([primary.bindir + "/pgbench", "-h", "127.0.0.1", "-p", "\(primary.port)", "-U", "postgres", "-i", "-s", "2", "-q", "postgres"], asPostgres: true)
+        let standbyDir = f.dir.path + "/standby"
+        try ProcessRunner.check([primary.bindir + "/pg_basebackup", "-D", standbyDir, "-h", "127.0.0.1", "-p", "\(primary.port)",
+                                 "-U", "postgres", "-X", "stream", "-R", "-c", "fast"], asPostgres: true)
+        let standby = try PostgresServer(adopting: standbyDir, version: version, in: f.dir)
+        try standby.configure(["port = \(standby.port)"])
+        try standby.start()
+        defer { standby.stop() }
+
+        try f.dir.write("vault.yaml", """
+            version: 1
+            repository: {path: \(f.repositoryPath)}
+            encryption: {passphrase_file: \(f.passphraseFile)}
+            defaults: {backup: {from: standby}}
+            shards:
+              - name: main
+                nodes:
+                  - {name: primary, conninfo: "host=127.0.0.1 port=\(primary.port) user=postgres dbname=postgres"}
+                  - {name: standby, conninfo: "host=127.0.0.1 port=\(standby.port) user=postgres dbname=postgres", pgdata: \(standbyDir), priority: 10}
+
+            """, mode: 0o644)
+        try primary.sql("UPDATE pgbench_accounts SET abalance = aid % 97 WHERE aid % 3 = 0")
+        let expected = try primary.sql("SELECT md5(string_agg(aid || ':' || abalance, ',' ORDER BY aid)) FROM pgbench_accounts")
+        let lsn = try #require(try primary.sql("SELECT pg_current_wal_lsn()::text"))
+        for _ in 0..<300 where try standby.sql("SELECT pg_last_wal_replay_lsn() >= '\(lsn)'::pg_lsn") != "t" {
+            try await Task.sleep(nanoseconds: 100_000_000)
+        }
+
+        let r = try f.vault(["backup", "--type", "full", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        struct Node: Decodable { var node: String; var walComplete: Bool }
+        let summary = try JSONDecoder().decode(Node.self, from: Data(r.stdout.utf8))
+        #expect(summary.node == "standby")
+        #expect(summary.walComplete)
+
+        let dir = f.dir.path + "/restored"
+        let restore = try f.vault(["restore", "--target-dir", dir, "--immediate"])
+        #expect(restore.status == 0, "\(restore.stderr)")
+        let copy = try PostgresServer(adopting: dir, version: version, in: f.dir)
+        try copy.configure(["port = \(copy.port)", "archive_mode = off"])
+        #expect(!FileManager.default.fileExists(atPath: dir + "/standby.signal"), "standby.signal is never backed up")
+        try copy.start()
+        defer { copy.stop() }
+        try await waitForPromotion(copy)
+        #expect(try copy.sql("SELECT md5(string_agg(aid || ':' || abalance, ',' ORDER BY aid)) FROM pgbench_accounts") == expected)
+    }
+}

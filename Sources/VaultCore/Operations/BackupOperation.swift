@@ -28,10 +28,11 @@ public struct BackupOperation {
         let lock = try await repository.storage.lock("\(shard.name)/locks/backup.lock", owner: "vault backup pid \(getpid()) on \(ProcessInfo.processInfo.hostName)")
         defer { Task { await lock.release() } }
 
-        let (node, conn) = try NodeDiscovery.connectPrimary(shard)
+        let (node, conn, primary) = try NodeDiscovery.connectBackupSource(shard)
         let identity = try ClusterIdentity.read(from: conn)
         try record.requireSameCluster(identity, node: "node \(node.name)")
-        let pgdata = try node.pgdata ?? shard.pgdata ?? conn.scalar("SHOW data_directory")
+        // A standby's files are read from its own data directory, never the shard's (primary's).
+        let pgdata = try node.pgdata ?? (primary == nil ? shard.pgdata : nil) ?? conn.scalar("SHOW data_directory")
 
         let previous = try await repository.backups(shard: shard.name).last
         let parent: BackupManifest? = requested == .full ? nil : previous
@@ -63,7 +64,17 @@ public struct BackupOperation {
         let segmentSize = record.walSegmentSize
         let walStart = WALFileName.segment(containing: startLSN, timeline: timeline, segmentSize: segmentSize)
         let walStop = WALFileName.segment(containing: LSN(stopLSN.value - 1), timeline: timeline, segmentSize: segmentSize)
-        let walComplete = try await Self.walPresent(repository: repository, record: record, from: walStart, to: walStop, timeline: timeline)
+        var walComplete = try await Self.walPresent(repository: repository, record: record, from: walStart, to: walStop, timeline: timeline)
+        if let primary, !walComplete {
+            // From a standby, pg_backup_stop does not wait for archiving: the primary archives,
+            // once the stop segment is complete. Switch it out there and wait for it.
+            try primary.query("SELECT pg_switch_wal()")
+            let deadline = Date().addingTimeInterval(120)
+            while !walComplete && Date() < deadline {
+                try await Task.sleep(nanoseconds: 200_000_000)
+                walComplete = try await Self.walPresent(repository: repository, record: record, from: walStart, to: walStop, timeline: timeline)
+            }
+        }
 
         let manifest = BackupManifest(
             format: 1, id: id, kind: kind, parent: parent?.id, shard: shard.name, systemIdentifier: record.systemIdentifier,

@@ -25,4 +25,31 @@ public enum NodeDiscovery {
         }
         return primary
     }
+
+    /// Connects to the node a base backup should read from, following `backup.from`:
+    /// the primary, a standby (highest priority first), or a standby when one answers and the
+    /// primary otherwise. Returns the primary's connection too when the source is a standby,
+    /// because the backup's last WAL segment must be switched out on the primary.
+    public static func connectBackupSource(_ shard: ShardPolicy) throws -> (node: NodePolicy, source: PostgresConnection, primary: PostgresConnection?) {
+        let from = shard.settings.backupFrom
+        if from != .primary {
+            var reasons: [String] = []
+            for node in shard.nodes.sorted(by: { $0.priority > $1.priority }) {
+                do {
+                    let conn = try PostgresConnection(conninfo: node.conninfo, label: "node \(node.name) of shard \(shard.name)")
+                    if try conn.scalar("SELECT pg_is_in_recovery()") == "t" {
+                        let (_, primary) = try connectPrimary(shard)
+                        return (node, conn, primary)
+                    }
+                } catch let e as VaultError {
+                    reasons.append(e.message)
+                }
+            }
+            if from == .standby {
+                throw VaultError(.database, "shard \(shard.name) has backup.from: standby but no standby answers\(reasons.isEmpty ? "" : ": " + reasons.joined(separator: "; "))")
+            }
+        }
+        let (node, conn) = try connectPrimary(shard)
+        return (node, conn, nil)
+    }
 }
