@@ -15,7 +15,7 @@ as_pg() { runuser -u postgres -- "$@"; }
 swift build -c release 2>&1 | tail -1
 if [ -f "$bench/data/postmaster.pid" ]; then as_pg "$bin/pg_ctl" -D "$bench/data" -m fast -w stop >/dev/null || true; fi
 psql_() { as_pg "$bin/psql" -qAt -h 127.0.0.1 -p $port -U postgres "$@"; }
-if [ "$(ls "$bench/segments" 2>/dev/null | wc -l)" = 64 ] && [ -d "$bench/data" ]; then
+if [ "$(ls "$bench/segments" 2>/dev/null | grep -c "^0")" = 64 ] && [ -d "$bench/data" ]; then
   echo "== reusing the 64 segments in $bench/segments (rm -rf $bench to regenerate)"
   as_pg "$bin/pg_ctl" -D "$bench/data" -l "$bench/pg.log" -w start >/dev/null
 else
@@ -72,40 +72,48 @@ pg1-path=$bench/data
 pg1-port=$port
 pg1-socket-path=$bench
 CONF
-chown postgres: "$bench/vault.yaml" "$bench/pgbackrest.conf"; chmod 600 "$bench/pgbackrest.conf"
+sed 's/^compression: {level: 3}$/compression: {level: 3}\narchive: {push_ahead: 3}/' "$bench/vault.yaml" > "$bench/vault-ahead.yaml"
+# PostgreSQL's view when its archiver is behind: every segment marked ready.
+mkdir -p "$bench/segments/archive_status"
+for s in "$bench"/segments/0*; do touch "$bench/segments/archive_status/$(basename "$s").ready"; done
+chown -R postgres: "$bench/vault.yaml" "$bench/vault-ahead.yaml" "$bench/pgbackrest.conf" "$bench/segments"; chmod 600 "$bench/pgbackrest.conf"
 
 fresh_repos() {
-  rm -rf "$bench/vault-repo" "$bench/pgbr-repo"
+  rm -rf "$bench/vault-repo" "$bench/pgbr-repo" "$bench/segments/vault_spool"
   as_pg "$bench/bin/vault" --policy "$bench/vault.yaml" init >/dev/null
   as_pg pgbackrest --config="$bench/pgbackrest.conf" --stanza=bench stanza-create >/dev/null
 }
 push_all() { # tool: one process per segment, as the postgres user, as archive_command runs
   local start end
   start=$(date +%s.%N)
-  if [ "$1" = vault ]; then
-    as_pg bash -c 'for s in "$1"/segments/*; do "$1/bin/vault" --policy "$1/vault.yaml" --log-level warning archive-push "$s" || exit 1; done' _ "$bench"
-  else
-    as_pg bash -c 'for s in "$1"/segments/*; do pgbackrest --config="$1/pgbackrest.conf" --stanza=bench archive-push "$s" || exit 1; done' _ "$bench"
-  fi
+  case "$1" in
+    vault) as_pg bash -c 'for s in "$1"/segments/0*; do "$1/bin/vault" --policy "$1/vault.yaml" --log-level warning archive-push "$s" || exit 1; done' _ "$bench" ;;
+    vault-ahead) as_pg bash -c 'for s in "$1"/segments/0*; do "$1/bin/vault" --policy "$1/vault-ahead.yaml" --log-level warning archive-push "$s" || exit 1; done' _ "$bench" ;;
+    *) as_pg bash -c 'for s in "$1"/segments/0*; do pgbackrest --config="$1/pgbackrest.conf" --stanza=bench archive-push "$s" || exit 1; done' _ "$bench" ;;
+  esac
   end=$(date +%s.%N)
   echo "$start $end" | awk '{printf "%.3f", $2 - $1}'
 }
 
-declare -a vault_t pgbr_t
+declare -a vault_t ahead_t pgbr_t
 for r in $(seq 1 "$runs"); do
-  for tool in vault pgbackrest; do
+  for tool in vault vault-ahead pgbackrest; do
     fresh_repos; sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
     t=$(push_all $tool)
-    if [ $tool = vault ]; then vault_t+=("$t"); vault_size=$(du -sb "$bench/vault-repo/main/wal" | cut -f1)
-    else pgbr_t+=("$t"); pgbr_size=$(du -sb "$bench/pgbr-repo/archive" | cut -f1); fi
+    case $tool in
+      vault) vault_t+=("$t"); vault_size=$(du -sb "$bench/vault-repo/main/wal" | cut -f1) ;;
+      vault-ahead) ahead_t+=("$t"); [ "$(ls "$bench/vault-repo/main/wal/00000001" | wc -l)" = 64 ] || { echo "push-ahead lost segments"; exit 1; } ;;
+      *) pgbr_t+=("$t"); pgbr_size=$(du -sb "$bench/pgbr-repo/archive" | cut -f1) ;;
+    esac
     echo "run $r $tool: $t s for 64 segments ($(awk -v t="$t" 'BEGIN{printf "%.1f", 64/t}') segments/s)"
   done
 done
 rss_v=$( { /usr/bin/time -f %M runuser -u postgres -- "$bench/bin/vault" --policy "$bench/vault.yaml" --log-level warning archive-push "$bench/segments/$(ls "$bench/segments" | head -1)"; } 2>&1 | tail -1)
 rss_p=$( { /usr/bin/time -f %M runuser -u postgres -- pgbackrest --config="$bench/pgbackrest.conf" --stanza=bench archive-push "$bench/segments/$(ls "$bench/segments" | head -1)"; } 2>&1 | tail -1)
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
-mv=$(median "${vault_t[@]}"); mp=$(median "${pgbr_t[@]}")
+mv=$(median "${vault_t[@]}"); ma=$(median "${ahead_t[@]}"); mp=$(median "${pgbr_t[@]}")
 echo
 echo "median vault:      $mv s  $(awk -v t="$mv" 'BEGIN{printf "%.1f", 64/t}') segments/s  stored $((vault_size / 1048576)) MiB  peak RSS (re-push) ${rss_v} KB"
 echo "median pgbackrest: $mp s  $(awk -v t="$mp" 'BEGIN{printf "%.1f", 64/t}') segments/s  stored $((pgbr_size / 1048576)) MiB  peak RSS (re-push) ${rss_p} KB"
-echo "ratio (vault rate / pgbackrest rate): $(awk -v a="$mv" -v b="$mp" 'BEGIN{printf "%.2f", b/a}')x"
+echo "median vault push_ahead 3: $ma s  $(awk -v t="$ma" 'BEGIN{printf "%.1f", 64/t}') segments/s"
+echo "ratio (vault rate / pgbackrest rate): $(awk -v a="$mv" -v b="$mp" 'BEGIN{printf "%.2f", b/a}')x; with push_ahead: $(awk -v a="$ma" -v b="$mp" 'BEGIN{printf "%.2f", b/a}')x"

@@ -50,6 +50,40 @@ struct WALArchiveIntegrationTests {
         #expect(!FileManager.default.fileExists(atPath: f.dir.path + "/nothing"))
     }
 
+    @Test("pushing ahead archives every segment once, in order, byte-identical")
+    func pushAhead() async throws {
+        let f = try VaultFixture("wal-push-ahead")
+        defer { f.cleanUp() }
+        let server = try f.startServer(.v15)
+        try f.writePolicy(server: server, extra: "archive: {push_ahead: 3}")
+        try server.start()
+        try f.initRepository()
+        let conn = try server.connect()
+        try conn.query("CREATE TABLE t (id int, payload text)")
+        // Hold the archiver back so several segments become .ready at once.
+        try conn.query("ALTER SYSTEM SET archive_command = '/bin/false'")
+        try conn.query("SELECT pg_reload_conf()")
+        var switched: [String] = []
+        for i in 0..<10 {
+            try conn.query("INSERT INTO t SELECT g, md5(g::text) FROM generate_series(\(i * 2000), \(i * 2000 + 1999)) g")
+            switched.append(try conn.scalar("SELECT pg_walfile_name(pg_switch_wal())"))
+        }
+        try conn.query("ALTER SYSTEM RESET archive_command")
+        try conn.query("SELECT pg_reload_conf()")
+        try await waitUntilArchived(server, segment: try #require(switched.last))
+
+        #expect(server.log().contains("pushed ahead"), "push-ahead never happened")
+        #expect(server.log().contains("was pushed ahead earlier and matches"))
+        for segment in switched {
+            let dest = f.dir.path + "/got-\(segment)"
+            #expect(try f.vault(["archive-get", segment, dest]).status == 0)
+            #expect(try Data(contentsOf: URL(fileURLWithPath: dest)) == Data(contentsOf: URL(fileURLWithPath: server.dataDir + "/pg_wal/" + segment)))
+        }
+        // Markers of segments PostgreSQL has moved past are cleaned up.
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: server.dataDir + "/pg_wal/vault_spool")) ?? []
+        #expect(left.count <= 3, "spool keeps only markers ahead of the archiver: \(left)")
+    }
+
     @Test("a promoted copy archives its timeline history and partial segment", arguments: PostgresVersion.available)
     func historyAndPartial(version: PostgresVersion) async throws {
         let f = try VaultFixture("wal-history-\(version.rawValue)")

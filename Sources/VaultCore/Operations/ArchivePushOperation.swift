@@ -1,5 +1,15 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// `vault archive-push %p`: PostgreSQL's archive_command. Exits 0 only once the file is
 /// durable in the repository.
+///
+/// With `archive.push_ahead: N`, it also pushes up to N following segments that PostgreSQL
+/// has already marked `.ready`, in parallel, and leaves a marker (the segment's SHA-256) in the
+/// spool for each; when PostgreSQL then asks for one of them, vault checks the file against its
+/// marker and answers at once. A marker is written only after its segment is durable in the
+/// repository, so a lost marker costs a second (idempotent) push and never a lost segment.
 public struct ArchivePushOperation {
     public let policy: Policy
     public let shard: ShardPolicy
@@ -13,6 +23,10 @@ public struct ArchivePushOperation {
         public var file: String
         public var bytes: Int
         public var outcome: WALArchive.PushOutcome
+        /// Following segments pushed ahead by this call.
+        public var pushedAhead: [String]
+        /// Whether this segment had been pushed ahead by an earlier call.
+        public var fromSpool: Bool
     }
 
     /// Pushes the file at `path` (relative to the data directory, as PostgreSQL passes `%p`).
@@ -22,24 +36,83 @@ public struct ArchivePushOperation {
             throw VaultError(.usage, "'\(baseName)' is not a WAL segment, history or backup file name")
         }
         let contents = try FileIO.read(path)
-        // Compression is most of the work: start it at once, on both cores for a full
-        // segment, while the repository is opened and the key derived.
+        let walDir = FileIO.parentDirectory(of: path)
+        let spool = SpoolMarkers(directory: policy.archive.spool ?? walDir + "/vault_spool")
+        let ahead = policy.archive.pushAhead
+        if ahead > 0, try spool.matches(file.text, contents) {
+            spool.remove(file.text)
+            return Result(file: file.text, bytes: contents.count, outcome: .alreadyArchived, pushedAhead: [], fromSpool: true)
+        }
+        let followers = ahead > 0 ? try Self.readySegments(after: file.text, in: walDir, limit: ahead, skipping: spool) : []
         let level = policy.compression.level
+        // Compression is most of the work: start it at once, on both cores for a lone segment,
+        // while the repository is opened and the key derived.
         let compressing = Task.detached { () throws -> ObjectEnvelope.PreparedBody in
-            let workers: Int32 = contents.count >= 4 << 20 ? 2 : 0
+            let workers: Int32 = contents.count >= 4 << 20 && followers.isEmpty ? 2 : 0
             return try ObjectEnvelope.prepare(contents, level: level, compressor: ZstdCompressor(level: level, workers: workers))
         }
-        let repository: Repository
-        let record: ShardRecord
+        let archive: WALArchive
         do {
-            repository = try await RepositoryOpener.open(policy)
-            record = try await repository.shardRecord(shard.name)
+            let repository = try await RepositoryOpener.open(policy)
+            archive = WALArchive(repository: repository, record: try await repository.shardRecord(shard.name))
         } catch {
             compressing.cancel()
             throw error
         }
-        let archive = WALArchive(repository: repository, record: record)
+        // The followers go in parallel with this segment; their failures only cost a later push.
+        let pushed = await withTaskGroup(of: String?.self) { group in
+            for name in followers {
+                group.addTask {
+                    guard let f = WALFileName(name), let bytes = try? FileIO.read(walDir + "/" + name),
+                          (try? await archive.push(f, contents: bytes)) != nil else { return nil }
+                    try? spool.record(name, bytes)
+                    return name
+                }
+            }
+            var done: [String] = []
+            for await name in group { if let name { done.append(name) } }
+            return done
+        }
         let outcome = try await archive.push(file, contents: contents, prepared: try await compressing.value)
-        return Result(file: file.text, bytes: contents.count, outcome: outcome)
+        spool.removeOlder(than: file.text)
+        return Result(file: file.text, bytes: contents.count, outcome: outcome, pushedAhead: pushed.sorted(), fromSpool: false)
+    }
+
+    /// Segments after `name` that PostgreSQL has marked ready, oldest first.
+    static func readySegments(after name: String, in walDir: String, limit: Int, skipping spool: SpoolMarkers) throws -> [String] {
+        let status = walDir + "/archive_status"
+        guard FileIO.exists(status) else { return [] }
+        let ready = try DataDirectoryScanner.list(status)
+            .filter { $0.hasSuffix(".ready") }
+            .map { String($0.dropLast(".ready".count)) }
+            .filter { $0 > name && WALFileName($0)?.kind == .segment && !spool.has($0) }
+            .sorted()
+        return Array(ready.prefix(limit))
+    }
+}
+
+/// Markers of segments pushed ahead: `<spool>/<segment>` holding the hex SHA-256 of its
+/// contents.
+struct SpoolMarkers: Sendable {
+    let directory: String
+
+    func has(_ name: String) -> Bool { FileIO.exists(directory + "/" + name) }
+
+    func matches(_ name: String, _ contents: [UInt8]) throws -> Bool {
+        guard let marker = try FileIO.readIfExists(directory + "/" + name) else { return false }
+        return String(decoding: marker, as: UTF8.self) == Hex.encode(try SHA256.hash(contents))
+    }
+
+    func record(_ name: String, _ contents: [UInt8]) throws {
+        try FileIO.makeDirectories(directory, mode: 0o700)
+        try FileIO.replaceDurably(directory + "/" + name, Array(Hex.encode(try SHA256.hash(contents)).utf8), mode: 0o600)
+    }
+
+    func remove(_ name: String) { unlink(directory + "/" + name) }
+
+    /// Drops markers of segments PostgreSQL has moved past (it archives in order).
+    func removeOlder(than name: String) {
+        guard let names = try? DataDirectoryScanner.list(directory) else { return }
+        for n in names where n < name && !n.hasPrefix(".") { unlink(directory + "/" + n) }
     }
 }

@@ -6,6 +6,7 @@ public struct Policy: Sendable {
     public var repository: RepositorySettings
     public var encryption: EncryptionSettings
     public var compression: CompressionSettings
+    public var archive: ArchiveSettings
     public var defaults: ShardSettings
     public var shards: [ShardPolicy]
     /// The file this policy came from (absolute when known), for messages and restore_command.
@@ -51,6 +52,16 @@ public enum EncryptionSettings: Sendable, Equatable {
 
 public struct CompressionSettings: Sendable {
     public var level: Int32
+}
+
+/// How `archive-push` works beyond the one segment PostgreSQL asks for.
+public struct ArchiveSettings: Sendable {
+    /// Also push up to this many following `.ready` segments in parallel (0: off).
+    public var pushAhead: Int
+    /// Where markers of pushed-ahead segments are kept (default: `vault_spool` in pg_wal).
+    public var spool: String?
+
+    public static let `default` = ArchiveSettings(pushAhead: 0, spool: nil)
 }
 
 /// Settings a shard inherits from `defaults` unless it sets its own.

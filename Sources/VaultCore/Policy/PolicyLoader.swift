@@ -72,6 +72,13 @@ public enum PolicyLoader {
             compression.level = Int32(c.int("level", range: 0...19) ?? 3)
             c.finish()
         }
+        var archive = ArchiveSettings.default
+        if let a = top.mapping("archive") {
+            archive.pushAhead = Int(a.int("push_ahead", range: 0...16) ?? 0)
+            archive.spool = a.string("spool")
+            if let spool = archive.spool, !spool.hasPrefix("/") { issues.add(a.value("spool"), "archive.spool must be an absolute path") }
+            a.finish()
+        }
         var defaults = ShardSettings.builtIn
         if let d = top.mapping("defaults") {
             defaults = readSettings(d, inheriting: .builtIn, issues: issues)
@@ -86,7 +93,7 @@ public enum PolicyLoader {
         }
         top.finish()
         return Policy(version: Int(version), repository: repository, encryption: encryption, compression: compression,
-                      defaults: defaults, shards: shards, sourcePath: path)
+                      archive: archive, defaults: defaults, shards: shards, sourcePath: path)
     }
 
     private static func readRepository(_ r: MappingReader, issues: IssueList) -> RepositorySettings {

@@ -21,11 +21,14 @@ struct ArchivePushCommand: AsyncParsableCommand {
             let shard = try policy.resolveShard(global.shard)
             let r = try await ArchivePushOperation(policy: policy, shard: shard).run(path: path)
             let ms = Int(Date().timeIntervalSince(started) * 1000)
+            let ahead = r.pushedAhead.isEmpty ? "" : "; pushed ahead \(r.pushedAhead.joined(separator: ", "))"
             switch r.outcome {
             case .stored(let stored):
-                log.info("archived \(r.file) to shard \(shard.name): \(r.bytes) bytes stored as \(stored) in \(ms) ms")
+                log.info("archived \(r.file) to shard \(shard.name): \(r.bytes) bytes stored as \(stored) in \(ms) ms\(ahead)")
+            case .alreadyArchived where r.fromSpool:
+                log.info("\(r.file) was pushed ahead earlier and matches (\(ms) ms)")
             case .alreadyArchived:
-                log.info("\(r.file) was already archived in shard \(shard.name) with identical content")
+                log.info("\(r.file) was already archived in shard \(shard.name) with identical content\(ahead)")
             }
         }
     }

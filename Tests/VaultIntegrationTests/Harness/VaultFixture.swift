@@ -20,7 +20,7 @@ final class VaultFixture {
     /// Writes the policy for one shard named `shard` whose primary is `server`.
     @discardableResult
     func writePolicy(shard: String = "main", server: PostgresServer?, port: UInt16? = nil, file: String = "vault.yaml",
-                     passphraseFile: String? = nil) throws -> String {
+                     passphraseFile: String? = nil, extra: String = "") throws -> String {
         let p = port ?? server?.port ?? 1
         let yaml = """
             version: 1
@@ -29,6 +29,7 @@ final class VaultFixture {
             encryption:
               passphrase_file: \(passphraseFile ?? self.passphraseFile)
             compression: {level: 3}
+            \(extra)
             shards:
               - name: \(shard)
                 nodes:
