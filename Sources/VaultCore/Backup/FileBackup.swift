@@ -15,6 +15,13 @@ struct FileBackup {
     /// The parent backup, when incremental: its start LSN and epoch, and its files by path.
     let parent: Parent?
     let progress: ProgressCounter?
+    /// Set when the cluster has data checksums: pages are validated as they are read.
+    let checksums: ChecksumCheck?
+
+    struct ChecksumCheck {
+        /// Pages changed after this LSN are being written right now; WAL replay restores them.
+        var backupStart: LSN
+    }
 
     struct Parent {
         var startLSN: LSN
@@ -39,6 +46,8 @@ struct FileBackup {
         var mtime: Int64
         var pieces: [PendingPiece]
         var bytesRead: Int64
+        /// Blocks whose checksum was wrong (and stayed wrong when re-read).
+        var badBlocks: [UInt32]
     }
 
     func backup(_ entry: DataDirectoryScanner.Entry, compressor: ZstdCompressor) async throws -> Output? {
@@ -47,7 +56,7 @@ struct FileBackup {
             // Unchanged since before the parent started (one second of slack for coarse mtimes).
             progress?.add(entry.size)
             return Output(path: entry.path, size: entry.size, mode: entry.mode, mtime: entry.mtime,
-                          pieces: old.pieces.map { reuse($0, parent) }, bytesRead: 0)
+                          pieces: old.pieces.map { reuse($0, parent) }, bytesRead: 0, badBlocks: [])
         }
         let fd = open(entry.absolutePath, O_RDONLY | O_CLOEXEC)
         if fd < 0 {
@@ -58,6 +67,8 @@ struct FileBackup {
         defer { close(fd) }
         let pageTracked = parent != nil && old != nil && RelationFile.isRelationPath(entry.path)
             && (RelationFile(String(entry.path.split(separator: "/").last ?? ""))?.isPageTracked ?? false)
+        let relation = RelationFile.isRelationPath(entry.path) ? RelationFile(String(entry.path.split(separator: "/").last ?? "")) : nil
+        var badBlocks: [UInt32] = []
         var pieces: [PendingPiece] = []
         var offset: Int64 = 0
         // Small files get a small buffer: most of a cluster's files are a few pages.
@@ -66,7 +77,10 @@ struct FileBackup {
         while true {
             let n = try FileIO.preadFully(fd, into: &buffer, at: Int(offset), what: entry.absolutePath)
             if n == 0 { break }
-            let chunk = n == buffer.count ? buffer : Array(buffer[0..<n])
+            var chunk = n == buffer.count ? buffer : Array(buffer[0..<n])
+            if let checksums, let relation {
+                badBlocks += try validatePages(&chunk, at: offset, fd: fd, relation: relation, check: checksums, path: entry.absolutePath)
+            }
             if pageTracked, let parent, let old {
                 try await addChangedPages(chunk, at: offset, parent: parent, old: old, into: &pieces, compressor: compressor)
             } else {
@@ -76,7 +90,31 @@ struct FileBackup {
             progress?.add(Int64(n))
             if n < buffer.count { break }
         }
-        return Output(path: entry.path, size: offset, mode: entry.mode, mtime: entry.mtime, pieces: pieces, bytesRead: offset)
+        return Output(path: entry.path, size: offset, mode: entry.mode, mtime: entry.mtime, pieces: pieces, bytesRead: offset, badBlocks: badBlocks)
+    }
+
+    /// Checks every whole page of `chunk`. A page that fails is read again (it may have been
+    /// caught half-written); one whose LSN is past the backup's start is being changed now and
+    /// WAL replay will restore it. Returns the blocks that are truly bad.
+    private func validatePages(_ chunk: inout [UInt8], at base: Int64, fd: Int32, relation: RelationFile, check: ChecksumCheck, path: String) throws -> [UInt32] {
+        var bad: [UInt32] = []
+        let size = PageChecksum.pageSize
+        var page = 0
+        while (page + 1) * size <= chunk.count {
+            let at = page * size
+            let block = UInt32(relation.segment) * PageChecksum.blocksPerSegment + UInt32((base + Int64(at)) / Int64(size))
+            if !PageChecksum.isValid(chunk, offset: at, block: block) && PageChecksum.lsn(chunk, offset: at) < check.backupStart.value {
+                var again = [UInt8](repeating: 0, count: size)
+                let n = try FileIO.preadFully(fd, into: &again, at: Int(base) + at, what: path)
+                if n == size && (PageChecksum.isValid(again, offset: 0, block: block) || PageChecksum.lsn(again, offset: 0) >= check.backupStart.value) {
+                    chunk.replaceSubrange(at..<(at + size), with: again)
+                } else {
+                    bad.append(block)
+                }
+            }
+            page += 1
+        }
+        return bad
     }
 
     private func reuse(_ piece: BackupManifest.Piece, _ parent: Parent) -> PendingPiece {

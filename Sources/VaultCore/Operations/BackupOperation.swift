@@ -50,7 +50,9 @@ public struct BackupOperation {
 
         let copied: CopyResult
         do {
-            copied = try await copyFiles(repository: repository, pgdata: pgdata, parent: parent)
+            let checksums = try conn.scalar("SHOW data_checksums") == "on"
+            copied = try await copyFiles(repository: repository, pgdata: pgdata, parent: parent,
+                                         checksums: checksums ? FileBackup.ChecksumCheck(backupStart: startLSN) : nil)
         } catch {
             _ = try? conn.query("SELECT pg_backup_stop(false)")
             throw error
@@ -84,7 +86,8 @@ public struct BackupOperation {
             tablespaceMap: (row[2] ?? "").isEmpty ? nil : row[2], tablespaces: copied.tablespaces, directories: copied.directories,
             files: copied.files, extents: copied.extents,
             stats: BackupManifest.Stats(databaseBytes: copied.databaseBytes, bytesRead: copied.bytesRead, bytesStoredNew: copied.storedNew,
-                                        bytesReferenced: copied.referenced, files: copied.files.count, seconds: Date().timeIntervalSince(started)))
+                                        bytesReferenced: copied.referenced, files: copied.files.count, seconds: Date().timeIntervalSince(started)),
+            checksumFailures: copied.checksumFailures.isEmpty ? nil : copied.checksumFailures)
         // Last: the manifest makes the backup visible, after every pack is durable.
         try await repository.write(BackupManifest.objectName(shard: shard.name, id: id), try JSONCoding.encode(manifest, pretty: false))
         return manifest
@@ -99,9 +102,10 @@ public struct BackupOperation {
         var bytesRead: Int64
         var storedNew: Int64
         var referenced: Int64
+        var checksumFailures: [BackupManifest.ChecksumFailure]
     }
 
-    private func copyFiles(repository: Repository, pgdata: String, parent: BackupManifest?) async throws -> CopyResult {
+    private func copyFiles(repository: Repository, pgdata: String, parent: BackupManifest?, checksums: FileBackup.ChecksumCheck?) async throws -> CopyResult {
         let scan = try DataDirectoryScanner(root: pgdata).scan()
         let packs = try PackWriter(repository: repository, shard: shard.name)
         counter?.setTotal(scan.files.reduce(Int64(0)) { $0 + $1.size })
@@ -111,7 +115,7 @@ public struct BackupOperation {
                 FileBackup.Parent(startLSN: p.startLSN, startEpoch: p.startEpoch,
                                   files: Dictionary(p.files.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a }), extents: p.extents)
             },
-            progress: counter)
+            progress: counter, checksums: checksums)
         // Largest files first, so one big relation does not finish alone at the end.
         let queue = WorkQueue(scan.files.sorted { $0.size > $1.size })
         let level = policy.compression.level
@@ -137,7 +141,9 @@ public struct BackupOperation {
         var extents: [BackupManifest.Extent] = []
         var files: [BackupManifest.File] = []
         var bytesRead: Int64 = 0, databaseBytes: Int64 = 0
+        var failures: [BackupManifest.ChecksumFailure] = []
         for out in outputs.sorted(by: { $0.path < $1.path }) {
+            if !out.badBlocks.isEmpty { failures.append(.init(path: out.path, blocks: out.badBlocks)) }
             var pieces: [BackupManifest.Piece] = []
             for p in out.pieces {
                 let index: Int
@@ -155,7 +161,8 @@ public struct BackupOperation {
         let newPacks = Set(await packs.packsWritten)
         let referenced = extents.filter { !newPacks.contains($0.pack) }.reduce(Int64(0)) { $0 + $1.storedLength }
         return CopyResult(files: files, extents: extents, directories: scan.directories, tablespaces: scan.tablespaces,
-                          databaseBytes: databaseBytes, bytesRead: bytesRead, storedNew: await packs.storedBytes, referenced: referenced)
+                          databaseBytes: databaseBytes, bytesRead: bytesRead, storedNew: await packs.storedBytes, referenced: referenced,
+                          checksumFailures: failures)
     }
 
     /// `20261126T031500Z-F`: sorts by time; the suffix says full or incremental.

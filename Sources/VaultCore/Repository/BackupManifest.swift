@@ -38,6 +38,13 @@ public struct BackupManifest: Codable, Sendable {
     /// Every stored extent any file of this backup reads from, by index.
     public var extents: [Extent]
     public var stats: Stats
+    /// Pages whose data checksum was wrong when read (nil or empty: none, or checksums off).
+    public var checksumFailures: [ChecksumFailure]?
+
+    public struct ChecksumFailure: Codable, Sendable, Equatable {
+        public var path: String
+        public var blocks: [UInt32]
+    }
 
     public struct Tablespace: Codable, Sendable, Equatable {
         public var oid: String

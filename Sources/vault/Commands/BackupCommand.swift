@@ -30,6 +30,12 @@ struct BackupCommand: AsyncParsableCommand {
             let m = try await ProgressDisplay(counter: counter, label: "backup", log: log).run {
                 try await operation.run(BackupOperation.Requested(rawValue: type) ?? .auto)
             }
+            defer {
+                if let bad = m.checksumFailures, let first = bad.first {
+                    let pages = bad.reduce(0) { $0 + $1.blocks.count }
+                    CommandRunner.fail("backup \(m.id) is complete but \(pages) page\(pages == 1 ? "" : "s") failed the data checksum (first: \(first.path) block \(first.blocks.first ?? 0)); the backup is kept and marked", code: VaultError(.checkFailed, "").exitCode)
+                }
+            }
             if json {
                 try printJSON(BackupSummary(m))
             } else {
@@ -61,6 +67,8 @@ struct BackupSummary: Encodable {
     var walStart: String
     var walStop: String
     var walComplete: Bool
+    /// Pages whose data checksum failed while the backup read them.
+    var pageChecksumFailures: Int
 
     init(_ m: BackupManifest, walComplete: Bool? = nil) {
         id = m.id
@@ -82,6 +90,7 @@ struct BackupSummary: Encodable {
         walStart = m.walStart
         walStop = m.walStop
         self.walComplete = walComplete ?? m.walComplete
+        pageChecksumFailures = m.checksumFailures?.reduce(0) { $0 + $1.blocks.count } ?? 0
     }
 }
 

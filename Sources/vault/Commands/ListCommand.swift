@@ -42,7 +42,8 @@ struct ListCommand: AsyncParsableCommand {
                             s.stopLSN.padding(toLength: 13, withPad: " ", startingAt: 0), String(s.timeline).padding(toLength: 3, withPad: " ", startingAt: 0),
                             ByteCount.text(s.databaseBytes).padding(toLength: 10, withPad: " ", startingAt: 0),
                             ByteCount.text(s.bytesStoredNew).padding(toLength: 11, withPad: " ", startingAt: 0),
-                            s.walComplete ? "complete" : "MISSING \(s.walStart)–\(s.walStop)"]
+                            (s.walComplete ? "complete" : "MISSING \(s.walStart)–\(s.walStop)")
+                                + (s.pageChecksumFailures > 0 ? "  \(s.pageChecksumFailures) BAD PAGES" : "")]
                 print(cols.joined(separator: " "))
             }
         }

@@ -20,7 +20,7 @@ final class PostgresServer {
         socketDir = dir.path
         logFile = dir.path + "/\(name).log"
         port = PortAllocator.allocate()
-        try ProcessRunner.check([bindir + "/initdb", "-D", dataDir, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C"], asPostgres: true)
+        try ProcessRunner.check([bindir + "/initdb", "-D", dataDir, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C", "--data-checksums"], asPostgres: true)
     }
 
     /// Wraps an existing data directory (a pg_basebackup copy) with a fresh port.
