@@ -112,13 +112,8 @@ struct StandbyBackupIntegrationTests {
         defer { f.cleanUp() }
         let primary = try f.startInitialised(version)
         try ProcessRunner.check([primary.bindir + "/pgbench", "-h", "127.0.0.1", "-p", "\(primary.port)", "-U", "postgres", "-i", "-s", "2", "-q", "postgres"], asPostgres: true)
-        let standbyDir = f.dir.path + "/standby"
-        try ProcessRunner.check([primary.bindir + "/pg_basebackup", "-D", standbyDir, "-h", "127.0.0.1", "-p", "\(primary.port)",
-                                 "-U", "postgres", "-X", "stream", "-R", "-c", "fast"], asPostgres: true)
-        let standby = try PostgresServer(adopting: standbyDir, version: version, in: f.dir)
-        try standby.configure(["port = \(standby.port)"])
-        try standby.start()
-        defer { standby.stop() }
+        let standby = try f.startStandby(of: primary)
+        let standbyDir = standby.dataDir
 
         try f.dir.write("vault.yaml", """
             version: 1
@@ -187,5 +182,33 @@ struct PageChecksumIntegrationTests {
         struct Row: Decodable { var pageChecksumFailures: Int }
         let rows = try JSONDecoder().decode([Row].self, from: Data(list.stdout.utf8))
         #expect(rows.map(\.pageChecksumFailures) == [0, 1])
+    }
+}
+
+/// Tablespace links under pg_tblspc are followed and recorded.
+@Suite("tablespaces against real PostgreSQL")
+struct TablespaceIntegrationTests {
+    @Test("files in a tablespace are backed up under pg_tblspc and its location is recorded")
+    func tablespace() async throws {
+        let f = try VaultFixture("backup-tablespace")
+        defer { f.cleanUp() }
+        let server = try f.startInitialised(.v15)
+        let location = f.dir.path + "/ts"
+        try FileManager.default.createDirectory(atPath: location, withIntermediateDirectories: true)
+        try TestDirectory.giveToPostgres(location)
+        try server.sql("CREATE TABLESPACE extra LOCATION '\(location)'")
+        try server.sql("CREATE TABLE far TABLESPACE extra AS SELECT generate_series(1, 20000) AS id")
+        try server.sql("CHECKPOINT")
+        let oid = try #require(try server.sql("SELECT oid::text FROM pg_tablespace WHERE spcname = 'extra'"))
+        let relpath = try #require(try server.sql("SELECT pg_relation_filepath('far')"))
+
+        let r = try f.vault(["backup", "--type", "full"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let manifest = try #require(try await f.openRepository().backups(shard: "main").first)
+        #expect(manifest.tablespaces == [BackupManifest.Tablespace(oid: oid, location: location)])
+        let file = try #require(manifest.files.first { $0.path == relpath }, "\(relpath) missing from the manifest")
+        let onDisk = try FileManager.default.attributesOfItem(atPath: server.dataDir + "/" + relpath)[.size] as? Int64
+        #expect(file.size == onDisk)
+        #expect(manifest.tablespaceMap?.contains(location) == true)
     }
 }

@@ -92,13 +92,8 @@ struct WALArchiveIntegrationTests {
         try primary.sql("CREATE TABLE t AS SELECT generate_series(1, 1000) AS id")
 
         // A streaming standby made with pg_basebackup, then promoted: timeline 2.
-        let standbyDir = f.dir.path + "/standby"
-        try ProcessRunner.check([primary.bindir + "/pg_basebackup", "-D", standbyDir, "-h", "127.0.0.1", "-p", "\(primary.port)",
-                                 "-U", "postgres", "-X", "stream", "-R", "-c", "fast"], asPostgres: true)
-        let standby = try PostgresServer(adopting: standbyDir, version: version, in: f.dir)
-        try standby.configure(["port = \(standby.port)"])
-        try standby.start()
-        defer { standby.stop() }
+        let standby = try f.startStandby(of: primary)
+        let standbyDir = standby.dataDir
         // Promote in the middle of a segment, so the old timeline leaves a .partial segment.
         try primary.sql("INSERT INTO t SELECT generate_series(1001, 1500)")
         let target = try #require(try primary.sql("SELECT pg_current_wal_lsn()::text"))

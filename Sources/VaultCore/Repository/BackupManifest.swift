@@ -49,6 +49,11 @@ public struct BackupManifest: Codable, Sendable {
     public struct Tablespace: Codable, Sendable, Equatable {
         public var oid: String
         public var location: String
+
+        public init(oid: String, location: String) {
+            self.oid = oid
+            self.location = location
+        }
     }
 
     public struct Directory: Codable, Sendable {

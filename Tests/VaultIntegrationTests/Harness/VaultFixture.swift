@@ -64,6 +64,18 @@ final class VaultFixture {
         return server
     }
 
+    /// A streaming standby of `primary`, made with pg_basebackup -R and started on its own port.
+    func startStandby(of primary: PostgresServer, name: String = "standby") throws -> PostgresServer {
+        let dir = self.dir.path + "/" + name
+        try ProcessRunner.check([primary.bindir + "/pg_basebackup", "-D", dir, "-h", "127.0.0.1", "-p", "\(primary.port)",
+                                 "-U", "postgres", "-X", "stream", "-R", "-c", "fast"], asPostgres: true)
+        let standby = try PostgresServer(adopting: dir, version: primary.version, in: self.dir)
+        servers.append(standby)
+        try standby.configure(["port = \(standby.port)"])
+        try standby.start()
+        return standby
+    }
+
     /// Runs `vault init` and throws with its output unless it succeeds.
     @discardableResult
     func initRepository() throws -> ProcessOutput {
