@@ -25,9 +25,15 @@ public struct BackupOperation {
     public func run(_ requested: Requested) async throws -> BackupManifest {
         let repository = try await RepositoryOpener.open(policy)
         let record = try await repository.shardRecord(shard.name)
-        let lock = try await repository.storage.lock("\(shard.name)/locks/backup.lock", owner: "vault backup pid \(getpid()) on \(ProcessInfo.processInfo.hostName)")
-        defer { Task { await lock.release() } }
+        return try await repository.storage.withLock(Self.lockName(shard.name), owner: "vault backup pid \(getpid()) on \(ProcessInfo.processInfo.hostName)") {
+            try await backup(requested, repository: repository, record: record)
+        }
+    }
 
+    /// The lock that keeps backups and expiry of one shard from running at once.
+    static func lockName(_ shard: String) -> String { "\(shard)/locks/backup.lock" }
+
+    private func backup(_ requested: Requested, repository: Repository, record: ShardRecord) async throws -> BackupManifest {
         let (node, conn, primary) = try NodeDiscovery.connectBackupSource(shard)
         let identity = try ClusterIdentity.read(from: conn)
         try record.requireSameCluster(identity, node: "node \(node.name)")

@@ -24,8 +24,12 @@ public struct ExpireOperation {
     public func run(dryRun: Bool, now: Date = Date()) async throws -> Result {
         let repository = try await RepositoryOpener.open(policy)
         let record = try await repository.shardRecord(shard.name)
-        let lock = try await repository.storage.lock("\(shard.name)/locks/backup.lock", owner: "vault expire pid \(getpid())")
-        defer { Task { await lock.release() } }
+        return try await repository.storage.withLock(BackupOperation.lockName(shard.name), owner: "vault expire pid \(getpid())") {
+            try await expire(repository: repository, record: record, dryRun: dryRun, now: now)
+        }
+    }
+
+    private func expire(repository: Repository, record: ShardRecord, dryRun: Bool, now: Date) async throws -> Result {
         let storage = repository.storage
 
         let backups = try await repository.backups(shard: shard.name)

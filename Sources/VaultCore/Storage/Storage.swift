@@ -42,6 +42,19 @@ public protocol StorageLock: Sendable {
 }
 
 extension Storage {
+    /// Runs `body` holding the lock `name`, and releases it however `body` ends.
+    public func withLock<T: Sendable>(_ name: String, owner: String, _ body: () async throws -> T) async throws -> T {
+        let held = try await lock(name, owner: owner)
+        do {
+            let result = try await body()
+            await held.release()
+            return result
+        } catch {
+            await held.release()
+            throw error
+        }
+    }
+
     /// Validates a relative object name so it can never escape the repository.
     static func checkName(_ name: String) throws {
         let parts = name.split(separator: "/", omittingEmptySubsequences: false)
