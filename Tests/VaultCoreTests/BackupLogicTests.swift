@@ -97,3 +97,33 @@ struct BackupLogicTests {
         #expect(RetentionPlan.expired(two, retention: .init(fullBackups: nil, window: 500), now: now).map(\.id) == ["0-F"])
     }
 }
+
+@Suite("recovery targets")
+struct RecoveryTargetTests {
+    func backup(_ id: String, stop: String, lsn: UInt64) -> BackupManifest {
+        var m = BackupLogicTests().manifest(id, .full, epoch: 0)
+        m.stopTime = stop
+        m.stopLSN = LSN(lsn)
+        return m
+    }
+
+    @Test("the newest backup that ended before the target is chosen")
+    func choose() throws {
+        let b = [backup("1-F", stop: "2026-11-26T01:00:00Z", lsn: 100), backup("2-F", stop: "2026-11-26T02:00:00Z", lsn: 200)]
+        let t = try #require(RecoveryTarget.time("2026-11-26 01:30:00.123456"))
+        #expect(try RecoveryTarget.chooseBackup(b, id: nil, for: t, shard: "s").id == "1-F")
+        #expect(try RecoveryTarget.chooseBackup(b, id: nil, for: .lsn(LSN(250)), shard: "s").id == "2-F")
+        #expect(try RecoveryTarget.chooseBackup(b, id: nil, for: .endOfWAL, shard: "s").id == "2-F")
+        #expect(throws: VaultError.self) { try RecoveryTarget.chooseBackup(b, id: nil, for: .lsn(LSN(50)), shard: "s") }
+        #expect(throws: VaultError.self) { try RecoveryTarget.chooseBackup(b, id: "2-F", for: t, shard: "s") }
+    }
+
+    @Test("time text reaches PostgreSQL with its microseconds and a zone")
+    func timeText() throws {
+        #expect(RecoveryTarget.time("2026-11-26 01:30:00.123456")?.settings == ["recovery_target_time = '2026-11-26 01:30:00.123456+00'"])
+        #expect(RecoveryTarget.time("2026-11-26T01:30:00Z")?.settings == ["recovery_target_time = '2026-11-26T01:30:00Z'"])
+        #expect(RecoveryTarget.time("2026-11-26 03:30:00+02") != nil)
+        #expect(RecoveryTarget.time("yesterday") == nil)
+        #expect(RecoveryTarget.name("it's").settings == ["recovery_target_name = 'it''s'"])
+    }
+}

@@ -10,13 +10,18 @@ public struct RestoreOperation {
     public struct Options: Sendable {
         public var targetDir: String
         public var backupID: String?
-        /// Stop at the first consistent point (the backup's end) and promote.
-        public var immediate: Bool
+        public var target: RecoveryTarget
+        /// What PostgreSQL does on reaching the target: promote, pause or shutdown.
+        public var targetAction: String
+        /// `latest`, `current` or a timeline number.
+        public var targetTimeline: String?
 
-        public init(targetDir: String, backupID: String? = nil, immediate: Bool = false) {
+        public init(targetDir: String, backupID: String? = nil, target: RecoveryTarget = .endOfWAL, targetAction: String = "promote", targetTimeline: String? = nil) {
             self.targetDir = targetDir
             self.backupID = backupID
-            self.immediate = immediate
+            self.target = target
+            self.targetAction = targetAction
+            self.targetTimeline = targetTimeline
         }
     }
 
@@ -38,16 +43,7 @@ public struct RestoreOperation {
     public func run(_ options: Options) async throws -> Result {
         let repository = try await RepositoryOpener.open(policy)
         let backups = try await repository.backups(shard: shard.name)
-        let manifest: BackupManifest
-        if let id = options.backupID {
-            guard let m = backups.first(where: { $0.id == id }) else {
-                throw VaultError(.notFound, "no backup \(id) in shard \(shard.name) (have: \(backups.map(\.id).joined(separator: ", ")))")
-            }
-            manifest = m
-        } else {
-            guard let m = backups.last else { throw VaultError(.notFound, "shard \(shard.name) has no backups") }
-            manifest = m
-        }
+        let manifest = try RecoveryTarget.chooseBackup(backups, id: options.backupID, for: options.target, shard: shard.name)
         let target = options.targetDir.hasSuffix("/") ? String(options.targetDir.dropLast()) : options.targetDir
         try Self.prepareEmptyDirectory(target)
 
@@ -148,9 +144,9 @@ public struct RestoreOperation {
             "# Added by vault restore",
             "restore_command = '\(vault) --policy \(policy.sourcePath) --shard \(shard.name) archive-get %f %p'",
         ]
-        if options.immediate {
-            lines += ["recovery_target = 'immediate'", "recovery_target_action = 'promote'"]
-        }
+        lines += options.target.settings
+        if options.target != .endOfWAL { lines.append("recovery_target_action = '\(options.targetAction)'") }
+        if let timeline = options.targetTimeline { lines.append("recovery_target_timeline = '\(timeline)'") }
         let auto = target + "/postgresql.auto.conf"
         let existing = (try? FileIO.read(auto)) ?? []
         try FileIO.writeDurably(auto, existing + Array((lines.joined(separator: "\n") + "\n").utf8), mode: 0o600)

@@ -1,21 +1,56 @@
 import ArgumentParser
+import Foundation
 import VaultCore
 
 struct RestoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "restore",
-        abstract: "Restore a backup into an empty directory and prepare recovery through vault archive-get.")
+        abstract: "Restore a backup into an empty directory and prepare recovery (to a target, or to the end of archived WAL).",
+        discussion: "Without --backup, picks the newest backup that ended before the target. A target before the oldest backup is refused before anything is written.")
 
     @OptionGroup var global: GlobalOptions
 
     @Option(name: .long, help: "Directory to restore into (must be empty or missing).")
     var targetDir: String
 
-    @Option(name: .long, help: "Backup id (default: the newest).")
+    @Option(name: .long, help: "Backup id (default: the newest one that reaches the target).")
     var backup: String?
 
-    @Flag(name: .long, help: "Recover only to the backup's consistent end point, then promote.")
+    @Option(name: .long, help: "Recover to this time (e.g. '2026-11-26 03:15:00+00'; UTC when no zone).")
+    var pointInTime: String?
+
+    @Option(name: .long, help: "Recover to this LSN (e.g. 0/3000060).")
+    var targetLsn: String?
+
+    @Option(name: .long, help: "Recover to this named restore point.")
+    var targetName: String?
+
+    @Flag(name: .long, help: "Recover only to the backup's consistent end point.")
     var immediate = false
+
+    @Option(name: .long, help: "promote, pause or shutdown when the target is reached.")
+    var targetAction: String = "promote"
+
+    @Option(name: .long, help: "latest, current or a timeline number.")
+    var targetTimeline: String?
+
+    func validate() throws {
+        let given = [pointInTime != nil, targetLsn != nil, targetName != nil, immediate].filter { $0 }.count
+        guard given <= 1 else { throw ValidationError("give at most one of --point-in-time, --target-lsn, --target-name, --immediate") }
+        guard ["promote", "pause", "shutdown"].contains(targetAction) else { throw ValidationError("--target-action must be promote, pause or shutdown") }
+        if let t = pointInTime, RecoveryTarget.parseTime(t) == nil { throw ValidationError("--point-in-time '\(t)' is not a time like '2026-11-26 03:15:00+00'") }
+        if let l = targetLsn, LSN(l) == nil { throw ValidationError("--target-lsn '\(l)' is not an LSN like 0/3000060") }
+        if let tl = targetTimeline, !(tl == "latest" || tl == "current" || UInt32(tl) != nil) {
+            throw ValidationError("--target-timeline must be latest, current or a number")
+        }
+    }
+
+    var target: RecoveryTarget {
+        if let t = pointInTime, let time = RecoveryTarget.time(t) { return time }
+        if let l = targetLsn, let lsn = LSN(l) { return .lsn(lsn) }
+        if let n = targetName { return .name(n) }
+        return immediate ? .immediate : .endOfWAL
+    }
 
     func run() async throws {
         try await CommandRunner.run {
@@ -23,8 +58,8 @@ struct RestoreCommand: AsyncParsableCommand {
             let policy = try global.loadPolicy()
             let shard = try policy.resolveShard(global.shard)
             let r = try await RestoreOperation(policy: policy, shard: shard)
-                .run(.init(targetDir: targetDir, backupID: backup, immediate: immediate))
-            print("restored backup \(r.backup) of shard \(shard.name) into \(targetDir): \(r.files) files, \(ByteCount.text(r.bytesWritten)) written from \(r.extentsRead) extents; recovery.signal and restore_command are set, start PostgreSQL to recover")
+                .run(.init(targetDir: targetDir, backupID: backup, target: target, targetAction: targetAction, targetTimeline: targetTimeline))
+            print("restored backup \(r.backup) of shard \(shard.name) into \(targetDir): \(r.files) files, \(ByteCount.text(r.bytesWritten)) written from \(r.extentsRead) extents; recovery target: \(target); start PostgreSQL on it to recover")
         }
     }
 }

@@ -1,0 +1,56 @@
+import Foundation
+import Testing
+import VaultCore
+
+/// Point-in-time recovery through vault: the recovery target is reached exactly.
+@Suite("restore to a target against real PostgreSQL")
+struct RestoreIntegrationTests {
+    @Test("a time, an LSN and a restore point each recover exactly the commits before them", arguments: PostgresVersion.available)
+    func targets(version: PostgresVersion) async throws {
+        let f = try VaultFixture("restore-targets-\(version.rawValue)")
+        defer { f.cleanUp() }
+        let server = try f.startInitialised(version)
+        let conn = try server.connect()
+        try conn.query("CREATE TABLE events(id int PRIMARY KEY)")
+        let b = try f.vault(["backup", "--type", "full"])
+        #expect(b.status == 0, "\(b.stderr)")
+
+        var afterCommit: [Int: String] = [:]
+        var lsnAfter8 = ""
+        for i in 1...12 {
+            try conn.query("INSERT INTO events VALUES ($1::int)", [String(i)])
+            afterCommit[i] = try conn.scalar("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')")
+            if i == 8 { lsnAfter8 = try conn.scalar("SELECT pg_current_wal_lsn()::text") }
+            if i == 10 { try conn.query("SELECT pg_create_restore_point('after-10')") }
+            try await Task.sleep(nanoseconds: 30_000_000)
+        }
+        try await waitUntilArchived(server, segment: try conn.scalar("SELECT pg_walfile_name(pg_switch_wal())"))
+
+        let cases: [([String], Int)] = [
+            (["--point-in-time", try #require(afterCommit[5])], 5),
+            (["--target-lsn", lsnAfter8], 8),
+            (["--target-name", "after-10"], 10),
+            ([], 12),
+        ]
+        for (n, (args, expected)) in cases.enumerated() {
+            let dir = f.dir.path + "/pitr-\(n)"
+            let r = try f.vault(["restore", "--target-dir", dir] + args)
+            #expect(r.status == 0, "\(args): \(r.stderr)")
+            let copy = try PostgresServer(adopting: dir, version: version, in: f.dir)
+            try copy.configure(["port = \(copy.port)", "archive_mode = off"])
+            try copy.start()
+            defer { copy.stop() }
+            try await waitForPromotion(copy)
+            let got = try copy.sql("SELECT count(*) FROM events")
+            #expect(got == String(expected), "\(args) must recover exactly \(expected) commits, got \(got ?? "-"); settings: \((try? String(contentsOfFile: dir + "/postgresql.auto.conf", encoding: .utf8)) ?? ""); log: \(copy.log().suffix(1500))")
+            #expect(try copy.sql("SELECT coalesce(max(id), 0) FROM events") == String(expected))
+        }
+
+        // A target before the oldest backup is refused before anything is written.
+        let early = f.dir.path + "/too-early"
+        let r = try f.vault(["restore", "--target-dir", early, "--point-in-time", "2000-01-01 00:00:00+00"])
+        #expect(r.status == 6)
+        #expect(r.stderr.contains("is before the end of the oldest backup of shard main"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: early))
+    }
+}
