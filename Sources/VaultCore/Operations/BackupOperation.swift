@@ -86,7 +86,7 @@ public struct BackupOperation {
 
         let manifest = BackupManifest(
             format: 1, id: id, kind: kind, parent: parent?.id, shard: shard.name, systemIdentifier: record.systemIdentifier,
-            versionNumber: identity.versionNumber, node: node.name, startTime: startTime, stopTime: Timestamp.now(),
+            versionNumber: identity.versionNumber, node: node.name, startTime: startTime, stopTime: Timestamp.precise(Date().addingTimeInterval(0.001)),
             startEpoch: Int64(started.timeIntervalSince1970), startLSN: startLSN, stopLSN: stopLSN, timeline: timeline,
             walStart: walStart, walStop: walStop, walComplete: walComplete, backupLabel: label,
             tablespaceMap: (row[2] ?? "").isEmpty ? nil : row[2], tablespaces: copied.tablespaces, directories: copied.directories,

@@ -88,11 +88,3 @@ extension RecoveryTarget: CustomStringConvertible {
         }
     }
 }
-
-extension Timestamp {
-    public static func parse(_ text: String) -> Date? {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime]
-        return f.date(from: text)
-    }
-}

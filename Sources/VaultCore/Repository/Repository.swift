@@ -86,7 +86,7 @@ public final class Repository: Sendable {
     }
 }
 
-/// UTC timestamps as vault writes them in metadata (ISO 8601, seconds).
+/// UTC timestamps as vault writes them in metadata (ISO 8601).
 public enum Timestamp {
     public static func now() -> String { format(Date()) }
 
@@ -94,5 +94,21 @@ public enum Timestamp {
         let f = ISO8601DateFormatter()
         f.formatOptions = [.withInternetDateTime]
         return f.string(from: date)
+    }
+
+    /// With milliseconds, for points that recovery targets are compared with.
+    public static func precise(_ date: Date) -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f.string(from: date)
+    }
+
+    /// Parses either form.
+    public static func parse(_ text: String) -> Date? {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let d = f.date(from: text) { return d }
+        f.formatOptions = [.withInternetDateTime]
+        return f.date(from: text)
     }
 }

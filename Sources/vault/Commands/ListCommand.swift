@@ -35,17 +35,23 @@ struct ListCommand: AsyncParsableCommand {
             }
             if summaries.isEmpty { print("no backups"); return }
             print("shard       backup               type  parent               stop (UTC)            stop LSN      tl  db size    stored new  WAL")
-            for s in summaries {
-                let cols = [s.shard.padding(toLength: 11, withPad: " ", startingAt: 0), s.id.padding(toLength: 20, withPad: " ", startingAt: 0),
-                            (s.type == "full" ? "full" : "incr").padding(toLength: 5, withPad: " ", startingAt: 0),
-                            (s.parent ?? "-").padding(toLength: 20, withPad: " ", startingAt: 0), s.stopTime.padding(toLength: 21, withPad: " ", startingAt: 0),
-                            s.stopLSN.padding(toLength: 13, withPad: " ", startingAt: 0), String(s.timeline).padding(toLength: 3, withPad: " ", startingAt: 0),
-                            ByteCount.text(s.databaseBytes).padding(toLength: 10, withPad: " ", startingAt: 0),
-                            ByteCount.text(s.bytesStoredNew).padding(toLength: 11, withPad: " ", startingAt: 0),
-                            (s.walComplete ? "complete" : "MISSING \(s.walStart)–\(s.walStop)")
-                                + (s.pageChecksumFailures > 0 ? "  \(s.pageChecksumFailures) BAD PAGES" : "")]
-                print(cols.joined(separator: " "))
-            }
+            for s in summaries { print(Self.row(s)) }
         }
+    }
+
+    private static func pad(_ text: String, _ width: Int) -> String {
+        text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0)
+    }
+
+    private static func row(_ s: BackupSummary) -> String {
+        let stop = String(s.stopTime.prefix(19)) + "Z"
+        var wal = s.walComplete ? "complete" : "MISSING \(s.walStart)–\(s.walStop)"
+        if s.pageChecksumFailures > 0 { wal += "  \(s.pageChecksumFailures) BAD PAGES" }
+        let cells: [String] = [
+            pad(s.shard, 11), pad(s.id, 20), pad(s.type == "full" ? "full" : "incr", 5), pad(s.parent ?? "-", 20),
+            pad(stop, 21), pad(s.stopLSN, 13), pad(String(s.timeline), 3), pad(ByteCount.text(s.databaseBytes), 10),
+            pad(ByteCount.text(s.bytesStoredNew), 11), wal,
+        ]
+        return cells.joined(separator: " ")
     }
 }
