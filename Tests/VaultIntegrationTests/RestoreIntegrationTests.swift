@@ -54,3 +54,44 @@ struct RestoreIntegrationTests {
         #expect(!FileManager.default.fileExists(atPath: early))
     }
 }
+
+/// Recovery never ends early on a damaged archive.
+@Suite("corrupt WAL during recovery against real PostgreSQL")
+struct CorruptWALRecoveryTests {
+    @Test("a corrupt segment in the middle of the needed WAL stops recovery instead of promoting early", arguments: PostgresVersion.available)
+    func corruptSegmentStopsRecovery(version: PostgresVersion) async throws {
+        let f = try VaultFixture("restore-corrupt-wal-\(version.rawValue)")
+        defer { f.cleanUp() }
+        let server = try f.startInitialised(version)
+        let conn = try server.connect()
+        try conn.query("CREATE TABLE t(id int)")
+        #expect(try f.vault(["backup", "--type", "full"]).status == 0)
+        var segments: [String] = []
+        for i in 1...4 {
+            try conn.query("INSERT INTO t SELECT generate_series(\(i * 1000), \(i * 1000 + 999))")
+            segments.append(try conn.scalar("SELECT pg_walfile_name(pg_switch_wal())"))
+        }
+        try await waitUntilArchived(server, segment: try #require(segments.last))
+        // Damage the second of the four segments written after the backup.
+        let object = "\(f.repositoryPath)/main/wal/\(segments[1].prefix(8))/\(segments[1])"
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: object)))
+        bytes[bytes.count / 2] ^= 0x01
+        try Data(bytes).write(to: URL(fileURLWithPath: object))
+
+        let dir = f.dir.path + "/restored"
+        #expect(try f.vault(["restore", "--target-dir", dir]).status == 0)
+        let copy = try PostgresServer(adopting: dir, version: version, in: f.dir)
+        try copy.configure(["port = \(copy.port)", "archive_mode = off"])
+        _ = try? copy.start() // pg_ctl reports failure: the startup process aborts
+        defer { copy.stop() }
+        let deadline = Date().addingTimeInterval(60)
+        while FileManager.default.fileExists(atPath: dir + "/postmaster.pid") && Date() < deadline {
+            try await Task.sleep(nanoseconds: 200_000_000)
+        }
+        let log = copy.log()
+        #expect(!FileManager.default.fileExists(atPath: dir + "/postmaster.pid"), "the server must stop, not promote")
+        #expect(log.contains("error: object main/wal/\(segments[1].prefix(8))/\(segments[1]) failed authentication"), "\(log.suffix(2000))")
+        #expect(!log.contains("database system is ready to accept connections"), "recovery must not end and promote")
+        #expect(!log.contains("selected new timeline ID"))
+    }
+}
