@@ -46,6 +46,17 @@ struct RestoreIntegrationTests {
             #expect(try copy.sql("SELECT coalesce(max(id), 0) FROM events") == String(expected))
         }
 
+        // --start: vault starts the server, waits for the target and says where it stopped.
+        let startedDir = f.dir.path + "/started"
+        let port = PortAllocator.allocate()
+        let started = try f.vault(["restore", "--target-dir", startedDir, "--target-name", "after-10", "--start", "--port", "\(port)"])
+        #expect(started.status == 0, "\(started.stderr)")
+        #expect(started.stdout.contains("recovery promoted in"), "\(started.stdout)")
+        #expect(started.stdout.contains("on timeline 2"), "\(started.stdout)")
+        let running = try PostgresServer(adopting: startedDir, version: version, in: f.dir, port: port, running: true)
+        defer { running.stop() }
+        #expect(try running.sql("SELECT count(*) FROM events") == "10")
+
         // A target before the oldest backup is refused before anything is written.
         let early = f.dir.path + "/too-early"
         let r = try f.vault(["restore", "--target-dir", early, "--point-in-time", "2000-01-01 00:00:00+00"])

@@ -15,6 +15,10 @@ public struct RestoreOperation {
         public var targetAction: String
         /// `latest`, `current` or a timeline number.
         public var targetTimeline: String?
+        /// Port the restored server listens on (written to postgresql.auto.conf).
+        public var port: Int?
+        /// Start PostgreSQL and wait until the target is reached.
+        public var start: Bool = false
 
         public init(targetDir: String, backupID: String? = nil, target: RecoveryTarget = .endOfWAL, targetAction: String = "promote", targetTimeline: String? = nil) {
             self.targetDir = targetDir
@@ -30,6 +34,8 @@ public struct RestoreOperation {
         public var files: Int
         public var bytesWritten: Int64
         public var extentsRead: Int
+        /// Where recovery stopped, with `start`.
+        public var reached: RecoveryStarter.Reached?
     }
 
     public let policy: Policy
@@ -93,7 +99,12 @@ public struct RestoreOperation {
         if let map = manifest.tablespaceMap { try FileIO.writeDurably(target + "/tablespace_map", Array(map.utf8), mode: 0o600) }
         try writeRecoverySettings(target, options: options)
         sync()
-        return Result(backup: manifest.id, files: manifest.files.count, bytesWritten: written, extentsRead: await work.total)
+        var reached: RecoveryStarter.Reached?
+        if options.start {
+            let bindir = try RecoveryStarter.bindir(shard: shard, majorVersion: manifest.versionNumber / 10000)
+            reached = try await RecoveryStarter(dataDir: target, bindir: bindir, action: options.targetAction, timeout: 3600).run()
+        }
+        return Result(backup: manifest.id, files: manifest.files.count, bytesWritten: written, extentsRead: await work.total, reached: reached)
     }
 
     /// Fetches one extent with a ranged read, authenticates it under its pack-and-offset name,
@@ -147,6 +158,7 @@ public struct RestoreOperation {
         lines += options.target.settings
         if options.target != .endOfWAL { lines.append("recovery_target_action = '\(options.targetAction)'") }
         if let timeline = options.targetTimeline { lines.append("recovery_target_timeline = '\(timeline)'") }
+        if let port = options.port { lines.append("port = \(port)") }
         let auto = target + "/postgresql.auto.conf"
         let existing = (try? FileIO.read(auto)) ?? []
         try FileIO.writeDurably(auto, existing + Array((lines.joined(separator: "\n") + "\n").utf8), mode: 0o600)

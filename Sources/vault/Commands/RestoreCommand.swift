@@ -34,6 +34,12 @@ struct RestoreCommand: AsyncParsableCommand {
     @Option(name: .long, help: "latest, current or a timeline number.")
     var targetTimeline: String?
 
+    @Flag(name: .long, help: "Start PostgreSQL on the restored directory and wait until the target is reached.")
+    var start = false
+
+    @Option(name: .long, help: "Port for the restored server (written to postgresql.auto.conf).")
+    var port: Int?
+
     func validate() throws {
         let given = [pointInTime != nil, targetLsn != nil, targetName != nil, immediate].filter { $0 }.count
         guard given <= 1 else { throw ValidationError("give at most one of --point-in-time, --target-lsn, --target-name, --immediate") }
@@ -57,9 +63,14 @@ struct RestoreCommand: AsyncParsableCommand {
             _ = global.logger("restore")
             let policy = try global.loadPolicy()
             let shard = try policy.resolveShard(global.shard)
-            let r = try await RestoreOperation(policy: policy, shard: shard)
-                .run(.init(targetDir: targetDir, backupID: backup, target: target, targetAction: targetAction, targetTimeline: targetTimeline))
-            print("restored backup \(r.backup) of shard \(shard.name) into \(targetDir): \(r.files) files, \(ByteCount.text(r.bytesWritten)) written from \(r.extentsRead) extents; recovery target: \(target); start PostgreSQL on it to recover")
+            var options = RestoreOperation.Options(targetDir: targetDir, backupID: backup, target: target, targetAction: targetAction, targetTimeline: targetTimeline)
+            options.port = port
+            options.start = start
+            let r = try await RestoreOperation(policy: policy, shard: shard).run(options)
+            print("restored backup \(r.backup) of shard \(shard.name) into \(targetDir): \(r.files) files, \(ByteCount.text(r.bytesWritten)) written from \(r.extentsRead) extents; recovery target: \(target)\(start ? "" : "; start PostgreSQL on it to recover")")
+            if let reached = r.reached {
+                print("recovery \(reached.state) in \(String(format: "%.1f", reached.seconds)) s: replayed to \(reached.lsn) on timeline \(reached.timeline)\(reached.lastCommit.map { ", last commit at \($0)" } ?? "")")
+            }
         }
     }
 }

@@ -24,14 +24,15 @@ final class PostgresServer {
     }
 
     /// Wraps an existing data directory (a pg_basebackup copy) with a fresh port.
-    init(adopting dataDir: String, version: PostgresVersion, in dir: TestDirectory) throws {
+    init(adopting dataDir: String, version: PostgresVersion, in dir: TestDirectory, port: UInt16? = nil, running: Bool = false) throws {
         guard let bindir = version.bindir else { throw HarnessError("\(version) is not installed") }
         self.version = version
         self.bindir = bindir
         self.dataDir = dataDir
         socketDir = dir.path
         logFile = dataDir + ".log"
-        port = PortAllocator.allocate()
+        self.port = port ?? PortAllocator.allocate()
+        self.running = running
     }
 
     var conninfo: String { "host=127.0.0.1 port=\(port) user=postgres dbname=postgres" }

@@ -20,7 +20,7 @@ final class VaultFixture {
     /// Writes the policy for one shard named `shard` whose primary is `server`.
     @discardableResult
     func writePolicy(shard: String = "main", server: PostgresServer?, port: UInt16? = nil, file: String = "vault.yaml",
-                     passphraseFile: String? = nil, extra: String = "") throws -> String {
+                     passphraseFile: String? = nil, extra: String = "", bindir: String? = nil) throws -> String {
         let p = port ?? server?.port ?? 1
         let yaml = """
             version: 1
@@ -32,6 +32,7 @@ final class VaultFixture {
             \(extra)
             shards:
               - name: \(shard)
+                bindir: \(bindir ?? server?.bindir ?? "/usr/lib/postgresql/15/bin")
                 nodes:
                   - name: primary
                     conninfo: "host=127.0.0.1 port=\(p) user=postgres dbname=postgres connect_timeout=5"

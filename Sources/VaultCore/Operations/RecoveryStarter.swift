@@ -1,0 +1,80 @@
+import Foundation
+
+/// `vault restore --start`: starts PostgreSQL on a restored directory, waits until recovery
+/// has reached its target, and reports where it stopped.
+public struct RecoveryStarter {
+    public struct Reached: Sendable {
+        public var lsn: String
+        public var timeline: String
+        public var lastCommit: String?
+        public var state: String
+        public var seconds: Double
+    }
+
+    let dataDir: String
+    let bindir: String
+    let action: String
+    let timeout: Double
+
+    public init(dataDir: String, bindir: String, action: String, timeout: Double) {
+        self.dataDir = dataDir
+        self.bindir = bindir
+        self.action = action
+        self.timeout = timeout
+    }
+
+    /// The server binaries: the shard's `bindir`, else Debian's layout for the backup's version.
+    static func bindir(shard: ShardPolicy, majorVersion: Int) throws -> String {
+        if let b = shard.bindir { return b }
+        let debian = "/usr/lib/postgresql/\(majorVersion)/bin"
+        guard FileIO.exists(debian + "/pg_ctl") else {
+            throw VaultError(.usage, "cannot find PostgreSQL \(majorVersion)'s pg_ctl: set bindir for shard \(shard.name) in the policy")
+        }
+        return debian
+    }
+
+    public func run() async throws -> Reached {
+        let started = Date()
+        let owner = Subprocess.owner(of: dataDir)
+        let log = dataDir + "/vault-recovery.log"
+        let status = try Subprocess.run([bindir + "/pg_ctl", "-D", dataDir, "-l", log, "-w", "-t", "3600", "start"], asUser: owner, output: dataDir + "/vault-pg_ctl.out")
+        if action == "shutdown" {
+            while FileIO.exists(dataDir + "/postmaster.pid") && Date().timeIntervalSince(started) < timeout {
+                try await Task.sleep(nanoseconds: 200_000_000)
+            }
+            guard !FileIO.exists(dataDir + "/postmaster.pid") else { throw VaultError(.database, "recovery in \(dataDir) did not shut down within \(Int(timeout)) s") }
+            return Reached(lsn: "-", timeline: "-", lastCommit: nil, state: "reached the target and shut down", seconds: Date().timeIntervalSince(started))
+        }
+        guard status == 0, let conn = try await connect(owner: owner) else {
+            throw VaultError(.database, "PostgreSQL did not start on \(dataDir) (exit \(status)); see \(log)")
+        }
+        while Date().timeIntervalSince(started) < timeout {
+            let done: String
+            if action == "pause" {
+                done = try conn.scalar("SELECT pg_get_wal_replay_pause_state() = 'paused' OR NOT pg_is_in_recovery()")
+            } else {
+                done = try conn.scalar("SELECT NOT pg_is_in_recovery()")
+            }
+            if done == "t" {
+                let row = try conn.query("SELECT pg_last_wal_replay_lsn()::text, (SELECT timeline_id::text FROM pg_control_checkpoint()), pg_last_xact_replay_timestamp()::text, pg_is_in_recovery()")
+                let r = row.first ?? []
+                return Reached(lsn: (r.count > 0 ? r[0] : nil) ?? "-", timeline: (r.count > 1 ? r[1] : nil) ?? "-", lastCommit: r.count > 2 ? r[2] : nil,
+                               state: r.count > 3 && r[3] == "t" ? "paused at the target" : "promoted", seconds: Date().timeIntervalSince(started))
+            }
+            try await Task.sleep(nanoseconds: 200_000_000)
+        }
+        throw VaultError(.database, "recovery in \(dataDir) did not reach its target within \(Int(timeout)) s; see \(log)")
+    }
+
+    /// Connects through the socket and port the server wrote in postmaster.pid.
+    private func connect(owner: String?) async throws -> PostgresConnection? {
+        guard let pid = try FileIO.readIfExists(dataDir + "/postmaster.pid") else { return nil }
+        let lines = String(decoding: pid, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        guard lines.count > 4, let port = Int(lines[3]) else { return nil }
+        let socket = lines[4].trimmingSpaces()
+        let host = socket.isEmpty ? "127.0.0.1" : socket
+        var conninfo = "host='\(host)' port=\(port) dbname=postgres"
+        if ProcessInfo.processInfo.environment["PGUSER"] == nil, let owner { conninfo += " user='\(owner)'" }
+        return try PostgresConnection(conninfo: conninfo, label: "restored server in \(dataDir)")
+    }
+}
