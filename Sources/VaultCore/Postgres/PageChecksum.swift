@@ -18,28 +18,33 @@ public enum PageChecksum {
     /// The checksum PostgreSQL would store for `page` (8192 bytes at `offset` in `bytes`) as
     /// block `block` of its relation.
     public static func compute(_ bytes: [UInt8], offset: Int, block: UInt32) -> UInt16 {
-        var sums = seeds
-        bytes.withUnsafeBytes { raw in
-            let base = offset
-            for row in 0..<(pageSize / (4 * lanes)) {
-                for lane in 0..<lanes {
-                    let at = base + (row * lanes + lane) * 4
-                    // The checksum field (bytes 8–9) counts as zero.
-                    var word = raw.loadUnaligned(fromByteOffset: at, as: UInt32.self)
-                    if at - base == 8 { word &= 0xFFFF_0000 }
-                    let t = sums[lane] ^ UInt32(littleEndian: word)
-                    sums[lane] = t &* prime ^ (t >> 17)
+        precondition(offset >= 0 && offset + pageSize <= bytes.count, "page out of range")
+        // The 32 running sums live in a stack buffer and the page is read through a raw
+        // pointer: this loop runs over every page of every backup, so no bounds checks or
+        // heap arrays inside it.
+        return withUnsafeTemporaryAllocation(of: UInt32.self, capacity: lanes) { sums in
+            for lane in 0..<lanes { sums[lane] = seeds[lane] }
+            bytes.withUnsafeBytes { raw in
+                guard let base = raw.baseAddress?.advanced(by: offset) else { return }
+                for row in 0..<(pageSize / (4 * lanes)) {
+                    let rowBase = base.advanced(by: row * lanes * 4)
+                    for lane in 0..<lanes {
+                        var word = UInt32(littleEndian: rowBase.loadUnaligned(fromByteOffset: lane * 4, as: UInt32.self))
+                        // The checksum field (bytes 8–9 of the page) counts as zero.
+                        if row == 0 && lane == 2 { word &= 0xFFFF_0000 }
+                        let t = sums[lane] ^ word
+                        sums[lane] = t &* prime ^ (t >> 17)
+                    }
                 }
             }
-        }
-        for _ in 0..<2 {
+            var folded: UInt32 = 0
             for lane in 0..<lanes {
-                let t = sums[lane]
-                sums[lane] = t &* prime ^ (t >> 17)
+                var v = sums[lane]
+                for _ in 0..<2 { v = v &* prime ^ (v >> 17) }
+                folded ^= v
             }
+            return UInt16((folded ^ block) % 65535 + 1)
         }
-        let folded = sums.reduce(UInt32(0), ^) ^ block
-        return UInt16(folded % 65535 + 1)
     }
 
     /// Whether the page at `offset` passes: new (all-zero) pages have no checksum to check.
