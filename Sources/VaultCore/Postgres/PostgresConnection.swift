@@ -14,12 +14,14 @@ public final class PostgresConnection {
     /// sets its own. `replication` opens a physical replication connection (for WAL streaming).
     public init(conninfo: String, label: String, replication: Bool = false) throws {
         self.label = label
-        var keys = ["dbname", "connect_timeout", "application_name", "fallback_application_name"]
-        var values = [conninfo, "10", "", "vault"]
-        // Passing conninfo as "dbname" with expand_dbname=1 lets libpq parse it, while the
-        // keywords after it supply defaults only where the conninfo says nothing.
-        if conninfo.contains("connect_timeout") { keys.remove(at: 1); values.remove(at: 1) }
-        if let i = keys.firstIndex(of: "application_name") { keys.remove(at: i); values.remove(at: i) }
+        // The conninfo goes in as "dbname" with expand_dbname=1, so libpq parses it. Keywords
+        // after it would override it, so only ones it does not set are added.
+        var keys = ["dbname", "fallback_application_name"]
+        var values = [conninfo, "vault"]
+        if !conninfo.contains("connect_timeout") {
+            keys.append("connect_timeout")
+            values.append("10")
+        }
         if replication {
             keys.append("replication")
             values.append("true")
