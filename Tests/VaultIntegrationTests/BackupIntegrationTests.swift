@@ -43,14 +43,8 @@ struct BackupIntegrationTests {
 
         var restoredCounts: [Int] = []
         for b in [full, incremental] {
-            let dir = f.dir.path + "/restore-\(b.id)"
-            let r = try f.vault(["restore", "--backup", b.id, "--target-dir", dir, "--immediate"])
-            #expect(r.status == 0, "\(r.stderr)")
-            let copy = try PostgresServer(adopting: dir, version: version, in: f.dir)
-            try copy.configure(["port = \(copy.port)", "archive_mode = off"])
-            try copy.start()
+            let copy = try await f.restoreAndRecover("restore-\(b.id)", version: version, ["--backup", b.id, "--immediate"])
             defer { copy.stop() }
-            try await waitForPromotion(copy)
 
             #expect(try copy.sql("SELECT md5(string_agg(aid || ':' || bid || ':' || abalance, ',' ORDER BY aid)) FROM pgbench_accounts") == staticSum)
             let k = try #require(Int(try copy.sql("SELECT count(*) FROM log") ?? ""))
@@ -141,15 +135,8 @@ struct StandbyBackupIntegrationTests {
         #expect(summary.node == "standby")
         #expect(summary.walComplete)
 
-        let dir = f.dir.path + "/restored"
-        let restore = try f.vault(["restore", "--target-dir", dir, "--immediate"])
-        #expect(restore.status == 0, "\(restore.stderr)")
-        let copy = try PostgresServer(adopting: dir, version: version, in: f.dir)
-        try copy.configure(["port = \(copy.port)", "archive_mode = off"])
-        #expect(!FileManager.default.fileExists(atPath: dir + "/standby.signal"), "standby.signal is never backed up")
-        try copy.start()
-        defer { copy.stop() }
-        try await waitForPromotion(copy)
+        let copy = try await f.restoreAndRecover("restored", version: version, ["--immediate"])
+        #expect(!FileManager.default.fileExists(atPath: copy.dataDir + "/standby.signal"), "standby.signal is never backed up")
         #expect(try copy.sql("SELECT md5(string_agg(aid || ':' || abalance, ',' ORDER BY aid)) FROM pgbench_accounts") == expected)
     }
 }

@@ -38,14 +38,7 @@ struct CrashSafetyIntegrationTests {
         let onDisk = Set(try await repository.storage.list(prefix: "main/packs"))
         #expect(onDisk == referenced, "expire must collect every pack no kept backup references")
 
-        let dir = f.dir.path + "/restored"
-        let restore = try f.vault(["restore", "--target-dir", dir, "--immediate"])
-        #expect(restore.status == 0, "\(restore.stderr)")
-        let copy = try PostgresServer(adopting: dir, version: .v15, in: f.dir)
-        try copy.configure(["port = \(copy.port)", "archive_mode = off"])
-        try copy.start()
-        defer { copy.stop() }
-        try await waitForPromotion(copy)
+        let copy = try await f.restoreAndRecover("restored", version: .v15, ["--immediate"])
         #expect(try copy.sql("SELECT md5(string_agg(aid || ':' || abalance, ',' ORDER BY aid)) FROM pgbench_accounts") == accounts)
     }
 }

@@ -33,14 +33,9 @@ struct RestoreIntegrationTests {
             ([], 12),
         ]
         for (n, (args, expected)) in cases.enumerated() {
-            let dir = f.dir.path + "/pitr-\(n)"
-            let r = try f.vault(["restore", "--target-dir", dir] + args)
-            #expect(r.status == 0, "\(args): \(r.stderr)")
-            let copy = try PostgresServer(adopting: dir, version: version, in: f.dir)
-            try copy.configure(["port = \(copy.port)", "archive_mode = off"])
-            try copy.start()
+            let copy = try await f.restoreAndRecover("pitr-\(n)", version: version, args)
             defer { copy.stop() }
-            try await waitForPromotion(copy)
+            let dir = copy.dataDir
             let got = try copy.sql("SELECT count(*) FROM events")
             #expect(got == String(expected), "\(args) must recover exactly \(expected) commits, got \(got ?? "-"); settings: \((try? String(contentsOfFile: dir + "/postgresql.auto.conf", encoding: .utf8)) ?? ""); log: \(copy.log().suffix(1500))")
             #expect(try copy.sql("SELECT coalesce(max(id), 0) FROM events") == String(expected))

@@ -76,13 +76,13 @@ public final class Repository: Sendable {
     }
 
     /// Seals and stores an object, replacing any previous version.
-    public func write(_ name: String, _ plaintext: [UInt8], compressor: ZstdCompressor? = nil) async throws {
-        try await storage.put(name, try envelope.seal(plaintext, name: name, compressor: compressor))
+    public func write(_ name: String, _ plaintext: [UInt8]) async throws {
+        try await storage.put(name, try envelope.seal(plaintext, name: name))
     }
 
     /// Seals and stores an object unless one exists; returns false when one does.
-    public func writeIfAbsent(_ name: String, _ plaintext: [UInt8], compressor: ZstdCompressor? = nil) async throws -> Bool {
-        try await storage.putIfAbsent(name, try envelope.seal(plaintext, name: name, compressor: compressor))
+    public func writeIfAbsent(_ name: String, _ plaintext: [UInt8]) async throws -> Bool {
+        try await storage.putIfAbsent(name, try envelope.seal(plaintext, name: name))
     }
 }
 

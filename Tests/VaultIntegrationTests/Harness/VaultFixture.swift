@@ -77,6 +77,21 @@ final class VaultFixture {
         return standby
     }
 
+    /// Runs `vault restore --target-dir <dir/name> <args>`, starts the restored copy on its own
+    /// port with archiving off (so it cannot archive into the shard), and waits until it has
+    /// finished recovery and been promoted. Throws with vault's stderr when the restore fails.
+    func restoreAndRecover(_ name: String, version: PostgresVersion, _ args: [String]) async throws -> PostgresServer {
+        let dir = self.dir.path + "/" + name
+        let r = try vault(["restore", "--target-dir", dir] + args)
+        guard r.status == 0 else { throw HarnessError("vault restore \(args) exited \(r.status): \(r.stderr)") }
+        let copy = try PostgresServer(adopting: dir, version: version, in: self.dir)
+        servers.append(copy)
+        try copy.configure(["port = \(copy.port)", "archive_mode = off"])
+        try copy.start()
+        try await waitForPromotion(copy)
+        return copy
+    }
+
     /// Runs `vault init` and throws with its output unless it succeeds.
     @discardableResult
     func initRepository() throws -> ProcessOutput {
