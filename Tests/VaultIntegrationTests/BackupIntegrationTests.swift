@@ -175,7 +175,7 @@ struct PageChecksumIntegrationTests {
 /// Tablespace links under pg_tblspc are followed and recorded.
 @Suite("tablespaces against real PostgreSQL")
 struct TablespaceIntegrationTests {
-    @Test("files in a tablespace are backed up under pg_tblspc and its location is recorded")
+    @Test("files in a tablespace are backed up under pg_tblspc, its location is recorded, and restore can move it")
     func tablespace() async throws {
         let f = try VaultFixture("backup-tablespace")
         defer { f.cleanUp() }
@@ -197,5 +197,23 @@ struct TablespaceIntegrationTests {
         let onDisk = try FileManager.default.attributesOfItem(atPath: server.dataDir + "/" + relpath)[.size] as? Int64
         #expect(file.size == onDisk)
         #expect(manifest.tablespaceMap?.contains(location) == true)
+
+        // The original location is in use: restoring there is refused before anything is written.
+        let blocked = f.dir.path + "/blocked"
+        let refused = try f.vault(["restore", "--target-dir", blocked, "--immediate"])
+        #expect(refused.status == 6)
+        #expect(refused.stderr.contains("target directory \(location) is not empty"), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: blocked))
+
+        // --tablespace-map puts it elsewhere; WAL replay writes into the moved tablespace.
+        try server.sql("INSERT INTO far SELECT generate_series(20001, 25000)")
+        try await waitUntilArchived(server, segment: try #require(try server.sql("SELECT pg_walfile_name(pg_switch_wal())")))
+        let moved = f.dir.path + "/ts-moved"
+        let copy = try await f.restoreAndRecover("relocated", version: .v15, ["--tablespace-map", "\(oid)=\(moved)"])
+        defer { copy.stop() }
+        #expect(try copy.sql("SELECT count(*) FROM far") == "25000")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: copy.dataDir + "/pg_tblspc/\(oid)") == moved)
+        #expect(try copy.sql("SELECT pg_tablespace_location(\(oid))") == moved)
+        #expect(try server.sql("SELECT count(*) FROM far") == "25000", "the source's tablespace is untouched")
     }
 }

@@ -37,10 +37,10 @@ public struct ArchivePushOperation {
         }
         let contents = try FileIO.read(path)
         let walDir = FileIO.parentDirectory(of: path)
-        let spool = SpoolMarkers(directory: policy.archive.spool ?? walDir + "/vault_spool")
+        let spool = SpoolMarkers(spool: SpoolDirectory(policy.archive.spool ?? walDir + "/vault_spool"))
         let ahead = policy.archive.pushAhead
         if ahead > 0, try spool.matches(file.text, contents) {
-            spool.remove(file.text)
+            spool.spool.remove(file.text)
             return Result(file: file.text, bytes: contents.count, outcome: .alreadyArchived, pushedAhead: [], fromSpool: true)
         }
         let followers = ahead > 0 ? try Self.readySegments(after: file.text, in: walDir, limit: ahead, skipping: spool) : []
@@ -74,7 +74,7 @@ public struct ArchivePushOperation {
             return done
         }
         let outcome = try await archive.push(file, contents: contents, prepared: try await compressing.value)
-        spool.removeOlder(than: file.text)
+        spool.spool.removeOlder(than: file.text)
         return Result(file: file.text, bytes: contents.count, outcome: outcome, pushedAhead: pushed.sorted(), fromSpool: false)
     }
 
@@ -85,34 +85,8 @@ public struct ArchivePushOperation {
         let ready = try DataDirectoryScanner.list(status)
             .filter { $0.hasSuffix(".ready") }
             .map { String($0.dropLast(".ready".count)) }
-            .filter { $0 > name && WALFileName($0)?.kind == .segment && !spool.has($0) }
+            .filter { $0 > name && WALFileName($0)?.kind == .segment && !spool.spool.has($0) }
             .sorted()
         return Array(ready.prefix(limit))
-    }
-}
-
-/// Markers of segments pushed ahead: `<spool>/<segment>` holding the hex SHA-256 of its
-/// contents.
-struct SpoolMarkers: Sendable {
-    let directory: String
-
-    func has(_ name: String) -> Bool { FileIO.exists(directory + "/" + name) }
-
-    func matches(_ name: String, _ contents: [UInt8]) throws -> Bool {
-        guard let marker = try FileIO.readIfExists(directory + "/" + name) else { return false }
-        return String(decoding: marker, as: UTF8.self) == Hex.encode(try SHA256.hash(contents))
-    }
-
-    func record(_ name: String, _ contents: [UInt8]) throws {
-        try FileIO.makeDirectories(directory, mode: 0o700)
-        try FileIO.replaceDurably(directory + "/" + name, Array(Hex.encode(try SHA256.hash(contents)).utf8), mode: 0o600)
-    }
-
-    func remove(_ name: String) { unlink(directory + "/" + name) }
-
-    /// Drops markers of segments PostgreSQL has moved past (it archives in order).
-    func removeOlder(than name: String) {
-        guard let names = try? DataDirectoryScanner.list(directory) else { return }
-        for n in names where n < name && !n.hasPrefix(".") { unlink(directory + "/" + n) }
     }
 }

@@ -3,7 +3,7 @@ import Foundation
 /// `vault restore --start`: starts PostgreSQL on a restored directory, waits until recovery
 /// has reached its target, and reports where it stopped.
 public struct RecoveryStarter {
-    public struct Reached: Sendable {
+    public struct Reached: Sendable, Codable {
         public var lsn: String
         public var timeline: String
         public var lastCommit: String?
@@ -50,20 +50,29 @@ public struct RecoveryStarter {
         }
         while Date().timeIntervalSince(started) < timeout {
             let done: String
-            if action == "pause" {
+            if action == "standby" {
+                // A hot standby accepts connections once consistent; report whether it streams.
+                return try reached(conn, since: started, also: "(SELECT status FROM pg_stat_wal_receiver)") {
+                    "running as a standby (WAL receiver: \($0 ?? "not connected yet"))"
+                }
+            } else if action == "pause" {
                 done = try conn.scalar("SELECT pg_get_wal_replay_pause_state() = 'paused' OR NOT pg_is_in_recovery()")
             } else {
                 done = try conn.scalar("SELECT NOT pg_is_in_recovery()")
             }
             if done == "t" {
-                let row = try conn.query("SELECT pg_last_wal_replay_lsn()::text, (SELECT timeline_id::text FROM pg_control_checkpoint()), pg_last_xact_replay_timestamp()::text, pg_is_in_recovery()")
-                let r = row.first ?? []
-                return Reached(lsn: (r.count > 0 ? r[0] : nil) ?? "-", timeline: (r.count > 1 ? r[1] : nil) ?? "-", lastCommit: r.count > 2 ? r[2] : nil,
-                               state: r.count > 3 && r[3] == "t" ? "paused at the target" : "promoted", seconds: Date().timeIntervalSince(started))
+                return try reached(conn, since: started, also: "pg_is_in_recovery()") { $0 == "t" ? "paused at the target" : "promoted" }
             }
             try await Task.sleep(nanoseconds: 200_000_000)
         }
         throw VaultError(.database, "recovery in \(dataDir) did not reach its target within \(Int(timeout)) s; see \(log)")
+    }
+
+    /// Where replay stands, with one more column (`also`) that names the state.
+    private func reached(_ conn: PostgresConnection, since started: Date, also: String, state: (String?) -> String) throws -> Reached {
+        let r = try conn.query("SELECT pg_last_wal_replay_lsn()::text, (SELECT timeline_id::text FROM pg_control_checkpoint()), pg_last_xact_replay_timestamp()::text, \(also)").first ?? []
+        func column(_ i: Int) -> String? { r.count > i ? r[i] : nil }
+        return Reached(lsn: column(0) ?? "-", timeline: column(1) ?? "-", lastCommit: column(2), state: state(column(3)), seconds: Date().timeIntervalSince(started))
     }
 
     /// Connects through the socket and port the server wrote in postmaster.pid.

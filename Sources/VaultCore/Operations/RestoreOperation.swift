@@ -3,9 +3,9 @@ import Foundation
 import Glibc
 #endif
 
-/// `vault restore`: writes a backup's files into an empty directory straight from the packs,
-/// each stored extent fetched, authenticated and decompressed once, then prepares recovery
-/// through `vault archive-get`.
+/// `vault restore`: checks that the archive reaches the target, lays out the directory
+/// (fresh, or reshaped for `--delta`), writes the backup's bytes straight from the packs,
+/// and prepares recovery through `vault archive-get` (or a streaming standby).
 public struct RestoreOperation {
     public struct Options: Sendable {
         public var targetDir: String
@@ -19,6 +19,12 @@ public struct RestoreOperation {
         public var port: Int?
         /// Start PostgreSQL and wait until the target is reached.
         public var start: Bool = false
+        /// Update an existing directory, writing only what differs from the backup.
+        public var delta: Bool = false
+        /// Make a streaming replica of the shard's primary instead of recovering to a target.
+        public var standby: Bool = false
+        /// Tablespace OID → directory, for tablespaces restored somewhere else.
+        public var tablespaceMap: [String: String] = [:]
 
         public init(targetDir: String, backupID: String? = nil, target: RecoveryTarget = .endOfWAL, targetAction: String = "promote", targetTimeline: String? = nil) {
             self.targetDir = targetDir
@@ -29,11 +35,15 @@ public struct RestoreOperation {
         }
     }
 
-    public struct Result: Sendable {
+    public struct Result: Sendable, Codable {
         public var backup: String
         public var files: Int
         public var bytesWritten: Int64
+        /// Bytes a delta restore found already correct.
+        public var bytesUnchanged: Int64
         public var extentsRead: Int
+        /// Entries a delta restore removed because the backup does not have them.
+        public var removed: Int
         /// Where recovery stopped, with `start`.
         public var reached: RecoveryStarter.Reached?
     }
@@ -50,119 +60,34 @@ public struct RestoreOperation {
         let repository = try await RepositoryOpener.open(policy)
         let backups = try await repository.backups(shard: shard.name)
         let manifest = try RecoveryTarget.chooseBackup(backups, id: options.backupID, for: options.target, shard: shard.name)
-        let target = options.targetDir.hasSuffix("/") ? String(options.targetDir.dropLast()) : options.targetDir
-        try Self.prepareEmptyDirectory(target)
+        let archive = WALArchive(repository: repository, record: try await repository.shardRecord(shard.name))
+        _ = try await RecoveryReach(inventory: try await WALInventory.load(archive), archive: archive)
+            .check(manifest, target: options.target, timeline: options.targetTimeline)
+        let settings = RecoverySettings(
+            vaultPath: Self.executablePath(), policyPath: policy.sourcePath, shard: shard.name, target: options.target,
+            targetAction: options.targetAction, targetTimeline: options.targetTimeline, port: options.port,
+            primaryConninfo: options.standby ? try NodeDiscovery.connectPrimary(shard).0.conninfo : nil)
 
-        for dir in manifest.directories {
-            if let ts = manifest.tablespaces.first(where: { "pg_tblspc/\($0.oid)" == dir.path }) {
-                try Self.prepareEmptyDirectory(ts.location)
-                try Syscall.call("link tablespace \(dir.path) to \(ts.location)") { symlink(ts.location, target + "/" + dir.path) }
-            } else {
-                try Syscall.call("create directory \(target)/\(dir.path)") { mkdir(target + "/" + dir.path, 0o700) }
-            }
+        let directory = try RestoreTargetDirectory(root: options.targetDir, manifest: manifest, relocations: options.tablespaceMap)
+        var removed = 0
+        if options.delta {
+            removed = try directory.reshapeForDelta()
+        } else {
+            try directory.createFresh()
         }
-        for file in manifest.files {
-            let path = target + "/" + file.path
-            let fd = try Syscall.call("create \(path)") { open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600) }
-            defer { close(fd) }
-            try Syscall.call("size \(path)") { ftruncate(fd, off_t(file.size)) }
-        }
-
-        // Every piece that reads from an extent, grouped so the extent is fetched once.
-        var byExtent: [[(path: String, piece: BackupManifest.Piece)]] = Array(repeating: [], count: manifest.extents.count)
-        for file in manifest.files {
-            for piece in file.pieces { byExtent[piece.extent].append((file.path, piece)) }
-        }
-        let work = WorkQueue(Array(byExtent.indices.filter { !byExtent[$0].isEmpty }))
-        let extents = manifest.extents
-        let uses = byExtent
-        let written = try await withThrowingTaskGroup(of: Int64.self) { group in
-            for _ in 0..<max(1, shard.settings.parallel) {
-                group.addTask {
-                    var bytes: Int64 = 0
-                    while let index = await work.next() {
-                        let extent = extents[index]
-                        let plain = try await Self.readExtent(extent, repository: repository)
-                        for use in uses[index] {
-                            bytes += try Self.write(plain, piece: use.piece, to: target + "/" + use.path)
-                        }
-                    }
-                    return bytes
-                }
-            }
-            var total: Int64 = 0
-            for try await b in group { total += b }
-            return total
-        }
-        for file in manifest.files { chmod(target + "/" + file.path, mode_t(file.mode)) }
-        try FileIO.writeDurably(target + "/backup_label", Array(manifest.backupLabel.utf8), mode: 0o600)
-        if let map = manifest.tablespaceMap { try FileIO.writeDurably(target + "/tablespace_map", Array(map.utf8), mode: 0o600) }
-        try writeRecoverySettings(target, options: options)
-        sync()
+        let totals = try await ExtentRestorer(repository: repository, manifest: manifest, directory: directory,
+                                              parallel: shard.settings.parallel, delta: options.delta).run()
+        try directory.finish()
+        try settings.write(into: directory.root)
+        try directory.activate()
         var reached: RecoveryStarter.Reached?
         if options.start {
             let bindir = try RecoveryStarter.bindir(shard: shard, majorVersion: manifest.versionNumber / 10000)
-            reached = try await RecoveryStarter(dataDir: target, bindir: bindir, action: options.targetAction, timeout: 3600).run()
+            reached = try await RecoveryStarter(dataDir: directory.root, bindir: bindir, action: options.standby ? "standby" : options.targetAction, timeout: 3600).run()
+            if !options.standby { SpoolDirectory(directory.path("pg_wal/vault_prefetch")).clear() }
         }
-        return Result(backup: manifest.id, files: manifest.files.count, bytesWritten: written, extentsRead: await work.total, reached: reached)
-    }
-
-    /// Fetches one extent with a ranged read, authenticates it under its pack-and-offset name,
-    /// and checks its SHA-256.
-    static func readExtent(_ extent: BackupManifest.Extent, repository: Repository) async throws -> [UInt8] {
-        let name = PackWriter.extentName(pack: extent.pack, offset: extent.offset)
-        let sealed = try await repository.storage.getRange(extent.pack, offset: Int(extent.offset), length: Int(extent.storedLength))
-        guard sealed.count == Int(extent.storedLength) else {
-            throw VaultError(.corrupt, "pack \(extent.pack) is truncated: extent at \(extent.offset) needs \(extent.storedLength) bytes, found \(sealed.count)")
-        }
-        let plain = try repository.envelope.open(sealed, name: name)
-        guard Hex.encode(try SHA256.hash(plain)) == extent.sha256 else {
-            throw VaultError(.corrupt, "extent \(name) does not match its checksum")
-        }
-        return plain
-    }
-
-    private static func write(_ plain: [UInt8], piece: BackupManifest.Piece, to path: String) throws -> Int64 {
-        let fd = try Syscall.call("open \(path)") { open(path, O_WRONLY | O_CLOEXEC) }
-        defer { close(fd) }
-        var done = 0
-        let count = Int(piece.length), start = Int(piece.extentOffset)
-        while done < count {
-            let n = try plain.withUnsafeBytes { buf in
-                try Syscall.call("write \(path)") { pwrite(fd, buf.baseAddress.map { $0 + start + done }, count - done, off_t(Int(piece.fileOffset) + done)) }
-            }
-            done += n
-        }
-        return Int64(count)
-    }
-
-    /// Refuses a directory that has anything in it; creates a missing one with mode 0700.
-    static func prepareEmptyDirectory(_ path: String) throws {
-        if FileIO.exists(path) {
-            guard try DataDirectoryScanner.list(path).isEmpty else {
-                throw VaultError(.refused, "target directory \(path) is not empty; restore only writes into an empty directory")
-            }
-            chmod(path, 0o700)
-        } else {
-            try FileIO.makeDirectories(path, mode: 0o700)
-        }
-    }
-
-    private func writeRecoverySettings(_ target: String, options: Options) throws {
-        let vault = Self.executablePath()
-        var lines = [
-            "",
-            "# Added by vault restore",
-            "restore_command = '\(vault) --policy \(policy.sourcePath) --shard \(shard.name) archive-get %f %p'",
-        ]
-        lines += options.target.settings
-        if options.target != .endOfWAL { lines.append("recovery_target_action = '\(options.targetAction)'") }
-        if let timeline = options.targetTimeline { lines.append("recovery_target_timeline = '\(timeline)'") }
-        if let port = options.port { lines.append("port = \(port)") }
-        let auto = target + "/postgresql.auto.conf"
-        let existing = (try? FileIO.read(auto)) ?? []
-        try FileIO.writeDurably(auto, existing + Array((lines.joined(separator: "\n") + "\n").utf8), mode: 0o600)
-        try FileIO.writeDurably(target + "/recovery.signal", [], mode: 0o600)
+        return Result(backup: manifest.id, files: manifest.files.count, bytesWritten: totals.bytesWritten, bytesUnchanged: totals.bytesUnchanged,
+                      extentsRead: totals.extentsFetched, removed: removed, reached: reached)
     }
 
     /// The absolute path of the running vault binary, for restore_command.
@@ -170,4 +95,3 @@ public struct RestoreOperation {
         (try? DataDirectoryScanner.readLink("/proc/self/exe")) ?? CommandLine.arguments[0]
     }
 }
-

@@ -60,8 +60,11 @@ public struct ArchiveSettings: Sendable {
     public var pushAhead: Int
     /// Where markers of pushed-ahead segments are kept (default: `vault_spool` in pg_wal).
     public var spool: String?
+    /// `archive-get` also fetches up to this many following segments in parallel into
+    /// `pg_wal/vault_prefetch`, so recovery is not one round trip per segment (0: off).
+    public var getAhead: Int
 
-    public static let `default` = ArchiveSettings(pushAhead: 0, spool: nil)
+    public static let `default` = ArchiveSettings(pushAhead: 0, spool: nil, getAhead: 8)
 }
 
 /// Settings a shard inherits from `defaults` unless it sets its own.

@@ -76,6 +76,7 @@ public enum PolicyLoader {
         if let a = top.mapping("archive") {
             archive.pushAhead = Int(a.int("push_ahead", range: 0...16) ?? 0)
             archive.spool = a.string("spool")
+            archive.getAhead = Int(a.int("get_ahead", range: 0...64) ?? Int64(ArchiveSettings.default.getAhead))
             if let spool = archive.spool, !spool.hasPrefix("/") { issues.add(a.value("spool"), "archive.spool must be an absolute path") }
             a.finish()
         }

@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -62,18 +63,22 @@ public struct PosixStorage: Storage {
     }
 
     public func exists(_ name: String) async throws -> Bool {
-        try Self.checkName(name)
-        var st = stat()
-        if stat(path(name), &st) == 0 { return true }
-        let e = Syscall.currentErrno
-        if e == ENOENT || e == ENOTDIR { return false }
-        throw Syscall.error("stat \(path(name))", errno: e)
+        try status(name) != nil
     }
 
     public func size(_ name: String) async throws -> Int64? {
+        try status(name).map { Int64($0.st_size) }
+    }
+
+    public func modified(_ name: String) async throws -> Date? {
+        try status(name).map { Date(timeIntervalSince1970: Double($0.st_mtim.tv_sec) + Double($0.st_mtim.tv_nsec) / 1e9) }
+    }
+
+    /// The object file's stat, or nil when it does not exist.
+    private func status(_ name: String) throws -> stat? {
         try Self.checkName(name)
         var st = stat()
-        if stat(path(name), &st) == 0 { return Int64(st.st_size) }
+        if stat(path(name), &st) == 0 { return st }
         let e = Syscall.currentErrno
         if e == ENOENT || e == ENOTDIR { return nil }
         throw Syscall.error("stat \(path(name))", errno: e)

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Where a repository's objects live: a directory (`PosixStorage`) or an object store.
 ///
 /// Names are relative, `/`-separated paths such as `main/wal/00000001/000000010000000000000003`.
@@ -24,6 +26,10 @@ public protocol Storage: Sendable {
 
     /// The object's size in bytes, or nil when it does not exist.
     func size(_ name: String) async throws -> Int64?
+
+    /// When the object was last written, or nil when it does not exist. Restore uses it to
+    /// tell whether archived WAL can reach a time target.
+    func modified(_ name: String) async throws -> Date?
 
     /// All object names under `prefix` (recursively), sorted.
     func list(prefix: String) async throws -> [String]

@@ -30,8 +30,12 @@ struct ArchiveGetCommand: AsyncParsableCommand {
         do {
             let policy = try global.loadPolicy()
             let shard = try policy.resolveShard(global.shard)
-            let bytes = try await ArchiveGetOperation(policy: policy, shard: shard).run(fileName: fileName, destination: destination)
-            log.debug("restored \(fileName) (\(bytes) bytes)")
+            switch try await ArchiveGetOperation(policy: policy, shard: shard).run(fileName: fileName, destination: destination) {
+            case .prefetched:
+                log.debug("restored \(fileName) from the prefetch spool")
+            case .archive(let bytes, let prefetched):
+                log.debug("restored \(fileName) (\(bytes) bytes); prefetched \(prefetched) following segments")
+            }
         } catch let e as VaultError where e.kind == .notFound {
             log.debug("\(fileName) is not archived")
             throw ExitCode(1)

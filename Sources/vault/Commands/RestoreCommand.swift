@@ -5,8 +5,12 @@ import VaultCore
 struct RestoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "restore",
-        abstract: "Restore a backup into an empty directory and prepare recovery (to a target, or to the end of archived WAL).",
-        discussion: "Without --backup, picks the newest backup that ended before the target. A target before the oldest backup is refused before anything is written.")
+        abstract: "Restore a backup and prepare recovery (to a target, to the end of archived WAL, or as a streaming standby).",
+        discussion: """
+            Without --backup, picks the newest backup that ended before the target. A target before the oldest \
+            backup, or beyond the archived WAL, is refused before anything is written. The target directory \
+            must be empty unless --delta is given.
+            """)
 
     @OptionGroup var global: GlobalOptions
 
@@ -40,12 +44,30 @@ struct RestoreCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Port for the restored server (written to postgresql.auto.conf).")
     var port: Int?
 
+    @Flag(name: .long, help: "Print the result as JSON (fields documented in the README).")
+    var json = false
+
+    @Flag(name: .long, help: "Update an existing copy: remove what the backup lacks, rewrite only pages that differ.")
+    var delta = false
+
+    @Flag(name: .long, help: "Make a streaming standby of the shard's primary (standby.signal and primary_conninfo).")
+    var standby = false
+
+    @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Restore tablespace OID into DIR instead of its original location (repeatable).", valueName: "OID=DIR"))
+    var tablespaceMap: [String] = []
+
     func validate() throws {
         let given = [pointInTime != nil, targetLsn != nil, targetName != nil, immediate].filter { $0 }.count
         guard given <= 1 else { throw ValidationError("give at most one of --point-in-time, --target-lsn, --target-name, --immediate") }
         guard ["promote", "pause", "shutdown"].contains(targetAction) else { throw ValidationError("--target-action must be promote, pause or shutdown") }
         if let t = pointInTime, RecoveryTarget.parseTime(t) == nil { throw ValidationError("--point-in-time '\(t)' is not a time like '2026-11-26 03:15:00+00'") }
         if let l = targetLsn, LSN(l) == nil { throw ValidationError("--target-lsn '\(l)' is not an LSN like 0/3000060") }
+        if standby && (given > 0 || targetTimeline != nil) {
+            throw ValidationError("--standby follows the primary; it takes no recovery target or timeline")
+        }
+        for m in tablespaceMap where m.split(separator: "=", maxSplits: 1).count != 2 {
+            throw ValidationError("--tablespace-map '\(m)' is not OID=DIR")
+        }
         if let tl = targetTimeline, !(tl == "latest" || tl == "current" || UInt32(tl) != nil) {
             throw ValidationError("--target-timeline must be latest, current or a number")
         }
@@ -66,10 +88,22 @@ struct RestoreCommand: AsyncParsableCommand {
             var options = RestoreOperation.Options(targetDir: targetDir, backupID: backup, target: target, targetAction: targetAction, targetTimeline: targetTimeline)
             options.port = port
             options.start = start
+            options.delta = delta
+            options.standby = standby
+            for m in tablespaceMap {
+                let parts = m.split(separator: "=", maxSplits: 1).map(String.init)
+                options.tablespaceMap[parts[0]] = parts[1]
+            }
             let r = try await RestoreOperation(policy: policy, shard: shard).run(options)
-            print("restored backup \(r.backup) of shard \(shard.name) into \(targetDir): \(r.files) files, \(ByteCount.text(r.bytesWritten)) written from \(r.extentsRead) extents; recovery target: \(target)\(start ? "" : "; start PostgreSQL on it to recover")")
+            if json {
+                try printJSON(r)
+                return
+            }
+            let what = standby ? "standby of the shard's primary" : "recovery target: \(target)"
+            let deltaNote = delta ? " (delta: \(ByteCount.text(r.bytesUnchanged)) already matched, \(r.removed) extra entries removed)" : ""
+            print("restored backup \(r.backup) of shard \(shard.name) into \(targetDir): \(r.files) files, \(ByteCount.text(r.bytesWritten)) written from \(r.extentsRead) extents\(deltaNote); \(what)\(start ? "" : "; start PostgreSQL on it to recover")")
             if let reached = r.reached {
-                print("recovery \(reached.state) in \(String(format: "%.1f", reached.seconds)) s: replayed to \(reached.lsn) on timeline \(reached.timeline)\(reached.lastCommit.map { ", last commit at \($0)" } ?? "")")
+                print("\(standby ? "server" : "recovery") \(reached.state) in \(String(format: "%.1f", reached.seconds)) s: replayed to \(reached.lsn) on timeline \(reached.timeline)\(reached.lastCommit.map { ", last commit at \($0)" } ?? "")")
             }
         }
     }

@@ -1,0 +1,128 @@
+import Foundation
+import Testing
+import VaultCore
+
+/// Restores that follow a failover's new timeline, update a copy in place, or make a standby.
+@Suite("restore across timelines, delta and standby against real PostgreSQL")
+struct RestoreModesIntegrationTests {
+    @Test("recovery follows a promoted copy's new timeline; timeline 1 stays reachable; targets beyond the archive are refused", arguments: PostgresVersion.available)
+    func timelineSwitch(version: PostgresVersion) async throws {
+        let f = try VaultFixture("restore-timeline-\(version.rawValue)")
+        defer { f.cleanUp() }
+        let server = try f.startInitialised(version)
+        try server.sql("CREATE TABLE t(id int PRIMARY KEY)")
+        try server.sql("INSERT INTO t SELECT generate_series(1, 5)")
+        #expect(try f.vault(["backup", "--type", "full"]).status == 0)
+        try server.sql("INSERT INTO t SELECT generate_series(6, 10)")
+        try await waitUntilArchived(server, segment: try #require(try server.sql("SELECT pg_walfile_name(pg_switch_wal())")))
+
+        // Targets the archive cannot reach are refused before anything is written.
+        let refused = f.dir.path + "/refused"
+        let beyondLSN = try f.vault(["restore", "--target-dir", refused, "--target-lsn", "FF/0"])
+        #expect(beyondLSN.status == 6)
+        #expect(beyondLSN.stderr.contains("does not reach LSN FF/0"), "\(beyondLSN.stderr)")
+        let future = Timestamp.format(Date().addingTimeInterval(3600))
+        let beyondTime = try f.vault(["restore", "--target-dir", refused, "--point-in-time", future])
+        #expect(beyondTime.status == 6)
+        #expect(beyondTime.stderr.contains("does not reach"), "\(beyondTime.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: refused))
+
+        // Failover: the primary is gone; a restored copy is promoted onto timeline 2 and keeps
+        // archiving into the shard.
+        server.stop()
+        let promotedDir = f.dir.path + "/promoted"
+        #expect(try f.vault(["restore", "--target-dir", promotedDir]).status == 0)
+        let promoted = try PostgresServer(adopting: promotedDir, version: version, in: f.dir)
+        defer { promoted.stop() }
+        try promoted.configure(["port = \(promoted.port)"])
+        try promoted.start()
+        try await waitForPromotion(promoted)
+        try promoted.sql("INSERT INTO t SELECT generate_series(11, 15)")
+        let last = try #require(try promoted.sql("SELECT pg_walfile_name(pg_switch_wal())"))
+        #expect(last.hasPrefix("00000002"))
+        try await waitUntilArchived(promoted, segment: last)
+        promoted.stop()
+
+        let latest = try await f.restoreAndRecover("latest", version: version, [])
+        defer { latest.stop() }
+        #expect(try latest.sql("SELECT count(*) FROM t") == "15", "\(latest.log().suffix(2000))")
+        #expect(try latest.sql("SELECT sum(id) FROM t") == "120")
+        #expect(latest.log().contains("selected new timeline ID: 3"), "\(latest.log().suffix(2000))")
+        #expect(!FileManager.default.fileExists(atPath: latest.dataDir + "/pg_wal/vault_prefetch"), "the prefetch spool is removed when recovery ends")
+
+        let first = try await f.restoreAndRecover("timeline-1", version: version, ["--target-timeline", "1"])
+        defer { first.stop() }
+        #expect(try first.sql("SELECT count(*) FROM t") == "10")
+    }
+
+    @Test("a delta restore after a small change writes a small fraction and restores the exact data", arguments: PostgresVersion.available)
+    func delta(version: PostgresVersion) async throws {
+        let f = try VaultFixture("restore-delta-\(version.rawValue)")
+        defer { f.cleanUp() }
+        let server = try f.startInitialised(version)
+        try server.sql("CREATE TABLE big AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 300000) g")
+        try server.sql("ALTER TABLE big ADD PRIMARY KEY (id)")
+        // Frozen, so reading the copy does not set hint bits on every page (that is a change too).
+        try server.sql("VACUUM (FREEZE, ANALYZE) big")
+        try server.sql("CHECKPOINT")
+        #expect(try f.vault(["backup", "--type", "full"]).status == 0)
+        let checksum = "SELECT md5(string_agg(id::text || v, ',' ORDER BY id)) FROM big"
+        let expected = try server.sql(checksum)
+        try await waitUntilArchived(server, segment: try #require(try server.sql("SELECT pg_walfile_name(pg_switch_wal())")))
+
+        let copy = try await f.restoreAndRecover("copy", version: version, ["--immediate"])
+        // A running server is never overwritten.
+        let running = try f.vault(["restore", "--target-dir", copy.dataDir, "--delta", "--immediate"])
+        #expect(running.status == 6)
+        #expect(running.stderr.contains("postmaster.pid exists"), "\(running.stderr)")
+        try copy.sql("UPDATE big SET v = 'changed' WHERE id IN (50000, 100000, 150000, 200000, 250000, 300000)")
+        try copy.sql("CHECKPOINT")
+        copy.stop()
+        try Data("stray".utf8).write(to: URL(fileURLWithPath: copy.dataDir + "/base/stray-file"))
+
+        let r = try f.vault(["restore", "--target-dir", copy.dataDir, "--delta", "--immediate", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let written = try #require(report["bytesWritten"] as? Int)
+        let unchanged = try #require(report["bytesUnchanged"] as? Int)
+        #expect(written > 0)
+        #expect(written * 10 < written + unchanged, "a small change must rewrite a small fraction: \(written) of \(written + unchanged) bytes")
+        #expect(!FileManager.default.fileExists(atPath: copy.dataDir + "/base/stray-file"))
+
+        let again = try PostgresServer(adopting: copy.dataDir, version: version, in: f.dir)
+        defer { again.stop() }
+        try again.configure(["port = \(again.port)", "archive_mode = off"])
+        try again.start()
+        try await waitForPromotion(again)
+        #expect(try again.sql(checksum) == expected)
+        #expect(try again.sql("SELECT count(*) FROM big WHERE v = 'changed'") == "0")
+    }
+
+    @Test("--standby --start makes a streaming replica of the shard's primary")
+    func standby() async throws {
+        let f = try VaultFixture("restore-standby")
+        defer { f.cleanUp() }
+        let server = try f.startInitialised(.v15)
+        try server.sql("CREATE TABLE t(id int)")
+        #expect(try f.vault(["backup", "--type", "full"]).status == 0)
+        let dir = f.dir.path + "/standby"
+        let port = PortAllocator.allocate()
+        let r = try f.vault(["restore", "--target-dir", dir, "--standby", "--start", "--port", "\(port)"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("running as a standby"), "\(r.stdout)")
+        let standby = try PostgresServer(adopting: dir, version: .v15, in: f.dir, port: port, running: true)
+        defer { standby.stop() }
+        #expect(FileManager.default.fileExists(atPath: dir + "/standby.signal"))
+        try server.sql("INSERT INTO t SELECT generate_series(1, 100)")
+        let deadline = Date().addingTimeInterval(60)
+        var seen: String?
+        while Date() < deadline {
+            seen = try? standby.sql("SELECT count(*) FROM t")
+            if seen == "100" { break }
+            try await Task.sleep(nanoseconds: 200_000_000)
+        }
+        #expect(seen == "100", "the standby must stream the primary's new rows; log: \(standby.log().suffix(1500))")
+        #expect(try standby.sql("SELECT status FROM pg_stat_wal_receiver") == "streaming")
+        #expect(try standby.sql("SELECT pg_is_in_recovery()") == "t")
+    }
+}
