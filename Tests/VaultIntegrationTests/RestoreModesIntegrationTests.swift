@@ -20,7 +20,7 @@ struct RestoreModesIntegrationTests {
         let refused = f.dir.path + "/refused"
         let beyondLSN = try f.vault(["restore", "--target-dir", refused, "--target-lsn", "FF/0"])
         #expect(beyondLSN.status == 6)
-        #expect(beyondLSN.stderr.contains("does not reach LSN FF/0"), "\(beyondLSN.stderr)")
+        #expect(beyondLSN.stderr.contains("missing from the archive (needed to reach LSN FF/0)"), "\(beyondLSN.stderr)")
         let future = Timestamp.format(Date().addingTimeInterval(3600))
         let beyondTime = try f.vault(["restore", "--target-dir", refused, "--point-in-time", future])
         #expect(beyondTime.status == 6)

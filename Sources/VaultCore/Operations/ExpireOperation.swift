@@ -19,6 +19,8 @@ public struct ExpireOperation {
         public var removedWAL: Int
         public var bytesFreed: Int64
         public var dryRun: Bool
+        /// The newest backup that passed a restore verification, kept regardless of retention.
+        public var verifiedBackup: String?
     }
 
     public func run(dryRun: Bool, now: Date = Date()) async throws -> Result {
@@ -33,7 +35,10 @@ public struct ExpireOperation {
         let storage = repository.storage
 
         let backups = try await repository.backups(shard: shard.name)
-        let expired = RetentionPlan.expired(backups, retention: shard.settings.retention, now: now)
+        // The newest backup proved restorable is kept whatever the retention says.
+        let verifications = try await repository.verifications(shard: shard.name)
+        let verified = verifications.lastRestoredAndPassed?.backup
+        let expired = RetentionPlan.expired(backups, retention: shard.settings.retention, now: now, protected: Set([verified].compactMap { $0 }))
         let expiredIDs = Set(expired.map(\.id))
         let kept = backups.filter { !expiredIDs.contains($0.id) }
         var freed: Int64 = 0
@@ -42,6 +47,9 @@ public struct ExpireOperation {
             let name = BackupManifest.objectName(shard: shard.name, id: b.id)
             freed += try await storage.size(name) ?? 0
             if !dryRun { try await storage.delete(name) }
+            for v in verifications where v.backup == b.id && !dryRun {
+                try await storage.delete(VerificationRecord.objectName(shard: v.shard, backup: v.backup, finished: v.finished))
+            }
         }
         let referenced = kept.reduce(into: Set<String>()) { $0.formUnion($1.packs) }
         var removedPacks = 0
@@ -63,6 +71,6 @@ public struct ExpireOperation {
             }
         }
         return Result(expiredBackups: expired.map(\.id), keptBackups: kept.map(\.id), removedPacks: removedPacks,
-                      removedWAL: removedWAL, bytesFreed: freed, dryRun: dryRun)
+                      removedWAL: removedWAL, bytesFreed: freed, dryRun: dryRun, verifiedBackup: verified)
     }
 }

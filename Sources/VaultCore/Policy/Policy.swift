@@ -7,6 +7,7 @@ public struct Policy: Sendable {
     public var encryption: EncryptionSettings
     public var compression: CompressionSettings
     public var archive: ArchiveSettings
+    public var verify: VerifySettings
     public var defaults: ShardSettings
     public var shards: [ShardPolicy]
     /// The file this policy came from (absolute when known), for messages and restore_command.
@@ -65,6 +66,14 @@ public struct ArchiveSettings: Sendable {
     public var getAhead: Int
 
     public static let `default` = ArchiveSettings(pushAhead: 0, spool: nil, getAhead: 8)
+}
+
+/// Where `vault verify` puts its scratch instances (a host matter, so top-level).
+public struct VerifySettings: Sendable {
+    /// Base directory; each verify uses `<scratch>/<shard>-<pid>` and removes it.
+    public var scratch: String
+
+    public static let `default` = VerifySettings(scratch: "/var/tmp/vault-verify")
 }
 
 /// Settings a shard inherits from `defaults` unless it sets its own.

@@ -80,6 +80,12 @@ public enum PolicyLoader {
             if let spool = archive.spool, !spool.hasPrefix("/") { issues.add(a.value("spool"), "archive.spool must be an absolute path") }
             a.finish()
         }
+        var verify = VerifySettings.default
+        if let v = top.mapping("verify") {
+            verify.scratch = v.string("scratch") ?? verify.scratch
+            if !verify.scratch.hasPrefix("/") { issues.add(v.value("scratch"), "verify.scratch must be an absolute path") }
+            v.finish()
+        }
         var defaults = ShardSettings.builtIn
         if let d = top.mapping("defaults") {
             defaults = readSettings(d, inheriting: .builtIn, issues: issues)
@@ -94,7 +100,7 @@ public enum PolicyLoader {
         }
         top.finish()
         return Policy(version: Int(version), repository: repository, encryption: encryption, compression: compression,
-                      archive: archive, defaults: defaults, shards: shards, sourcePath: path)
+                      archive: archive, verify: verify, defaults: defaults, shards: shards, sourcePath: path)
     }
 
     private static func readRepository(_ r: MappingReader, issues: IssueList) -> RepositorySettings {

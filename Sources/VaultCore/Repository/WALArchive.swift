@@ -10,7 +10,12 @@ public struct WALArchive: Sendable {
     }
 
     public func objectName(_ file: WALFileName) -> String {
-        "\(record.shard)/wal/\(file.timelineHex)/\(file.text)"
+        Self.objectName(shard: record.shard, file: file.text)
+    }
+
+    /// `<shard>/wal/<timeline>/<file name>`.
+    public static func objectName(shard: String, file: String) -> String {
+        "\(shard)/wal/\(file.prefix(8))/\(file)"
     }
 
     /// What `push` did.

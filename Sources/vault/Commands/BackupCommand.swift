@@ -69,8 +69,10 @@ struct BackupSummary: Encodable {
     var walComplete: Bool
     /// Pages whose data checksum failed while the backup read them.
     var pageChecksumFailures: Int
+    /// The newest `vault verify` of this backup, if any.
+    var lastVerification: VerificationSummary?
 
-    init(_ m: BackupManifest, walComplete: Bool? = nil) {
+    init(_ m: BackupManifest, walComplete: Bool? = nil, verification: VerificationRecord? = nil) {
         id = m.id
         type = m.kind.rawValue
         parent = m.parent
@@ -91,14 +93,6 @@ struct BackupSummary: Encodable {
         walStop = m.walStop
         self.walComplete = walComplete ?? m.walComplete
         pageChecksumFailures = m.checksumFailures?.reduce(0) { $0 + $1.blocks.count } ?? 0
-    }
-}
-
-enum ByteCount {
-    static func text(_ bytes: Int64) -> String {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-        var v = Double(bytes), i = 0
-        while v >= 1024 && i < units.count - 1 { v /= 1024; i += 1 }
-        return i == 0 ? "\(bytes) B" : String(format: "%.1f %@", v, units[i])
+        lastVerification = verification.map(VerificationSummary.init)
     }
 }

@@ -21,12 +21,13 @@ struct ListCommand: AsyncParsableCommand {
             for name in shards {
                 _ = try policy.shard(named: name)
                 let record = try? await repository.shardRecord(name)
+                let verified = try await repository.verifications(shard: name).latestByBackup
                 for m in try await repository.backups(shard: name) {
                     var complete = m.walComplete
                     if let record {
                         complete = try await BackupOperation.walPresent(repository: repository, record: record, from: m.walStart, to: m.walStop, timeline: m.timeline)
                     }
-                    summaries.append(BackupSummary(m, walComplete: complete))
+                    summaries.append(BackupSummary(m, walComplete: complete, verification: verified[m.id]))
                 }
             }
             if json {
@@ -34,13 +35,21 @@ struct ListCommand: AsyncParsableCommand {
                 return
             }
             if summaries.isEmpty { print("no backups"); return }
-            print("shard       backup               type  parent               stop (UTC)            stop LSN      tl  db size    stored new  WAL")
+            print("shard       backup               type  parent               stop (UTC)            stop LSN      tl  db size    stored new  verified              WAL")
             for s in summaries { print(Self.row(s)) }
         }
     }
 
     private static func pad(_ text: String, _ width: Int) -> String {
         text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0)
+    }
+
+    /// `ok 2026-11-26 04:31` (restored and checked), `objects ok …` (repository only), `FAILED …`, or `-`.
+    private static func verification(_ v: VerificationSummary?) -> String {
+        guard let v else { return "-" }
+        let when = String(v.finished.prefix(16)).replacingOccurrences(of: "T", with: " ")
+        if !v.passed { return "FAILED \(when)" }
+        return (v.repositoryOnly ? "objects " : "ok ") + when
     }
 
     private static func row(_ s: BackupSummary) -> String {
@@ -50,7 +59,7 @@ struct ListCommand: AsyncParsableCommand {
         let cells: [String] = [
             pad(s.shard, 11), pad(s.id, 20), pad(s.type == "full" ? "full" : "incr", 5), pad(s.parent ?? "-", 20),
             pad(stop, 21), pad(s.stopLSN, 13), pad(String(s.timeline), 3), pad(ByteCount.text(s.databaseBytes), 10),
-            pad(ByteCount.text(s.bytesStoredNew), 11), wal,
+            pad(ByteCount.text(s.bytesStoredNew), 11), pad(verification(s.lastVerification), 21), wal,
         ]
         return cells.joined(separator: " ")
     }

@@ -20,7 +20,7 @@ final class VaultFixture {
     /// Writes the policy for one shard named `shard` whose primary is `server`.
     @discardableResult
     func writePolicy(shard: String = "main", server: PostgresServer?, port: UInt16? = nil, file: String = "vault.yaml",
-                     passphraseFile: String? = nil, extra: String = "", bindir: String? = nil) throws -> String {
+                     passphraseFile: String? = nil, extra: String = "", shardExtra: String = "", bindir: String? = nil) throws -> String {
         let p = port ?? server?.port ?? 1
         let yaml = """
             version: 1
@@ -36,6 +36,7 @@ final class VaultFixture {
                 nodes:
                   - name: primary
                     conninfo: "host=127.0.0.1 port=\(p) user=postgres dbname=postgres connect_timeout=5"
+            \(shardExtra.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
 
             """
         return try dir.write(file, yaml, mode: 0o644)

@@ -1,0 +1,119 @@
+import Foundation
+import Testing
+import VaultCore
+
+/// `vault verify`: a good backup is proved restorable; every kind of damage is named exactly;
+/// no scratch process or directory survives either way.
+@Suite("verify against real PostgreSQL")
+struct VerifyIntegrationTests {
+    /// A fixture whose policy has a smoke query and a private scratch base.
+    static func start(_ name: String, version: PostgresVersion, expect: String = "100", retention: String = "") throws -> (VaultFixture, PostgresServer, String) {
+        let f = try VaultFixture(name)
+        let server = try f.startServer(version)
+        let scratch = f.dir.path + "/scratch"
+        let policy = { (expected: String) throws in
+            try f.writePolicy(server: server, extra: "verify: {scratch: \(scratch)}\n\(retention)",
+                              shardExtra: "verify: {smoke: [{sql: \"select count(*) from t\", expect: \"\(expected)\"}]}")
+        }
+        try policy(expect)
+        try server.start()
+        try f.initRepository()
+        try server.sql("CREATE TABLE t(id int PRIMARY KEY)")
+        try server.sql("INSERT INTO t SELECT generate_series(1, 100)")
+        return (f, server, scratch)
+    }
+
+    /// Nothing of a scratch instance is left: no directory under the base, no process whose
+    /// command line names it.
+    static func expectNoScratchLeft(_ scratch: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: scratch)) ?? []
+        #expect(left.isEmpty, "scratch directories left: \(left)", sourceLocation: sourceLocation)
+        let processes = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).filter { pid in
+            guard Int(pid) != nil, let cmd = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+            return String(decoding: cmd, as: UTF8.self).contains(scratch)
+        }
+        #expect(processes.isEmpty, "processes left running from \(scratch): \(processes)", sourceLocation: sourceLocation)
+    }
+
+    @Test("a good backup verifies: objects, restore, recovery, pg_amcheck, pg_checksums, smoke; list, status and expire know it", arguments: PostgresVersion.available)
+    func goodBackup(version: PostgresVersion) async throws {
+        let (f, server, scratch) = try Self.start("verify-good-\(version.rawValue)", version: version, retention: "defaults: {retention: {full_backups: 1}}")
+        defer { f.cleanUp() }
+        #expect(try f.vault(["backup", "--type", "full"]).status == 0)
+        let id = try #require(try await f.openRepository().backups(shard: "main").last?.id)
+
+        let r = try f.vault(["verify"])
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        #expect(r.stdout.contains("backup \(id) of shard main: PASSED"), "\(r.stdout)")
+        for proof in ["repository:", "restore:", "recovery: reached consistency", "pg_amcheck:", "pg_checksums:", "smoke queries: 1 of 1"] {
+            #expect(r.stdout.contains("ok       \(proof)"), "missing '\(proof)' in:\n\(r.stdout)")
+        }
+        Self.expectNoScratchLeft(scratch)
+
+        let json = try f.vault(["verify", "--repository-only", "--json"])
+        #expect(json.status == 0, "\(json.stderr)")
+        let records = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
+        #expect(records.first?["passed"] as? Bool == true)
+        #expect(records.first?["repositoryOnly"] as? Bool == true)
+
+        let list = try f.vault(["list", "--json"])
+        let backups = try #require(try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]])
+        let last = try #require(backups.first?["lastVerification"] as? [String: Any])
+        #expect(last["passed"] as? Bool == true)
+        let status = try f.vault(["status"])
+        #expect(status.stdout.contains("last verified restore: backup \(id)"), "\(status.stdout)")
+
+        // Retention keeps one full backup, but never the newest one proved restorable.
+        try server.sql("INSERT INTO t SELECT generate_series(101, 110)")
+        #expect(try f.vault(["backup", "--type", "full"]).status == 0)
+        let expire = try f.vault(["expire"])
+        #expect(expire.status == 0, "\(expire.stderr)")
+        #expect(expire.stdout.contains("keeping backup \(id): the newest one proved restorable"), "\(expire.stdout)")
+        #expect(try await f.openRepository().backups(shard: "main").map(\.id).contains(id))
+    }
+
+    @Test("a missing pack, a flipped byte, a missing WAL segment and a wrong smoke answer each fail, named exactly, with nothing left behind")
+    func damage() async throws {
+        let (f, server, scratch) = try Self.start("verify-damage", version: .v15)
+        defer { f.cleanUp() }
+        #expect(try f.vault(["backup", "--type", "full"]).status == 0)
+        let manifest = try #require(try await f.openRepository().backups(shard: "main").last)
+        let pack = try #require(manifest.packs.sorted().first)
+        let packPath = f.repositoryPath + "/" + pack
+        let walObject = "main/wal/\(manifest.walStart.prefix(8))/\(manifest.walStart)"
+        let walPath = f.repositoryPath + "/" + walObject
+
+        func expectFailure(_ what: String, naming object: String, _ detail: String) throws {
+            let r = try f.vault(["verify"])
+            #expect(r.status == 10, "\(what): \(r.stdout)\n\(r.stderr)")
+            #expect(r.stderr.hasPrefix("error: backup \(manifest.id) of shard main failed verification: \(object)"), "\(what): \(r.stderr)")
+            #expect(r.stdout.contains("PROBLEM  \(object): \(detail)"), "\(what): \(r.stdout)")
+            Self.expectNoScratchLeft(scratch)
+        }
+
+        try FileManager.default.moveItem(atPath: packPath, toPath: packPath + ".away")
+        try expectFailure("missing pack", naming: pack, "missing (needed by backup \(manifest.id)")
+        try FileManager.default.moveItem(atPath: packPath + ".away", toPath: packPath)
+
+        let original = try Data(contentsOf: URL(fileURLWithPath: packPath))
+        var flipped = original
+        flipped[flipped.count / 2] ^= 0x40
+        try flipped.write(to: URL(fileURLWithPath: packPath))
+        try expectFailure("flipped byte", naming: pack, "extent at offset")
+        try original.write(to: URL(fileURLWithPath: packPath))
+
+        try FileManager.default.moveItem(atPath: walPath, toPath: walPath + ".away")
+        try expectFailure("missing WAL", naming: walObject, "missing from the archive (needed to make backup \(manifest.id) consistent)")
+        try FileManager.default.moveItem(atPath: walPath + ".away", toPath: walPath)
+
+        try f.writePolicy(server: server, extra: "verify: {scratch: \(scratch)}",
+                          shardExtra: "verify: {smoke: [{sql: \"select count(*) from t\", expect: \"99\"}]}")
+        try expectFailure("smoke query", naming: "smoke query \"select count(*) from t\"", "returned '100', expected '99'")
+
+        // Repaired, it passes again; the failures were recorded too.
+        try f.writePolicy(server: server, extra: "verify: {scratch: \(scratch)}")
+        #expect(try f.vault(["verify"]).status == 0)
+        let records = try await f.openRepository().verifications(shard: "main")
+        #expect(records.map(\.passed) == [false, false, false, false, true])
+    }
+}
