@@ -2,7 +2,8 @@
 public enum RepositoryOpener {
     public static func storage(for policy: Policy) throws -> any Storage {
         if let path = policy.repository.path { return PosixStorage(root: path) }
-        throw VaultError(.usage, "policy \(policy.sourcePath): repository.s3 is not supported by this build yet; use repository.path")
+        guard let s3 = policy.repository.s3 else { throw VaultError(.usage, "policy \(policy.sourcePath) names no repository") }
+        return try S3Storage(settings: s3, credentials: try S3CredentialsLoader.load(file: s3.credentialsFile))
     }
 
     public static func open(_ policy: Policy) async throws -> Repository {

@@ -112,7 +112,9 @@ public enum PolicyLoader {
             settings.s3 = S3Settings(
                 endpoint: endpoint, bucket: bucket, region: s3.string("region") ?? "us-east-1",
                 prefix: s3.string("prefix") ?? "", credentialsFile: s3.string("credentials_file"),
-                caFile: s3.string("ca_file"), forcePathStyle: s3.bool("force_path_style") ?? true)
+                caFile: s3.string("ca_file"), forcePathStyle: s3.bool("force_path_style") ?? true,
+                leaseSeconds: Double(s3.int("lease_seconds", range: 2...3600) ?? 60))
+            if let p = settings.s3?.prefix, !p.isEmpty, !p.hasSuffix("/") { issues.add(s3.value("prefix"), "repository.s3.prefix must end with '/'") }
             s3.finish()
         }
         if settings.path == nil && settings.s3 == nil {

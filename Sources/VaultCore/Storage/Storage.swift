@@ -37,6 +37,9 @@ public protocol Storage: Sendable {
     /// Removes an object; removing a missing one is not an error.
     func delete(_ name: String) async throws
 
+    /// Removes many objects (one request per thousand on S3).
+    func delete(_ names: [String]) async throws
+
     /// Takes the exclusive lock `name` (one writer per shard), or refuses at once with the
     /// holder's description when someone else has it. Held until `release` or process exit.
     func lock(_ name: String, owner: String) async throws -> any StorageLock
@@ -48,6 +51,10 @@ public protocol StorageLock: Sendable {
 }
 
 extension Storage {
+    public func delete(_ names: [String]) async throws {
+        for name in names { try await delete(name) }
+    }
+
     /// Runs `body` holding the lock `name`, and releases it however `body` ends.
     public func withLock<T: Sendable>(_ name: String, owner: String, _ body: () async throws -> T) async throws -> T {
         let held = try await lock(name, owner: owner)
