@@ -66,12 +66,12 @@ struct S3Client: Sendable {
     /// Sends one request and returns the final answer; throws only when the store could not
     /// be reached, or kept failing, after every retry.
     func send(_ method: HTTPMethod, key: String, query: [(String, String)] = [], headers extra: [(String, String)] = [],
-              body: [UInt8] = []) async throws -> Response {
+              body: [UInt8] = [], timeout: TimeAmount = Self.timeout) async throws -> Response {
         var lastProblem = ""
         for attempt in 0..<Self.attempts {
             if attempt > 0 { try await Task.sleep(nanoseconds: Self.backoff(attempt)) }
             do {
-                let response = try await sendOnce(method, key: key, query: query, headers: extra, body: body)
+                let response = try await sendOnce(method, key: key, query: query, headers: extra, body: body, timeout: timeout)
                 if response.status >= 500 || response.status == 429 {
                     lastProblem = "HTTP \(response.status)\(response.errorCode.map { " \($0)" } ?? "")"
                     continue
@@ -92,7 +92,8 @@ struct S3Client: Sendable {
         return UInt64(base * Double.random(in: 0.5...1.5) * 1e9)
     }
 
-    private func sendOnce(_ method: HTTPMethod, key: String, query: [(String, String)], headers extra: [(String, String)], body: [UInt8]) async throws -> Response {
+    private func sendOnce(_ method: HTTPMethod, key: String, query: [(String, String)], headers extra: [(String, String)], body: [UInt8],
+                          timeout: TimeAmount) async throws -> Response {
         let amzDate = SigV4.amzDate(Date())
         let payloadHash = body.isEmpty ? SigV4.emptyPayloadHash : Hex.encode(try SHA256.hash(body))
         var signed: [(String, String)] = [("host", hostHeader), ("x-amz-content-sha256", payloadHash), ("x-amz-date", amzDate)]
@@ -108,7 +109,7 @@ struct S3Client: Sendable {
         request.headers.add(name: "authorization", value: authorization)
         if !body.isEmpty || method == .PUT || method == .POST { request.body = .bytes(ByteBuffer(bytes: body)) }
         if let tls { request.tlsConfiguration = tls }
-        let response = try await HTTPClient.shared.execute(request, timeout: Self.timeout)
+        let response = try await HTTPClient.shared.execute(request, timeout: timeout)
         var buffer = try await response.body.collect(upTo: 1 << 30)
         return Response(status: Int(response.status.code), headers: response.headers, body: buffer.readBytes(length: buffer.readableBytes) ?? [])
     }

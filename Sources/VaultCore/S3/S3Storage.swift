@@ -131,8 +131,8 @@ public struct S3Storage: Storage {
     }
 
     /// Creates the bucket (for tests and first setups; operators usually create buckets themselves).
-    public func createBucket() async throws {
-        let r = try await client.send(.PUT, key: "")
+    public func createBucket(timeoutSeconds: Int64 = 120) async throws {
+        let r = try await client.send(.PUT, key: "", timeout: .seconds(timeoutSeconds))
         guard r.isSuccess || r.errorCode == "BucketAlreadyOwnedByYou" else { throw client.failure(r, "creating bucket \(client.settings.bucket)") }
     }
 }

@@ -16,7 +16,7 @@ enum PortAllocator {
         }
     }
 
-    private static func isFree(_ port: UInt16) -> Bool {
+    static func isFree(_ port: UInt16) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }

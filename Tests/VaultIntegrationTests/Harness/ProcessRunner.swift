@@ -48,6 +48,11 @@ enum ProcessRunner {
         return try spawn(full, stdout: path, stderr: path, environment: ProcessInfo.processInfo.environment, append: true)
     }
 
+    /// Starts `argv` as this user without waiting (servers the harness owns and stops by pid).
+    static func spawnBackground(_ argv: [String], logTo path: String) throws -> pid_t {
+        try spawn(argv, stdout: path, stderr: path, environment: ProcessInfo.processInfo.environment, append: true)
+    }
+
     /// posix_spawn with standard input from /dev/null and output to files.
     private static func spawn(_ argv: [String], stdout: String, stderr: String, environment: [String: String], append: Bool = false) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()

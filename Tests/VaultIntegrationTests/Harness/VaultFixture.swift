@@ -8,6 +8,8 @@ final class VaultFixture {
     let passphraseFile: String
     var policyFile: String
     let repositoryPath: String
+    /// Policy lines for the repository when it is not the local directory (an S3 bucket).
+    var repositoryYAML: String?
     private var servers: [PostgresServer] = []
 
     init(_ name: String, passphrase: String = "correct horse battery staple 0123456789") throws {
@@ -22,10 +24,10 @@ final class VaultFixture {
     func writePolicy(shard: String = "main", server: PostgresServer?, port: UInt16? = nil, file: String = "vault.yaml",
                      passphraseFile: String? = nil, extra: String = "", shardExtra: String = "", bindir: String? = nil) throws -> String {
         let p = port ?? server?.port ?? 1
+        let repository = repositoryYAML ?? "repository:\n  path: \(repositoryPath)"
         let yaml = """
             version: 1
-            repository:
-              path: \(repositoryPath)
+            \(repository)
             encryption:
               passphrase_file: \(passphraseFile ?? self.passphraseFile)
             compression: {level: 3}

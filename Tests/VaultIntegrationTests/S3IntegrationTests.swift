@@ -1,0 +1,150 @@
+import Foundation
+import Testing
+import VaultCore
+
+/// The repository in a real object store: SeaweedFS's S3 API on loopback.
+@Suite("S3 repositories on SeaweedFS against real PostgreSQL")
+struct S3IntegrationTests {
+    static let accountsSum = "SELECT md5(string_agg(aid || ':' || abalance, ',' ORDER BY aid)) FROM pgbench_accounts"
+
+    /// A fixture whose repository is a fresh bucket of `store`, with a credentials file the
+    /// postgres user can read, and a running, initialised PostgreSQL 15 archiving into it.
+    static func start(_ name: String, store: SeaweedFS, secretKey: String = SeaweedFS.secretKey, leaseSeconds: Int = 60,
+                      extra: String = "") async throws -> (VaultFixture, PostgresServer, String) {
+        let f = try VaultFixture(name)
+        let bucket = try await store.makeBucket(name)
+        let credentials = try f.dir.write("s3.credentials", "[default]\naws_access_key_id = \(SeaweedFS.accessKey)\naws_secret_access_key = \(secretKey)\n")
+        f.repositoryYAML = store.policyLines(bucket: bucket, credentialsFile: credentials, leaseSeconds: leaseSeconds)
+        let server = try f.startServer(.v15)
+        try f.writePolicy(server: server, extra: "verify: {scratch: \(f.dir.path)/scratch}\n\(extra)")
+        try server.start()
+        try f.initRepository()
+        return (f, server, bucket)
+    }
+
+    static func pgbench(_ server: PostgresServer, scale: Int) throws {
+        try ProcessRunner.check([server.bindir + "/pgbench", "-h", "127.0.0.1", "-p", "\(server.port)", "-U", "postgres", "-i", "-s", "\(scale)", "-q", "postgres"], asPostgres: true)
+    }
+
+    @Test("archive, full and incremental backup, restore, verify and expire against S3; a deleted pack is named by verify")
+    func lifecycle() async throws {
+        let store = try await SeaweedFS.shared()
+        let (f, server, bucket) = try await Self.start("s3-lifecycle", store: store, extra: "defaults: {retention: {full_backups: 1}}")
+        defer { f.cleanUp() }
+        try Self.pgbench(server, scale: 2)
+        let full = try f.vault(["backup", "--type", "full"])
+        #expect(full.status == 0, "\(full.stderr)")
+        try server.sql("UPDATE pgbench_accounts SET abalance = aid % 89 WHERE aid % 7 = 0")
+        let incremental = try f.vault(["backup", "--type", "incremental"])
+        #expect(incremental.status == 0, "\(incremental.stderr)")
+        let expected = try server.sql(Self.accountsSum)
+        try await waitUntilArchived(server, segment: try #require(try server.sql("SELECT pg_walfile_name(pg_switch_wal())")))
+
+        // What PostgreSQL archived is in the bucket, byte for byte.
+        let objects = try await store.storage(bucket: bucket).list(prefix: "main/wal")
+        #expect(objects.count >= 3, "\(objects)")
+
+        let copy = try await f.restoreAndRecover("restored", version: .v15, [])
+        #expect(try copy.sql(Self.accountsSum) == expected)
+        copy.stop()
+
+        let verify = try f.vault(["verify"])
+        #expect(verify.status == 0, "\(verify.stdout)\n\(verify.stderr)")
+        #expect(verify.stdout.contains("PASSED"), "\(verify.stdout)")
+
+        // A second full: retention keeps one full, but never the verified incremental.
+        #expect(try f.vault(["backup", "--type", "full"]).status == 0)
+        let expire = try f.vault(["expire"])
+        #expect(expire.status == 0, "\(expire.stderr)")
+        let repository = try await Repository.open(storage: try store.storage(bucket: bucket), compressionLevel: 3) {
+            Passphrase(bytes: Array("correct horse battery staple 0123456789".utf8))
+        }
+        let kept = try await repository.backups(shard: "main")
+        #expect(kept.map(\.kind) == [.incremental, .full], "the verified incremental (self-contained) and the newest full: \(kept.map(\.id))")
+
+        // Delete one pack the newest backup needs: verify names it.
+        let newest = try #require(kept.last)
+        let pack = try #require(newest.packs.sorted().first)
+        try await repository.storage.delete(pack)
+        let damaged = try f.vault(["verify", "--repository-only"])
+        #expect(damaged.status == 10)
+        #expect(damaged.stderr.contains("\(pack): missing"), "\(damaged.stderr)")
+    }
+
+    @Test("a wrong secret key is one clear error before any work")
+    func wrongSecret() async throws {
+        let store = try await SeaweedFS.shared()
+        let (f, server, bucket) = try await Self.start("s3-wrong-secret", store: store)
+        defer { f.cleanUp() }
+        let before = try await store.storage(bucket: bucket).list(prefix: "")
+        _ = try f.dir.write("s3.credentials", "[default]\naws_access_key_id = \(SeaweedFS.accessKey)\naws_secret_access_key = not-the-secret\n")
+        let r = try f.vault(["backup", "--type", "full"])
+        #expect(r.status == 4, "\(r.stderr)")
+        #expect(r.stderr.hasPrefix("error: \(store.endpoint) refused the S3 credentials for bucket \(bucket)"), "\(r.stderr)")
+        #expect(r.stderr.split(separator: "\n").count == 1, "one line: \(r.stderr)")
+        #expect(!r.stderr.contains("not-the-secret"))
+        #expect(try await store.storage(bucket: bucket).list(prefix: "") == before, "nothing written")
+        _ = server
+    }
+
+    @Test("leases: two concurrent backups never both run; a dead holder's lease is taken over once expired")
+    func leases() async throws {
+        let store = try await SeaweedFS.shared()
+        let (f, server, bucket) = try await Self.start("s3-leases", store: store, leaseSeconds: 4)
+        defer { f.cleanUp() }
+        try Self.pgbench(server, scale: 8)
+        let log = f.dir.path + "/backups.log"
+        let argv = [VaultBinary.path, "--policy", f.policyFile, "backup", "--type", "full"]
+        let a = try ProcessRunner.spawnAsPostgres(argv, logTo: log)
+        let b = try ProcessRunner.spawnAsPostgres(argv, logTo: log)
+        let statuses = [ProcessRunner.wait(a), ProcessRunner.wait(b)].sorted()
+        let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(statuses == [0, 6], "exactly one backup runs: \(statuses)\n\(output)")
+        #expect(output.contains("is held by vault backup"), "\(output)")
+
+        // A backup killed mid-way leaves its lease behind; the next one is refused until the
+        // lease expires, then takes it over.
+        let lease = try store.storage(bucket: bucket)
+        let killed = try ProcessRunner.spawnAsPostgres(argv, logTo: log)
+        let deadline = Date().addingTimeInterval(30)
+        while try await !lease.exists("main/locks/backup.lock") && Date() < deadline { try await Task.sleep(nanoseconds: 50_000_000) }
+        kill(killed, SIGKILL)
+        _ = ProcessRunner.wait(killed)
+        let refused = try f.vault(["backup", "--type", "full"])
+        #expect(refused.status == 6, "\(refused.stderr)")
+        try await Task.sleep(nanoseconds: 4_500_000_000)
+        let after = try f.vault(["backup", "--type", "full"])
+        #expect(after.status == 0, "\(after.stderr)")
+        #expect(after.stderr.contains("took over the lease"), "\(after.stderr)")
+    }
+
+    @Test("the object store dies during a backup: a clear error, nothing visible, and a backup after restart succeeds")
+    func storeDies() async throws {
+        let store = try SeaweedFS(name: "dies")
+        try await store.start()
+        defer { store.destroy() }
+        let (f, server, _) = try await Self.start("s3-store-dies", store: store, leaseSeconds: 4)
+        defer { f.cleanUp() }
+        try Self.pgbench(server, scale: 8)
+        let log = f.dir.path + "/backup.log"
+        let backup = try ProcessRunner.spawnAsPostgres([VaultBinary.path, "--policy", f.policyFile, "backup", "--type", "full"], logTo: log)
+        try await Task.sleep(nanoseconds: 1_000_000_000)
+        store.stop()
+        let status = ProcessRunner.wait(backup)
+        let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(status == 8, "\(output)")
+        #expect(output.contains("error: cannot"), "\(output)")
+        #expect(output.contains("(after 5 attempts)"), "\(output)")
+
+        try await store.start()
+        // The failed backup could not release its lease while the store was down; it expires.
+        try await Task.sleep(nanoseconds: 4_500_000_000)
+        let list = try f.vault(["list", "--json"])
+        let listed = try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [Any]
+        #expect(listed?.count == 0, "the interrupted backup is invisible: \(list.stdout)")
+        let retry = try f.vault(["backup", "--type", "full"])
+        #expect(retry.status == 0, "\(retry.stderr)")
+        let verify = try f.vault(["verify", "--repository-only"])
+        #expect(verify.status == 0, "\(verify.stdout)\n\(verify.stderr)")
+    }
+}
