@@ -28,6 +28,17 @@ struct S3Client: Sendable {
     static let attempts = 5
     static let timeout = TimeAmount.seconds(120)
 
+    /// One client for the process, never shut down (it lives as long as the process). It does
+    /// not retry failed connections by itself: `send` does, a bounded number of times, and a
+    /// TLS failure fails at once instead of being retried until a deadline.
+    static let http: HTTPClient = {
+        var config = HTTPClient.Configuration()
+        config.timeout = .init(connect: .seconds(10), read: .seconds(60))
+        config.connectionPool.retryConnectionEstablishment = false
+        config.redirectConfiguration = .disallow
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: config)
+    }()
+
     init(settings: S3Settings, credentials: SigV4.Credentials) throws {
         guard let url = URL(string: settings.endpoint), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
               let host = url.host, !host.isEmpty else {
@@ -79,6 +90,10 @@ struct S3Client: Sendable {
                 return response
             } catch let e as VaultError {
                 throw e
+            } catch let e as NIOSSLError {
+                // A certificate that does not verify will not verify on the next attempt either.
+                let reason = "\(e)".contains("CERTIFICATE_VERIFY_FAILED") ? "its certificate did not verify (CERTIFICATE_VERIFY_FAILED)" : "\(e)"
+                throw VaultError(.io, "TLS with \(settings.endpoint) failed: \(reason); if the store uses a private CA, name its certificate in repository.s3.ca_file")
             } catch {
                 lastProblem = "\(error)"
             }
@@ -109,7 +124,7 @@ struct S3Client: Sendable {
         request.headers.add(name: "authorization", value: authorization)
         if !body.isEmpty || method == .PUT || method == .POST { request.body = .bytes(ByteBuffer(bytes: body)) }
         if let tls { request.tlsConfiguration = tls }
-        let response = try await HTTPClient.shared.execute(request, timeout: timeout)
+        let response = try await Self.http.execute(request, timeout: timeout)
         var buffer = try await response.body.collect(upTo: 1 << 30)
         return Response(status: Int(response.status.code), headers: response.headers, body: buffer.readBytes(length: buffer.readableBytes) ?? [])
     }

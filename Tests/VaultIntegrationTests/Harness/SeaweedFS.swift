@@ -21,6 +21,9 @@ final class SeaweedFS: @unchecked Sendable {
     private var pid: pid_t = 0
 
     var endpoint: String { "http://127.0.0.1:\(s3Port)" }
+    /// The same store over TLS, with a self-signed certificate for 127.0.0.1 (`caFile`).
+    var tlsEndpoint: String { "https://127.0.0.1:\(ports[8])" }
+    var caFile: String { directory + "/cert.pem" }
 
     /// The shared instance, started on first use.
     static func shared() async throws -> SeaweedFS {
@@ -31,13 +34,17 @@ final class SeaweedFS: @unchecked Sendable {
         directory = "\(TestDirectory.base)/seaweedfs-\(name)-\(getpid())"
         try? FileManager.default.removeItem(atPath: directory)
         try FileManager.default.createDirectory(atPath: directory + "/data", withIntermediateDirectories: true)
-        // HTTP and gRPC ports of master, volume, filer and S3, all named explicitly.
-        ports = (0..<8).map { _ in PortAllocator.allocate() }
+        // HTTP and gRPC ports of master, volume, filer and S3, and S3 over TLS, all named explicitly.
+        ports = (0..<9).map { _ in PortAllocator.allocate() }
         s3Port = ports[3]
         let config = """
             {"identities":[{"name":"vault","credentials":[{"accessKey":"\(Self.accessKey)","secretKey":"\(Self.secretKey)"}],"actions":["Admin","Read","Write","List","Tagging"]}]}
             """
         try config.write(toFile: directory + "/s3.json", atomically: true, encoding: .utf8)
+        try ProcessRunner.check(["/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                                 "-keyout", directory + "/key.pem", "-out", caFile, "-subj", "/CN=127.0.0.1",
+                                 "-addext", "subjectAltName=IP:127.0.0.1"])
+        chmod(caFile, 0o644)
     }
 
     /// Starts the server and waits until S3 answers a signed request.
@@ -46,7 +53,7 @@ final class SeaweedFS: @unchecked Sendable {
         let argv = [weed, "server", "-dir=\(directory)/data", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
                     "-master.port=\(ports[0])", "-volume.port=\(ports[1])", "-filer.port=\(ports[2])", "-s3.port=\(s3Port)",
                     "-master.port.grpc=\(ports[4])", "-volume.port.grpc=\(ports[5])", "-filer.port.grpc=\(ports[6])", "-s3.port.grpc=\(ports[7])",
-                    "-s3", "-s3.config=\(directory)/s3.json", "-s3.port.iceberg=0", "-s3.port.lance=0",
+                    "-s3", "-s3.config=\(directory)/s3.json", "-s3.port.https=\(ports[8])", "-s3.cert.file=\(caFile)", "-s3.key.file=\(directory)/key.pem", "-s3.port.iceberg=0", "-s3.port.lance=0",
                     // Every bucket is a collection with volumes of its own: many small ones.
                     "-master.volumeSizeLimitMB=128", "-volume.max=300"]
         let started = try ProcessRunner.spawnBackground(argv, logTo: directory + "/weed.log")
