@@ -1,7 +1,9 @@
 # Shared setup of the backup and restore benchmarks (sourced, not run): a release build, a
 # PostgreSQL 15 cluster at $bench/data on 127.0.0.1:$port archiving into both vault and
 # pgBackRest 2.45 with the same settings (zstd level 3, 2 workers; vault AES-256-GCM,
-# pgBackRest AES-256-CBC), loaded with pgbench at $scale. Callers set bench, scale and port.
+# pgBackRest AES-256-CBC), loaded with pgbench at $scale. Callers set bench, scale and port,
+# and may set vault_repository (a policy `repository:` value) and pgbr_repository (repo1-*
+# lines) for another repository than the local directories.
 bin=/usr/lib/postgresql/15/bin
 as_pg() { runuser -u postgres -- "$@"; }
 psql_() { as_pg "$bin/psql" -qAt -h 127.0.0.1 -p $port -U postgres "$@"; }
@@ -13,7 +15,7 @@ passphrase=$(openssl rand -base64 32)
 printf '%s\n' "$passphrase" > "$bench/passphrase"; chmod 600 "$bench/passphrase"
 cat > "$bench/vault.yaml" <<YAML
 version: 1
-repository: {path: $bench/vault-repo}
+repository: ${vault_repository:-{path: $bench/vault-repo\}}
 encryption: {passphrase_file: $bench/passphrase}
 compression: {level: 3}
 defaults: {parallel: 2}
@@ -24,7 +26,7 @@ shards:
 YAML
 cat > "$bench/pgbackrest.conf" <<CONF
 [global]
-repo1-path=$bench/pgbr-repo
+${pgbr_repository:-repo1-path=$bench/pgbr-repo}
 repo1-cipher-type=aes-256-cbc
 repo1-cipher-pass=$passphrase
 repo1-retention-full=10

@@ -106,11 +106,14 @@ struct S3IntegrationTests {
         // A backup killed mid-way leaves its lease behind; the next one is refused until the
         // lease expires, then takes it over.
         let lease = try store.storage(bucket: bucket)
-        let killed = try ProcessRunner.spawnAsPostgres(argv, logTo: log)
-        let deadline = Date().addingTimeInterval(30)
-        while try await !lease.exists("main/locks/backup.lock") && Date() < deadline { try await Task.sleep(nanoseconds: 50_000_000) }
+        let killedLog = f.dir.path + "/killed.log"
+        let killed = try ProcessRunner.spawnAsPostgres(argv, logTo: killedLog)
+        // "started at" is logged once the lease is held and the copy begins.
+        #expect(waitForText(" started at ", in: killedLog), "the backup never started")
         kill(killed, SIGKILL)
         _ = ProcessRunner.wait(killed)
+        let holder = try await lease.get("main/locks/backup.lock").map { String(decoding: $0, as: UTF8.self) }
+        #expect(holder?.contains("vault backup pid \(killed)") == true, "the killed backup left its lease: \(holder ?? "no lease")")
         let refused = try f.vault(["backup", "--type", "full"])
         #expect(refused.status == 6, "\(refused.stderr)")
         #expect(refused.stderr.contains("main/locks/backup.lock is held by vault backup pid \(killed)"), "\(refused.stderr)")
@@ -129,11 +132,13 @@ struct S3IntegrationTests {
         defer { store.destroy() }
         let (f, server, _) = try await Self.start("s3-store-dies", store: store, leaseSeconds: 4)
         defer { f.cleanUp() }
-        try Self.pgbench(server, scale: 8)
+        try Self.pgbench(server, scale: 20)
         let log = f.dir.path + "/backup.log"
         let backup = try ProcessRunner.spawnAsPostgres([VaultBinary.path, "--policy", f.policyFile, "backup", "--type", "full"], logTo: log)
-        try await Task.sleep(nanoseconds: 1_000_000_000)
-        store.stop()
+        // Killed a second after the copy began, with most of it still to go.
+        #expect(waitForText(" started at ", in: log), "the backup never started")
+        usleep(1_000_000)
+        store.crash()
         let status = ProcessRunner.wait(backup)
         let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
         #expect(status == 8, "\(output)")
@@ -181,5 +186,33 @@ struct S3TLSIntegrationTests {
         #expect(backup.status == 0, "\(backup.stderr)")
         let copy = try await f.restoreAndRecover("restored", version: .v15, ["--immediate"])
         #expect(try copy.sql("SELECT count(*) FROM t") == "1000")
+    }
+}
+
+/// Listing and deleting at a scale where S3 pages its answers.
+@Suite("S3 listing and batch delete on SeaweedFS")
+struct S3ListingIntegrationTests {
+    @Test("a listing pages through 1,050 objects under a prefix, and a batch delete removes them all")
+    func pagination() async throws {
+        let store = try await SeaweedFS.shared()
+        let storage = try store.storage(bucket: try await store.makeBucket("s3-pages"))
+        let names = (0..<1050).map { String(format: "main/wal/00000001/%024X", $0) }
+        let work = names
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for lane in 0..<8 {
+                group.addTask {
+                    for name in work[lane...].enumerated().filter({ $0.offset % 8 == 0 }).map(\.element) {
+                        try await storage.put(name, Array(name.utf8))
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        try await storage.put("main/walrus", [1])
+        let listed = try await storage.list(prefix: "main/wal")
+        #expect(listed == names.sorted(), "\(listed.count) listed")
+        try await storage.delete(Array(names.prefix(1020)))
+        #expect(try await storage.list(prefix: "main/wal") == Array(names.sorted().suffix(30)))
+        #expect(try await storage.get("main/walrus") == [1])
     }
 }

@@ -43,22 +43,23 @@ public struct ExpireOperation {
         let kept = backups.filter { !expiredIDs.contains($0.id) }
         var freed: Int64 = 0
 
+        // Manifests go first, in their own batch: a crash part-way must never leave a kept
+        // manifest pointing at removed packs.
+        var manifests: [String] = []
         for b in expired {
             let name = BackupManifest.objectName(shard: shard.name, id: b.id)
             freed += try await storage.size(name) ?? 0
-            if !dryRun { try await storage.delete(name) }
-            for v in verifications where v.backup == b.id && !dryRun {
-                try await storage.delete(VerificationRecord.objectName(shard: v.shard, backup: v.backup, finished: v.finished))
-            }
+            manifests.append(name)
+            manifests += verifications.filter { $0.backup == b.id }.map { VerificationRecord.objectName(shard: $0.shard, backup: $0.backup, finished: $0.finished) }
         }
+        if !dryRun { try await storage.delete(manifests) }
+
         let referenced = kept.reduce(into: Set<String>()) { $0.formUnion($1.packs) }
-        var removedPacks = 0
-        for pack in try await storage.list(prefix: "\(shard.name)/packs") where !referenced.contains(pack) {
-            freed += try await storage.size(pack) ?? 0
-            removedPacks += 1
-            if !dryRun { try await storage.delete(pack) }
-        }
-        var removedWAL = 0
+        let packs = try await storage.list(prefix: "\(shard.name)/packs").filter { !referenced.contains($0) }
+        for pack in packs { freed += try await storage.size(pack) ?? 0 }
+        if !dryRun { try await storage.delete(packs) }
+
+        var wal: [String] = []
         if let oldest = kept.min(by: { $0.id < $1.id }),
            let floor = WALFileName(oldest.walStart)?.segmentNumber(segmentSize: record.walSegmentSize) {
             for name in try await storage.list(prefix: "\(shard.name)/wal") {
@@ -66,10 +67,11 @@ public struct ExpireOperation {
                       file.timeline <= oldest.timeline,
                       let n = file.segmentNumber(segmentSize: record.walSegmentSize), n < floor else { continue }
                 freed += try await storage.size(name) ?? 0
-                removedWAL += 1
-                if !dryRun { try await storage.delete(name) }
+                wal.append(name)
             }
         }
+        if !dryRun { try await storage.delete(wal) }
+        let removedPacks = packs.count, removedWAL = wal.count
         return Result(expiredBackups: expired.map(\.id), keptBackups: kept.map(\.id), removedPacks: removedPacks,
                       removedWAL: removedWAL, bytesFreed: freed, dryRun: dryRun, verifiedBackup: verified)
     }

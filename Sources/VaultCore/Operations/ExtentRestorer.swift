@@ -38,31 +38,61 @@ struct ExtentRestorer {
         for file in manifest.files {
             for piece in file.pieces { byExtent[piece.extent].append(Use(path: directory.writePath(file.path), piece: piece)) }
         }
-        let work = WorkQueue(Array(byExtent.indices.filter { !byExtent[$0].isEmpty }))
         let uses = byExtent
+        var needed = Array(uses.indices.filter { !uses[$0].isEmpty })
+        var totals = Totals()
+        if delta {
+            // Extents whose file ranges already hash to their checksum are not fetched at all.
+            let (fetch, unchanged) = try await parallelMap(needed) { index in
+                try uses[index].allSatisfy { try alreadyMatches($0, manifest.extents[index]) } ? nil : index
+            }
+            needed = fetch
+            totals.bytesUnchanged = unchanged.reduce(0) { sum, index in sum + uses[index].reduce(0) { $0 + $1.piece.length } }
+        }
+        let work = WorkQueue(ExtentRun.plan(needed, extents: manifest.extents))
         return try await withThrowingTaskGroup(of: Totals.self) { group in
             for _ in 0..<max(1, parallel) {
                 group.addTask {
                     var totals = Totals()
-                    while let index = await work.next() {
-                        try await restore(extent: manifest.extents[index], uses: uses[index], into: &totals)
+                    while let run = await work.next() {
+                        let bytes = try await run.fetch(repository)
+                        for index in run.members {
+                            let plain = try run.open(manifest.extents[index], in: bytes, repository: repository)
+                            totals.extentsFetched += 1
+                            try write(plain, uses: uses[index], into: &totals)
+                        }
                     }
                     return totals
                 }
             }
-            var total = Totals()
-            for try await t in group { total = total + t }
-            return total
+            for try await t in group { totals = totals + t }
+            return totals
         }
     }
 
-    private func restore(extent: BackupManifest.Extent, uses: [Use], into totals: inout Totals) async throws {
-        if delta, try uses.allSatisfy({ try alreadyMatches($0, extent) }) {
-            totals.bytesUnchanged += uses.reduce(0) { $0 + $1.piece.length }
-            return
+    /// `body` over `items` on `parallel` workers; returns the items it kept and those it dropped.
+    private func parallelMap(_ items: [Int], _ body: @escaping @Sendable (Int) throws -> Int?) async throws -> (kept: [Int], dropped: [Int]) {
+        let work = WorkQueue(items)
+        return try await withThrowingTaskGroup(of: ([Int], [Int]).self) { group in
+            for _ in 0..<max(1, parallel) {
+                group.addTask {
+                    var kept: [Int] = [], dropped: [Int] = []
+                    while let item = await work.next() {
+                        if let k = try body(item) { kept.append(k) } else { dropped.append(item) }
+                    }
+                    return (kept, dropped)
+                }
+            }
+            var kept: [Int] = [], dropped: [Int] = []
+            for try await (k, d) in group {
+                kept += k
+                dropped += d
+            }
+            return (kept, dropped)
         }
-        let plain = try await Self.readExtent(extent, repository: repository)
-        totals.extentsFetched += 1
+    }
+
+    private func write(_ plain: [UInt8], uses: [Use], into totals: inout Totals) throws {
         for use in uses {
             let fd = try Syscall.call("open \(use.path)") { open(use.path, (delta ? O_RDWR : O_WRONLY) | O_CLOEXEC) }
             defer { close(fd) }
@@ -124,20 +154,5 @@ struct ExtentRestorer {
             done += n
         }
         return Int64(range.count)
-    }
-
-    /// Fetches one extent with a ranged read, authenticates it under its pack-and-offset name,
-    /// and checks its SHA-256.
-    static func readExtent(_ extent: BackupManifest.Extent, repository: Repository) async throws -> [UInt8] {
-        let name = PackWriter.extentName(pack: extent.pack, offset: extent.offset)
-        let sealed = try await repository.storage.getRange(extent.pack, offset: Int(extent.offset), length: Int(extent.storedLength))
-        guard sealed.count == Int(extent.storedLength) else {
-            throw VaultError(.corrupt, "pack \(extent.pack) is truncated: extent at \(extent.offset) needs \(extent.storedLength) bytes, found \(sealed.count)")
-        }
-        let plain = try repository.envelope.open(sealed, name: name)
-        guard Hex.encode(try SHA256.hash(plain)) == extent.sha256 else {
-            throw VaultError(.corrupt, "extent \(name) does not match its checksum")
-        }
-        return plain
     }
 }

@@ -26,12 +26,12 @@ struct RepositoryVerifier {
             }
         }
 
-        // Packs: present and long enough, then every extent read and checked.
-        var readable: [BackupManifest.Extent] = []
-        let byPack = Dictionary(grouping: manifest.extents, by: \.pack)
-        for (pack, extents) in byPack.sorted(by: { $0.key < $1.key }) {
+        // Packs: present and long enough, then every extent read (in runs) and checked.
+        var readable: [Int] = []
+        let byPack = Dictionary(grouping: manifest.extents.indices, by: { manifest.extents[$0].pack })
+        for (pack, indices) in byPack.sorted(by: { $0.key < $1.key }) {
             report.packs += 1
-            let needed = extents.map { $0.offset + $0.storedLength }.max() ?? 0
+            let needed = indices.map { manifest.extents[$0].offset + manifest.extents[$0].storedLength }.max() ?? 0
             guard let size = try await repository.storage.size(pack) else {
                 report.problems.append(RepositoryProblem(pack, "missing (needed by \(origin))"))
                 continue
@@ -40,23 +40,33 @@ struct RepositoryVerifier {
                 report.problems.append(RepositoryProblem(pack, "truncated: \(size) bytes, but \(origin) reads up to byte \(needed)"))
                 continue
             }
-            readable += extents
+            readable += indices
         }
-        let work = WorkQueue(readable)
+        let work = WorkQueue(ExtentRun.plan(readable, extents: manifest.extents))
         let repository = self.repository
+        let extents = manifest.extents
         let results = try await withThrowingTaskGroup(of: ([RepositoryProblem], Int, Int64).self) { group in
             for _ in 0..<max(1, parallel) {
                 group.addTask {
                     var problems: [RepositoryProblem] = []
                     var count = 0
                     var bytes: Int64 = 0
-                    while let extent = await work.next() {
+                    while let run = await work.next() {
+                        let data: [UInt8]
                         do {
-                            _ = try await ExtentRestorer.readExtent(extent, repository: repository)
-                            count += 1
-                            bytes += extent.storedLength
+                            data = try await run.fetch(repository)
                         } catch let e as VaultError {
-                            problems.append(RepositoryProblem(extent.pack, "extent at offset \(extent.offset): \(e.message)"))
+                            problems.append(RepositoryProblem(run.pack, "cannot read bytes \(run.offset)+\(run.length): \(e.message)"))
+                            continue
+                        }
+                        bytes += Int64(data.count)
+                        for index in run.members {
+                            do {
+                                _ = try run.open(extents[index], in: data, repository: repository)
+                                count += 1
+                            } catch let e as VaultError {
+                                problems.append(RepositoryProblem(run.pack, "extent at offset \(extents[index].offset): \(e.message)"))
+                            }
                         }
                     }
                     return (problems, count, bytes)

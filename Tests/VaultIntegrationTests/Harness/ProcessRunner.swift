@@ -94,6 +94,17 @@ enum ProcessRunner {
     }
 }
 
+/// Blocks this thread until `path` contains `text` (polling the file, not the async pool,
+/// which busy tests can starve); false on timeout.
+func waitForText(_ text: String, in path: String, timeout: TimeInterval = 120) -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        if let data = FileManager.default.contents(atPath: path), String(decoding: data, as: UTF8.self).contains(text) { return true }
+        usleep(20_000)
+    }
+    return false
+}
+
 struct HarnessError: Error, CustomStringConvertible {
     var description: String
     init(_ d: String) { description = d }

@@ -86,6 +86,18 @@ final class SeaweedFS: @unchecked Sendable {
         }
     }
 
+    /// Kills the server outright (SIGKILL), as a crash or power loss would.
+    func crash() {
+        let p = lock.withLock { () -> pid_t in
+            defer { pid = 0 }
+            return pid
+        }
+        guard p > 0 else { return }
+        kill(p, SIGKILL)
+        var status: Int32 = 0
+        _ = waitpid(p, &status, 0)
+    }
+
     /// Stops the server and removes its data.
     func destroy() {
         stop()
