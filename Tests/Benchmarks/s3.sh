@@ -16,7 +16,14 @@ key=benchkey
 secret=bench-secret-0123456789
 
 # The object store: every SeaweedFS port named, S3 over TLS on $s3.
-if [ -f "$store/weed.pid" ]; then kill "$(cat "$store/weed.pid")" 2>/dev/null || true; sleep 3; fi
+stop_store() {
+  [ -f "$store/weed.pid" ] || return 0
+  local pid; pid=$(cat "$store/weed.pid")
+  kill "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+}
+stop_store
 rm -rf "$store"; mkdir -p "$store/data"
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -keyout "$store/key.pem" -out "$store/cert.pem" \
   -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>/dev/null
@@ -28,7 +35,7 @@ printf '{"identities":[{"name":"bench","credentials":[{"accessKey":"%s","secretK
   -s3.port.https=$s3 -s3.cert.file="$store/cert.pem" -s3.key.file="$store/key.pem" -s3.config="$store/s3.json" \
   -s3.port.iceberg=0 -s3.port.lance=0 -master.volumeSizeLimitMB=1024 > "$store/weed.log" 2>&1 &
 echo $! > "$store/weed.pid"
-stop_store() { kill "$(cat "$store/weed.pid")" 2>/dev/null || true; }
+trap stop_store EXIT
 for bucket in vault-bench pgbr-bench; do
   for _ in $(seq 1 60); do
     code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$store/cert.pem" --aws-sigv4 aws:amz:us-east-1:s3 --user "$key:$secret" -X PUT "https://127.0.0.1:$s3/$bucket" || true)

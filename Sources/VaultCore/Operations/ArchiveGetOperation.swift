@@ -4,10 +4,12 @@ import Glibc
 
 /// `vault archive-get %f %p`: PostgreSQL's restore_command.
 ///
-/// With `archive.get_ahead: N` (default 8), a segment that is not already prefetched is
-/// fetched together with up to N following segments of its timeline, in parallel; the
-/// followers wait in `pg_wal/vault_prefetch`, and PostgreSQL's next requests are answered
-/// from there by a rename, without opening the repository. Entries PostgreSQL has moved past
+/// With `archive.get_ahead: N` (default 8), segments are fetched ahead into
+/// `pg_wal/vault_prefetch` by a background worker (`PrefetchWorker`) while PostgreSQL replays,
+/// and PostgreSQL's requests are answered from there by a rename, without opening the
+/// repository. When the spool runs low (fewer than N/2 segments ahead) and no worker runs, a
+/// new one is started for the next N. A segment not in the spool is fetched directly (after
+/// waiting for a running worker that may be bringing it). Entries PostgreSQL has moved past
 /// are dropped as it goes, and the whole spool is removed when it asks for something the
 /// archive does not have (the end of archived WAL, or the history probe at promotion).
 public struct ArchiveGetOperation {
@@ -22,7 +24,7 @@ public struct ArchiveGetOperation {
     /// What answered a request.
     public enum Source: Sendable, Equatable {
         case prefetched
-        case archive(bytes: Int, prefetched: Int)
+        case archive(bytes: Int)
     }
 
     /// Fetches `fileName` into `destination`, written to a temporary name and renamed so
@@ -32,9 +34,11 @@ public struct ArchiveGetOperation {
             throw VaultError(.usage, "'\(fileName)' is not a WAL segment, history or backup file name")
         }
         let spool = SpoolDirectory(FileIO.parentDirectory(of: destination) + "/vault_prefetch")
+        let worker = PrefetchWorker(spool: spool)
         let ahead = file.kind == .segment ? policy.archive.getAhead : 0
-        if ahead > 0 && spool.take(file.text, to: destination) {
+        if ahead > 0 && (spool.has(file.text) || worker.waitFor(file.text)) && spool.take(file.text, to: destination) {
             spool.removeOlder(than: file.text)
+            refill(after: file, ahead: ahead, spool: spool, worker: worker)
             return .prefetched
         }
         do {
@@ -44,16 +48,36 @@ public struct ArchiveGetOperation {
             let tmp = destination + ".vault-part"
             try FileIO.writeDurably(tmp, bytes, mode: 0o600)
             try FileIO.rename(tmp, to: destination)
-            var prefetched = 0
             if ahead > 0 {
                 spool.removeOlder(than: file.text)
-                prefetched = await prefetch(after: file, count: ahead, from: archive, into: spool)
+                refill(after: file, ahead: ahead, spool: spool, worker: worker)
             }
-            return .archive(bytes: bytes.count, prefetched: prefetched)
+            return .archive(bytes: bytes.count)
         } catch let e as VaultError where e.kind == .notFound {
-            spool.clear()
+            worker.clearSpool()
             throw e
         }
+    }
+
+    /// Starts a worker for the segments after `file` when the spool runs low and none runs.
+    private func refill(after file: WALFileName, ahead: Int, spool: SpoolDirectory, worker: PrefetchWorker) {
+        guard spool.count(after: file.text) < max(1, ahead / 2), !worker.isRunning else { return }
+        PrefetchWorker.start(policy: policy, shard: shard.name, after: file.text, spool: spool)
+    }
+
+    /// The worker's job (`archive-get --prefetch <segment> <spool>`): fetch up to `get_ahead`
+    /// segments after `fileName` into the spool, unless another worker holds the spool.
+    public func prefetch(after fileName: String, spoolDirectory: String) async throws -> Int {
+        guard let file = WALFileName(fileName), file.kind == .segment else {
+            throw VaultError(.usage, "'\(fileName)' is not a WAL segment name")
+        }
+        let spool = SpoolDirectory(spoolDirectory)
+        let worker = PrefetchWorker(spool: spool)
+        guard let fd = worker.tryLock() else { return 0 }
+        defer { worker.unlock(fd) }
+        let repository = try await RepositoryOpener.open(policy)
+        let archive = WALArchive(repository: repository, record: try await repository.shardRecord(shard.name))
+        return await prefetch(after: file, count: max(1, policy.archive.getAhead), from: archive, into: spool)
     }
 
     /// Fetches the next `count` segments of `file`'s timeline in parallel into the spool and

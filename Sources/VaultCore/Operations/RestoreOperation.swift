@@ -84,7 +84,7 @@ public struct RestoreOperation {
         if options.start {
             let bindir = try RecoveryStarter.bindir(shard: shard, majorVersion: manifest.versionNumber / 10000)
             reached = try await RecoveryStarter(dataDir: directory.root, bindir: bindir, action: options.standby ? "standby" : options.targetAction, timeout: 3600).run()
-            if !options.standby { SpoolDirectory(directory.path("pg_wal/vault_prefetch")).clear() }
+            if !options.standby { PrefetchWorker(spool: SpoolDirectory(directory.path("pg_wal/vault_prefetch"))).clearSpool() }
         }
         return Result(backup: manifest.id, files: manifest.files.count, bytesWritten: totals.bytesWritten, bytesUnchanged: totals.bytesUnchanged,
                       extentsRead: totals.extentsFetched, removed: removed, reached: reached)

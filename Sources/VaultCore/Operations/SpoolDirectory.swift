@@ -30,7 +30,12 @@ struct SpoolDirectory: Sendable {
     /// Drops entries that sort before `name` (older segments, or older timelines).
     func removeOlder(than name: String) {
         guard let names = try? DataDirectoryScanner.list(directory) else { return }
-        for n in names where n < name { unlink(path(n)) }
+        for n in names where n < name && !n.hasPrefix(".") { unlink(path(n)) }
+    }
+
+    /// Entries ahead of `name` (segments PostgreSQL has not asked for yet).
+    func count(after name: String) -> Int {
+        ((try? DataDirectoryScanner.list(directory)) ?? []).filter { $0 > name && !$0.hasPrefix(".") && !$0.contains(".vault-tmp") }.count
     }
 
     /// Removes every entry and the directory itself.

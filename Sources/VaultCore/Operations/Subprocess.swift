@@ -31,6 +31,31 @@ enum Subprocess {
         return (wstatus & 0x7f) == 0 ? (wstatus >> 8) & 0xff : 128 + (wstatus & 0x7f)
     }
 
+    /// Starts `argv` in a session of its own with no terminal and output to /dev/null, and
+    /// does not wait: for work that must outlive the command that started it (prefetch).
+    static func spawnDetached(_ argv: [String]) throws {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        posix_spawnattr_setflags(&attributes, Int16(0x80)) // POSIX_SPAWN_SETSID
+        let env = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }
+        var pid: pid_t = 0
+        let status = withCStrings(argv) { a in
+            withCStrings(env) { e in
+                posix_spawn(&pid, argv[0], &actions, &attributes, UnsafePointer(a).withMemoryRebound(to: UnsafeMutablePointer<CChar>?.self, capacity: argv.count + 1) { $0 },
+                            UnsafePointer(e).withMemoryRebound(to: UnsafeMutablePointer<CChar>?.self, capacity: env.count + 1) { $0 })
+            }
+        }
+        guard status == 0 else { throw VaultError(.io, "cannot start \(argv[0]): \(String(cString: strerror(status)))") }
+        // Reaped by init once this process exits; PostgreSQL's restore_command returns now.
+    }
+
     /// The name of the user owning `path`.
     static func owner(of path: String) -> String? {
         var st = stat()

@@ -22,6 +22,11 @@ struct ArchiveGetCommand: AsyncParsableCommand {
     @Argument(help: "WAL file name (%f).")
     var fileName: String
 
+    /// Internal: run as the background prefetch worker (FILE is the segment to fetch after,
+    /// DEST the spool directory).
+    @Flag(help: .hidden)
+    var prefetch = false
+
     @Argument(help: "Destination path (%p).")
     var destination: String
 
@@ -30,11 +35,17 @@ struct ArchiveGetCommand: AsyncParsableCommand {
         do {
             let policy = try global.loadPolicy()
             let shard = try policy.resolveShard(global.shard)
-            switch try await ArchiveGetOperation(policy: policy, shard: shard).run(fileName: fileName, destination: destination) {
+            let operation = ArchiveGetOperation(policy: policy, shard: shard)
+            if prefetch {
+                let n = try await operation.prefetch(after: fileName, spoolDirectory: destination)
+                log.debug("prefetched \(n) segments after \(fileName)")
+                return
+            }
+            switch try await operation.run(fileName: fileName, destination: destination) {
             case .prefetched:
                 log.debug("restored \(fileName) from the prefetch spool")
-            case .archive(let bytes, let prefetched):
-                log.debug("restored \(fileName) (\(bytes) bytes); prefetched \(prefetched) following segments")
+            case .archive(let bytes):
+                log.debug("restored \(fileName) (\(bytes) bytes)")
             }
         } catch let e as VaultError where e.kind == .notFound {
             log.debug("\(fileName) is not archived")
