@@ -131,4 +131,44 @@ struct RestoreModesIntegrationTests {
         #expect(try standby.sql("SELECT status FROM pg_stat_wal_receiver") == "streaming")
         #expect(try standby.sql("SELECT pg_is_in_recovery()") == "t")
     }
+
+    @Test("archive-get prefetches the following segments in the background and answers from the spool")
+    func prefetch() async throws {
+        let f = try VaultFixture("restore-prefetch")
+        defer { f.cleanUp() }
+        let server = try f.startServer(.v15)
+        try f.writePolicy(server: server, extra: "archive: {get_ahead: 3}")
+        try server.start()
+        try f.initRepository()
+        try server.sql("CREATE TABLE t(id int)")
+        var segments: [String] = []
+        for i in 0..<5 {
+            try server.sql("INSERT INTO t SELECT generate_series(\(i * 1000), \(i * 1000 + 999))")
+            segments.append(try #require(try server.sql("SELECT pg_walfile_name(pg_switch_wal())")))
+        }
+        try await waitUntilArchived(server, segment: try #require(segments.last))
+
+        // As PostgreSQL runs restore_command: in the data directory, %p under pg_wal.
+        let wal = f.dir.path + "/recovering/pg_wal"
+        try FileManager.default.createDirectory(atPath: wal, withIntermediateDirectories: true)
+        try TestDirectory.giveToPostgres(f.dir.path + "/recovering")
+        let spool = wal + "/vault_prefetch"
+        let first = try f.vault(["--log-level", "debug", "archive-get", segments[0], "pg_wal/RECOVERYXLOG"], cwd: f.dir.path + "/recovering")
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stderr.contains("restored \(segments[0]) (16777216 bytes)"), "\(first.stderr)")
+        // The worker runs on after archive-get returned: wait for its three segments.
+        for s in segments[1...3] { #expect(waitForFile(spool + "/" + s, timeout: 60), "\(s) was not prefetched") }
+        #expect(!FileManager.default.fileExists(atPath: spool + "/" + segments[4]), "no more than get_ahead segments ahead")
+
+        let second = try f.vault(["--log-level", "debug", "archive-get", segments[1], "pg_wal/RECOVERYXLOG"], cwd: f.dir.path + "/recovering")
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(second.stderr.contains("restored \(segments[1]) from the prefetch spool"), "\(second.stderr)")
+        let original = FileManager.default.contents(atPath: server.dataDir + "/pg_wal/" + segments[1])
+        #expect(FileManager.default.contents(atPath: wal + "/RECOVERYXLOG") == original, "the spooled copy is byte-identical")
+
+        // The end of archived WAL removes the spool.
+        let missing = try f.vault(["archive-get", "0000000100000000000000FF", "pg_wal/RECOVERYXLOG"], cwd: f.dir.path + "/recovering")
+        #expect(missing.status == 1)
+        #expect(!FileManager.default.fileExists(atPath: spool))
+    }
 }

@@ -50,10 +50,10 @@ struct PrefetchWorker {
         spool.clear()
     }
 
-    /// Starts `vault archive-get --prefetch-after <segment> <spool>` detached.
+    /// Starts `vault archive-get --prefetch <segment> <spool>` detached.
     static func start(policy: Policy, shard: String, after segment: String, spool: SpoolDirectory) {
         let argv = [RestoreOperation.executablePath(), "--policy", policy.sourcePath, "--shard", shard, "--log-level", "error",
-                    "archive-get", "--prefetch-after", segment, spool.directory]
+                    "archive-get", "--prefetch", segment, spool.directory]
         try? Subprocess.spawnDetached(argv)
     }
 }

@@ -105,6 +105,16 @@ func waitForText(_ text: String, in path: String, timeout: TimeInterval = 120) -
     return false
 }
 
+/// Blocks this thread until `path` exists; false on timeout.
+func waitForFile(_ path: String, timeout: TimeInterval = 120) -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while !FileManager.default.fileExists(atPath: path) {
+        if Date() >= deadline { return false }
+        usleep(20_000)
+    }
+    return true
+}
+
 struct HarnessError: Error, CustomStringConvertible {
     var description: String
     init(_ d: String) { description = d }
