@@ -49,11 +49,7 @@ struct RestoreModesIntegrationTests {
         #expect(try latest.sql("SELECT sum(id) FROM t") == "120")
         #expect(latest.log().contains("selected new timeline ID: 3"), "\(latest.log().suffix(2000))")
         #expect(!FileManager.default.fileExists(atPath: latest.dataDir + "/pg_wal/vault_prefetch"), "the prefetch spool is removed when recovery ends")
-        let workers = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).filter { pid in
-            guard Int(pid) != nil, let cmd = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
-            let text = String(decoding: cmd, as: UTF8.self)
-            return text.contains("--prefetch") && text.contains(f.dir.path)
-        }
+        let workers = processes(containing: ["--prefetch", f.dir.path])
         #expect(workers.isEmpty, "no prefetch worker outlives recovery: \(workers)")
 
         let first = try await f.restoreAndRecover("timeline-1", version: version, ["--target-timeline", "1"])

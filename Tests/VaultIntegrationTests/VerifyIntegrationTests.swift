@@ -28,11 +28,8 @@ struct VerifyIntegrationTests {
     static func expectNoScratchLeft(_ scratch: String, sourceLocation: SourceLocation = #_sourceLocation) {
         let left = (try? FileManager.default.contentsOfDirectory(atPath: scratch)) ?? []
         #expect(left.isEmpty, "scratch directories left: \(left)", sourceLocation: sourceLocation)
-        let processes = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).filter { pid in
-            guard Int(pid) != nil, let cmd = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
-            return String(decoding: cmd, as: UTF8.self).contains(scratch)
-        }
-        #expect(processes.isEmpty, "processes left running from \(scratch): \(processes)", sourceLocation: sourceLocation)
+        let running = processes(containing: [scratch])
+        #expect(running.isEmpty, "processes left running from \(scratch): \(running)", sourceLocation: sourceLocation)
     }
 
     @Test("a good backup verifies: objects, restore, recovery, pg_amcheck, pg_checksums, smoke; list, status and expire know it", arguments: PostgresVersion.available)

@@ -105,6 +105,15 @@ func waitForText(_ text: String, in path: String, timeout: TimeInterval = 120) -
     return false
 }
 
+/// Pids of running processes whose command line contains every one of `words`.
+func processes(containing words: [String]) -> [String] {
+    ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).filter { pid in
+        guard Int(pid) != nil, let cmd = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+        let text = String(decoding: cmd, as: UTF8.self)
+        return words.allSatisfy { text.contains($0) }
+    }
+}
+
 /// Blocks this thread until `path` exists; false on timeout.
 func waitForFile(_ path: String, timeout: TimeInterval = 120) -> Bool {
     let deadline = Date().addingTimeInterval(timeout)

@@ -71,10 +71,7 @@ final class SeaweedFS: @unchecked Sendable {
 
     /// Stops the server by its pid and waits for it.
     func stop() {
-        let p = lock.withLock { () -> pid_t in
-            defer { pid = 0 }
-            return pid
-        }
+        let p = takePid()
         guard p > 0 else { return }
         kill(p, SIGTERM)
         let deadline = Date().addingTimeInterval(10)
@@ -88,14 +85,19 @@ final class SeaweedFS: @unchecked Sendable {
 
     /// Kills the server outright (SIGKILL), as a crash or power loss would.
     func crash() {
-        let p = lock.withLock { () -> pid_t in
-            defer { pid = 0 }
-            return pid
-        }
+        let p = takePid()
         guard p > 0 else { return }
         kill(p, SIGKILL)
         var status: Int32 = 0
         _ = waitpid(p, &status, 0)
+    }
+
+    /// The running server's pid (0 when none), forgotten so it is stopped only once.
+    private func takePid() -> pid_t {
+        lock.withLock {
+            defer { pid = 0 }
+            return pid
+        }
     }
 
     /// Stops the server and removes its data.
