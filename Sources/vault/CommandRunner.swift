@@ -20,6 +20,7 @@ enum CommandRunner {
     }
 
     static func fail(_ message: String, code: Int32) -> Never {
+        Interruption.waitForExit()
         FileHandle.standardError.write(Data("error: \(message)\n".utf8))
         exit(code)
     }

@@ -55,6 +55,21 @@ struct RestoreModesIntegrationTests {
         let first = try await f.restoreAndRecover("timeline-1", version: version, ["--target-timeline", "1"])
         defer { first.stop() }
         #expect(try first.sql("SELECT count(*) FROM t") == "10")
+        first.stop()
+
+        // Run by root, --start hands the restored directory to postgres and starts it as postgres.
+        if ProcessRunner.isRoot {
+            let dir = f.dir.path + "/by-root"
+            let port = PortAllocator.allocate()
+            let r = try ProcessRunner.run([VaultBinary.path, "--policy", f.policyFile, "restore", "--target-dir", dir, "--target-timeline", "1",
+                                           "--start", "--port", "\(port)"], cwd: f.dir.path)
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.stdout.contains("recovery promoted"), "\(r.stdout)")
+            let byRoot = try PostgresServer(adopting: dir, version: version, in: f.dir, port: port, running: true)
+            defer { byRoot.stop() }
+            #expect(try FileManager.default.attributesOfItem(atPath: dir + "/global/pg_control")[.ownerAccountName] as? String == "postgres")
+            #expect(try byRoot.sql("SELECT count(*) FROM t") == "10")
+        }
     }
 
     @Test("a delta restore after a small change writes a small fraction and restores the exact data", arguments: PostgresVersion.available)

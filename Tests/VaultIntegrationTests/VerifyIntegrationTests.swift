@@ -114,3 +114,44 @@ struct VerifyIntegrationTests {
         #expect(records.map(\.passed) == [false, false, false, false, true])
     }
 }
+
+/// Ctrl-C in the middle of a verify still stops and removes the scratch instance.
+@Suite("verify interrupted against real PostgreSQL")
+struct VerifyInterruptIntegrationTests {
+    @Test("SIGINT while the scratch PostgreSQL runs: it is stopped and its directory removed; --all verifies every backup")
+    func interrupted() async throws {
+        let (f, server, scratch) = try VerifyIntegrationTests.start("verify-interrupt", version: .v15)
+        defer { f.cleanUp() }
+        #expect(try f.vault(["backup", "--type", "full"]).status == 0)
+        // A smoke query that takes long keeps the scratch server up while we interrupt.
+        try f.writePolicy(server: server, extra: "verify: {scratch: \(scratch)}",
+                          shardExtra: "verify: {smoke: [{sql: \"select pg_sleep(60)::text\", expect: \"\"}]}")
+        let log = f.dir.path + "/verify.log"
+        let verify = try ProcessRunner.spawnAsPostgres([VaultBinary.path, "--policy", f.policyFile, "verify"], logTo: log)
+        // The scratch server is up once its postmaster.pid exists.
+        let deadline = Date().addingTimeInterval(120)
+        var pidFile: String?
+        while pidFile == nil && Date() < deadline {
+            pidFile = ((try? FileManager.default.contentsOfDirectory(atPath: scratch)) ?? [])
+                .map { scratch + "/" + $0 + "/data/postmaster.pid" }.first { FileManager.default.fileExists(atPath: $0) }
+            if pidFile == nil { usleep(50_000) }
+        }
+        #expect(pidFile != nil, "the scratch server never started")
+        usleep(500_000)
+        kill(verify, SIGINT)
+        let status = ProcessRunner.wait(verify)
+        let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(status == 130, "\(output)")
+        #expect(output.contains("error: interrupted; the scratch instance was stopped and removed"), "\(output)")
+        VerifyIntegrationTests.expectNoScratchLeft(scratch)
+
+        // --all: two backups, two records, both passed.
+        try f.writePolicy(server: server, extra: "verify: {scratch: \(scratch)}")
+        #expect(try f.vault(["backup", "--type", "full"]).status == 0)
+        let all = try f.vault(["verify", "--all", "--repository-only", "--json"])
+        #expect(all.status == 0, "\(all.stderr)")
+        let records = try #require(try JSONSerialization.jsonObject(with: Data(all.stdout.utf8)) as? [[String: Any]])
+        #expect(records.count == 2)
+        #expect(records.allSatisfy { $0["passed"] as? Bool == true })
+    }
+}

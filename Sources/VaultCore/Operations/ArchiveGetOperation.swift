@@ -38,7 +38,7 @@ public struct ArchiveGetOperation {
         let ahead = file.kind == .segment ? policy.archive.getAhead : 0
         if ahead > 0 && (spool.has(file.text) || worker.waitFor(file.text)) && spool.take(file.text, to: destination) {
             spool.removeOlder(than: file.text)
-            refill(after: file, ahead: ahead, spool: spool, worker: worker)
+            refill(after: file, ahead: ahead, spool: spool)
             return .prefetched
         }
         do {
@@ -50,7 +50,7 @@ public struct ArchiveGetOperation {
             try FileIO.rename(tmp, to: destination)
             if ahead > 0 {
                 spool.removeOlder(than: file.text)
-                refill(after: file, ahead: ahead, spool: spool, worker: worker)
+                refill(after: file, ahead: ahead, spool: spool)
             }
             return .archive(bytes: bytes.count)
         } catch let e as VaultError where e.kind == .notFound {
@@ -60,8 +60,8 @@ public struct ArchiveGetOperation {
     }
 
     /// Starts a worker for the segments after `file` when the spool runs low and none runs.
-    private func refill(after file: WALFileName, ahead: Int, spool: SpoolDirectory, worker: PrefetchWorker) {
-        guard spool.count(after: file.text) < max(1, ahead / 2), !worker.isRunning else { return }
+    private func refill(after file: WALFileName, ahead: Int, spool: SpoolDirectory) {
+        guard spool.count(after: file.text) < max(1, ahead / 2) else { return }
         PrefetchWorker.start(policy: policy, shard: shard.name, after: file.text, spool: spool)
     }
 
@@ -73,7 +73,7 @@ public struct ArchiveGetOperation {
         }
         let spool = SpoolDirectory(spoolDirectory)
         let worker = PrefetchWorker(spool: spool)
-        guard let fd = worker.tryLock() else { return 0 }
+        guard let fd = worker.acquireAsWorker() else { return 0 }
         defer { worker.unlock(fd) }
         let repository = try await RepositoryOpener.open(policy)
         let archive = WALArchive(repository: repository, record: try await repository.shardRecord(shard.name))

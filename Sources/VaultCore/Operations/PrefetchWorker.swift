@@ -50,10 +50,30 @@ struct PrefetchWorker {
         spool.clear()
     }
 
-    /// Starts `vault archive-get --prefetch <segment> <spool>` detached.
+    /// The descriptor a started worker finds the spool's lock on, already held.
+    static let inheritedLockDescriptor: Int32 = 3
+
+    /// Starts `vault archive-get --prefetch <segment> <spool>` detached, unless a worker runs.
+    /// The lock is taken here and handed to the worker as descriptor 3, so there is no moment
+    /// when a worker is starting but the spool looks free (and could be cleared under it).
     static func start(policy: Policy, shard: String, after segment: String, spool: SpoolDirectory) {
+        let worker = PrefetchWorker(spool: spool)
+        guard let fd = worker.tryLock() else { return }
+        defer { worker.unlock(fd) }
         let argv = [RestoreOperation.executablePath(), "--policy", policy.sourcePath, "--shard", shard, "--log-level", "error",
                     "archive-get", "--prefetch", segment, spool.directory]
-        try? Subprocess.spawnDetached(argv)
+        try? Subprocess.spawnDetached(argv, passing: fd, as: inheritedLockDescriptor)
+    }
+
+    /// In the worker: the lock handed over by `start`, or, run by hand, one taken now.
+    func acquireAsWorker() -> Int32? {
+        let fd = Self.inheritedLockDescriptor
+        var inherited = stat(), lockFile = stat()
+        if fstat(fd, &inherited) == 0, stat(lockPath, &lockFile) == 0,
+           inherited.st_dev == lockFile.st_dev, inherited.st_ino == lockFile.st_ino,
+           flock(fd, LOCK_EX | LOCK_NB) == 0 {
+            return fd
+        }
+        return tryLock()
     }
 }

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `vault restore --start`: starts PostgreSQL on a restored directory, waits until recovery
 /// has reached its target, and reports where it stopped.
@@ -35,6 +38,7 @@ public struct RecoveryStarter {
 
     public func run() async throws -> Reached {
         let started = Date()
+        try handOverIfRoot()
         let owner = Subprocess.owner(of: dataDir)
         let log = dataDir + "/vault-recovery.log"
         let status = try Subprocess.run([bindir + "/pg_ctl", "-D", dataDir, "-l", log, "-w", "-t", "3600", "start"], asUser: owner, output: dataDir + "/vault-pg_ctl.out")
@@ -66,6 +70,16 @@ public struct RecoveryStarter {
             try await Task.sleep(nanoseconds: 200_000_000)
         }
         throw VaultError(.database, "recovery in \(dataDir) did not reach its target within \(Int(timeout)) s; see \(log)")
+    }
+
+    /// PostgreSQL refuses to run as root: a directory root restored (root-owned) is handed to
+    /// the postgres user first, with the tablespace directories it links to.
+    func handOverIfRoot() throws {
+        guard geteuid() == 0, Subprocess.owner(of: dataDir) == "root" else { return }
+        try FileTree.chown(dataDir, to: "postgres")
+        for oid in (try? DataDirectoryScanner.list(dataDir + "/pg_tblspc")) ?? [] {
+            if let target = try? DataDirectoryScanner.readLink(dataDir + "/pg_tblspc/" + oid) { try FileTree.chown(target, to: "postgres") }
+        }
     }
 
     /// Where replay stands, with one more column (`also`) that names the state.

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -53,7 +54,7 @@ public final class ScratchInstance: @unchecked Sendable {
         let existing = (try? FileIO.read(auto)) ?? []
         try FileIO.writeDurably(auto, existing + Array(("\n# vault verify scratch instance\n" + settings.joined(separator: "\n") + "\n").utf8), mode: 0o600)
         try FileIO.writeDurably(dataDir + "/pg_hba.conf", Array("# vault verify scratch instance: local socket only\nlocal all all trust\n".utf8), mode: 0o600)
-        if geteuid() == 0 { try FileTree.chown(directory, to: "postgres") }
+        if geteuid() == 0 { try FileTree.chown(directory, to: "postgres") }  // PostgreSQL refuses to run as root
     }
 
     /// Stops the server (fast, then immediate, then SIGKILL by the pid it wrote) and removes
@@ -142,6 +143,7 @@ final class ScratchRegistry: @unchecked Sendable {
                 signal(sig, SIG_IGN)
                 let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
                 source.setEventHandler { [weak self] in
+                    Interruption.begin()
                     self?.removeAll()
                     FileHandle.standardError.write(Data("error: interrupted; the scratch instance was stopped and removed\n".utf8))
                     exit(128 + sig)
@@ -163,5 +165,22 @@ final class ScratchRegistry: @unchecked Sendable {
         let all = Array(instances.values)
         lock.unlock()
         for i in all { i.remove() }
+    }
+}
+
+/// Set when SIGINT or SIGTERM arrived and the scratch instances are being removed: the
+/// command's own failure (its server just went away) must then not exit first with a
+/// misleading error; the signal handler exits with 128 + signal once cleanup is done.
+public enum Interruption {
+    private static let flag = Mutex<Bool>(false)
+
+    static func begin() { flag.withLock { $0 = true } }
+
+    public static var inProgress: Bool { flag.withLock { $0 } }
+
+    /// Waits for the signal handler to finish and exit the process (up to a minute).
+    public static func waitForExit() {
+        guard inProgress else { return }
+        for _ in 0..<600 { usleep(100_000) }
     }
 }

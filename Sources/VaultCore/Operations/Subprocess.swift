@@ -31,15 +31,17 @@ enum Subprocess {
         return (wstatus & 0x7f) == 0 ? (wstatus >> 8) & 0xff : 128 + (wstatus & 0x7f)
     }
 
-    /// Starts `argv` in a session of its own with no terminal and output to /dev/null, and
-    /// does not wait: for work that must outlive the command that started it (prefetch).
-    static func spawnDetached(_ argv: [String]) throws {
+    /// Starts `argv` in a session of its own with no terminal and output to /dev/null, with
+    /// `fd` as its descriptor `childFD`, and does not wait: for work that must outlive the
+    /// command that started it (prefetch).
+    static func spawnDetached(_ argv: [String], passing fd: Int32, as childFD: Int32) throws {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, fd, childFD)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
