@@ -42,3 +42,31 @@ struct SigV4Tests {
         #expect(SigV4.uriEncode("test$file.text") == "test%24file.text")
     }
 }
+
+@Suite("S3 addressing and credentials")
+struct S3AddressingTests {
+    let credentials = SigV4.Credentials(accessKey: "AK", secretKey: "SK")
+
+    @Test("path-style and virtual-hosted URLs, ports, encoded keys and sorted queries")
+    func urls() throws {
+        let path = try S3Client(settings: S3Settings(endpoint: "https://s3.eu-west-1.amazonaws.com", bucket: "pg-backups", region: "eu-west-1"), credentials: credentials)
+        #expect(path.url(key: "main/wal/00000001/A B") == "https://s3.eu-west-1.amazonaws.com/pg-backups/main/wal/00000001/A%20B")
+        #expect(path.url(key: "", query: [("prefix", "main/"), ("list-type", "2")]) == "https://s3.eu-west-1.amazonaws.com/pg-backups?list-type=2&prefix=main%2F")
+        let hosted = try S3Client(settings: S3Settings(endpoint: "https://s3.eu-west-1.amazonaws.com", bucket: "pg-backups", forcePathStyle: false), credentials: credentials)
+        #expect(hosted.url(key: "main/shard.json") == "https://pg-backups.s3.eu-west-1.amazonaws.com/main/shard.json")
+        #expect(hosted.hostHeader == "pg-backups.s3.eu-west-1.amazonaws.com")
+        let local = try S3Client(settings: S3Settings(endpoint: "http://127.0.0.1:8333", bucket: "b"), credentials: credentials)
+        #expect(local.hostHeader == "127.0.0.1:8333")
+        #expect(throws: VaultError.self) { try S3Client(settings: S3Settings(endpoint: "s3.amazonaws.com", bucket: "b"), credentials: credentials) }
+    }
+
+    @Test("credentials come from the environment or an AWS credentials file, never half of each")
+    func credentialSources() throws {
+        let env = try S3CredentialsLoader.load(file: nil, environment: ["AWS_ACCESS_KEY_ID": "AKENV", "AWS_SECRET_ACCESS_KEY": "SKENV", "AWS_SESSION_TOKEN": "TOKEN"])
+        #expect(env.accessKey == "AKENV" && env.secretKey == "SKENV" && env.sessionToken == "TOKEN")
+        #expect(throws: VaultError.self) { try S3CredentialsLoader.load(file: nil, environment: ["AWS_ACCESS_KEY_ID": "AKENV"]) }
+        let parsed = S3CredentialsLoader.parse("[other]\naws_access_key_id = NO\n[default]\naws_access_key_id = AKFILE\naws_secret_access_key = SK=with=equals\n")
+        #expect(parsed["aws_access_key_id"] == "AKFILE")
+        #expect(parsed["aws_secret_access_key"] == "SK=with=equals")
+    }
+}

@@ -61,17 +61,24 @@ struct S3Client: Sendable {
     /// `s3://bucket/prefix`, for messages.
     var location: String { "s3://\(settings.bucket)/\(settings.prefix)" }
 
-    private var hostHeader: String {
+    var hostHeader: String {
         let base = settings.forcePathStyle ? host : "\(settings.bucket).\(host)"
         guard let port, !(scheme == "http" && port == 80) && !(scheme == "https" && port == 443) else { return base }
         return "\(base):\(port)"
     }
 
     /// The URI-encoded path of an object key (or of the bucket, for an empty key).
-    private func path(_ key: String) -> String {
+    func path(_ key: String) -> String {
         let encoded = SigV4.uriEncode(key, keepSlash: true)
         guard settings.forcePathStyle else { return "/\(encoded)" }
         return key.isEmpty ? "/\(settings.bucket)" : "/\(settings.bucket)/\(encoded)"
+    }
+
+    /// The request URL: path-style `scheme://host[:port]/bucket/key`, or virtual-hosted
+    /// `scheme://bucket.host[:port]/key`, with the query in canonical (signed) order.
+    func url(key: String, query: [(String, String)] = []) -> String {
+        let queryText = SigV4.canonicalQuery(query)
+        return "\(scheme)://\(hostHeader)\(path(key))\(queryText.isEmpty ? "" : "?" + queryText)"
     }
 
     /// Sends one request and returns the final answer; throws only when the store could not
@@ -117,8 +124,7 @@ struct S3Client: Sendable {
         let path = path(key)
         let authorization = try signer.authorization(method: method.rawValue, path: path, query: query, headers: signed,
                                                      payloadHash: payloadHash, amzDate: amzDate)
-        let queryText = SigV4.canonicalQuery(query)
-        var request = HTTPClientRequest(url: "\(scheme)://\(hostHeader)\(path)\(queryText.isEmpty ? "" : "?" + queryText)")
+        var request = HTTPClientRequest(url: url(key: key, query: query))
         request.method = method
         for (name, value) in signed { request.headers.add(name: name, value: value) }
         request.headers.add(name: "authorization", value: authorization)
