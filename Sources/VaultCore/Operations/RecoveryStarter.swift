@@ -95,9 +95,25 @@ public struct RecoveryStarter {
         let lines = String(decoding: pid, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         guard lines.count > 4, let port = Int(lines[3]) else { return nil }
         let socket = lines[4].trimmingSpaces()
-        let host = socket.isEmpty ? "127.0.0.1" : socket
-        var conninfo = "host='\(host)' port=\(port) dbname=postgres"
-        if ProcessInfo.processInfo.environment["PGUSER"] == nil, let owner { conninfo += " user='\(owner)'" }
-        return try PostgresConnection(conninfo: conninfo, label: "restored server in \(dataDir)")
+        return try Self.connectLocal(host: socket.isEmpty ? "127.0.0.1" : socket, port: port, database: "postgres",
+                                     owner: owner, label: "restored server in \(dataDir)")
+    }
+
+    /// Connects to a server vault started, as `$PGUSER`, else the data directory's owner, else
+    /// `postgres` (a cluster made with `initdb -U` may have no role named after its OS user).
+    static func connectLocal(host: String, port: Int, database: String, owner: String?, label: String) throws -> PostgresConnection {
+        let base = "host='\(host)' port=\(port) dbname='\(database)'"
+        if ProcessInfo.processInfo.environment["PGUSER"] != nil { return try PostgresConnection(conninfo: base, label: label) }
+        var lastError: (any Error)?
+        var users = owner.map { [$0] } ?? []
+        if !users.contains("postgres") { users.append("postgres") }
+        for user in users {
+            do {
+                return try PostgresConnection(conninfo: base + " user='\(user)'", label: label)
+            } catch {
+                lastError = error
+            }
+        }
+        throw lastError ?? VaultError(.database, "cannot connect to \(label)")
     }
 }

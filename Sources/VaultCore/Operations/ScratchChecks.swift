@@ -73,9 +73,8 @@ struct ScratchChecks {
     }
 
     private func connect(database: String) throws -> PostgresConnection {
-        var conninfo = "host='\(instance.directory)' port=\(instance.port) dbname='\(database)'"
-        if ProcessInfo.processInfo.environment["PGUSER"] == nil, let owner = Subprocess.owner(of: instance.dataDir) { conninfo += " user='\(owner)'" }
-        return try PostgresConnection(conninfo: conninfo, label: "scratch instance \(instance.directory)")
+        try RecoveryStarter.connectLocal(host: instance.directory, port: instance.port, database: database,
+                                         owner: Subprocess.owner(of: instance.dataDir), label: "scratch instance \(instance.directory)")
     }
 
     private static func lines(_ path: String) -> [String] {
