@@ -63,6 +63,12 @@ public struct RestoreOperation {
         let archive = WALArchive(repository: repository, record: try await repository.shardRecord(shard.name))
         _ = try await RecoveryReach(inventory: try await WALInventory.load(archive), archive: archive)
             .check(manifest, target: options.target, timeline: options.targetTimeline)
+        return try await restore(manifest, from: repository, options)
+    }
+
+    /// Writes `manifest`'s backup and the recovery settings, once the backup is chosen and the
+    /// archive checked (by `run`, or by verify, which has done both already).
+    func restore(_ manifest: BackupManifest, from repository: Repository, _ options: Options) async throws -> Result {
         let settings = RecoverySettings(
             vaultPath: Self.executablePath(), policyPath: policy.sourcePath, shard: shard.name, target: options.target,
             targetAction: options.targetAction, targetTimeline: options.targetTimeline, port: options.port,

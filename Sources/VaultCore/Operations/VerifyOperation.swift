@@ -56,7 +56,7 @@ public struct VerifyOperation {
         var timings = VerificationRecord.Timings(repositorySeconds: Date().timeIntervalSince(started), totalSeconds: 0)
         var reached: RecoveryStarter.Reached?
         if !options.repositoryOnly && problems.isEmpty {
-            let scratch = try await restoreAndCheck(manifest, target: target, timings: &timings)
+            let scratch = try await restoreAndCheck(manifest, from: repository, target: target, timings: &timings)
             checked += scratch.checked
             problems += scratch.problems
             reached = scratch.reached
@@ -74,7 +74,8 @@ public struct VerifyOperation {
     }
 
     /// Step two, in a scratch instance that is removed before this returns or throws.
-    private func restoreAndCheck(_ manifest: BackupManifest, target: RecoveryTarget, timings: inout VerificationRecord.Timings) async throws -> ScratchResult {
+    private func restoreAndCheck(_ manifest: BackupManifest, from repository: Repository, target: RecoveryTarget,
+                                 timings: inout VerificationRecord.Timings) async throws -> ScratchResult {
         let major = manifest.versionNumber / 10000
         let bindir = try RecoveryStarter.bindir(shard: shard, majorVersion: major)
         let instance = try ScratchInstance(base: policy.verify.scratch, shard: shard.name, bindir: bindir)
@@ -84,7 +85,8 @@ public struct VerifyOperation {
         var restore = RestoreOperation.Options(targetDir: instance.dataDir, backupID: manifest.id, target: target, targetAction: "promote")
         for ts in manifest.tablespaces { restore.tablespaceMap[ts.oid] = instance.tablespaceDirectory(ts.oid) }
         let restoreStarted = Date()
-        let restored = try await RestoreOperation(policy: policy, shard: shard).run(restore)
+        // Step one already chose the backup and checked its WAL: restore it directly.
+        let restored = try await RestoreOperation(policy: policy, shard: shard).restore(manifest, from: repository, restore)
         timings.restoreSeconds = Date().timeIntervalSince(restoreStarted)
         result.checked.append("restore: \(restored.files) files, \(ByteCount.text(restored.bytesWritten)) written in \(Self.seconds(timings.restoreSeconds)) into a scratch PostgreSQL \(major) on 127.0.0.1:\(instance.port)")
         try instance.prepare()
