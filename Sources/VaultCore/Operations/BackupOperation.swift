@@ -190,7 +190,7 @@ public struct BackupOperation {
 
     /// Whether every segment from `from` to `to` is archived (pg_backup_stop waited for
     /// PostgreSQL's archiver; this confirms they reached this repository).
-    public static func walPresent(repository: Repository, record: ShardRecord, from: String, to: String, timeline: UInt32) async throws -> Bool {
+    static func walPresent(repository: Repository, record: ShardRecord, from: String, to: String, timeline: UInt32) async throws -> Bool {
         guard let a = WALFileName(from)?.segmentNumber(segmentSize: record.walSegmentSize),
               let b = WALFileName(to)?.segmentNumber(segmentSize: record.walSegmentSize) else { return false }
         let archive = WALArchive(repository: repository, record: record)

@@ -22,10 +22,14 @@ struct ListCommand: AsyncParsableCommand {
                 _ = try policy.shard(named: name)
                 let record = try? await repository.shardRecord(name)
                 let verified = try await repository.verifications(shard: name).latestByBackup
+                // One listing of the shard's WAL answers for every backup.
+                var inventory: WALInventory?
+                if let record { inventory = try await WALInventory.load(WALArchive(repository: repository, record: record)) }
                 for m in try await repository.backups(shard: name) {
                     var complete = m.walComplete
-                    if let record {
-                        complete = try await BackupOperation.walPresent(repository: repository, record: record, from: m.walStart, to: m.walStop, timeline: m.timeline)
+                    if let inventory, let first = WALFileName(m.walStart)?.segmentNumber(segmentSize: inventory.segmentSize),
+                       let last = WALFileName(m.walStop)?.segmentNumber(segmentSize: inventory.segmentSize) {
+                        complete = inventory.firstMissing(from: first, through: last, on: TimelineHistory(root: m.timeline)) == nil
                     }
                     summaries.append(BackupSummary(m, walComplete: complete, verification: verified[m.id]))
                 }
