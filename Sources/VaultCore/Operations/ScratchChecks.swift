@@ -15,15 +15,16 @@ struct ScratchChecks {
 
     /// The checks that need the server running.
     func runOnline(into outcome: inout Outcome) throws {
-        let superuser = try connect(database: "postgres").scalar("SELECT rolname FROM pg_roles WHERE oid = 10")
-        outcome.dataChecksums = try connect(database: "postgres").scalar("SHOW data_checksums") == "on"
+        let admin = try connect(database: "postgres")
+        let superuser = try admin.scalar("SELECT rolname FROM pg_roles WHERE oid = 10")
+        outcome.dataChecksums = try admin.scalar("SHOW data_checksums") == "on"
         let amcheck = instance.bindir + "/pg_amcheck"
         if FileIO.exists(amcheck) {
             let log = instance.directory + "/pg_amcheck.out"
             let status = try Subprocess.run([amcheck, "-h", instance.directory, "-p", "\(instance.port)", "-U", superuser,
                                              "--all", "--install-missing", "--no-strict-names"],
                                             asUser: Subprocess.owner(of: instance.dataDir), output: log)
-            let databases = try connect(database: "postgres").scalar("SELECT count(*) FROM pg_database WHERE datallowconn")
+            let databases = try admin.scalar("SELECT count(*) FROM pg_database WHERE datallowconn")
             if status == 0 {
                 outcome.checked.append("pg_amcheck: \(databases) databases, every table and B-tree index, no corruption")
             } else {
