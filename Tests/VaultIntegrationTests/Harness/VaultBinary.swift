@@ -24,15 +24,37 @@ enum VaultBinary {
         chmod(TestDirectory.base, 0o755)
         chmod(binDir, 0o755)
         let target = binDir + "/vault"
-        try? FileManager.default.removeItem(atPath: target)
-        do {
-            try FileManager.default.copyItem(atPath: built, toPath: target)
-        } catch {
-            fatalError("cannot copy \(built) to \(target): \(error)")
-        }
-        chmod(target, 0o755)
+        copyClosedOnExec(from: built, to: target)
         return target
     }()
+
+    /// Copies through a descriptor opened with O_CLOEXEC under a temporary name, then renames.
+    /// Tests run in parallel threads that spawn processes all the time; a child forked while an
+    /// ordinary (inheritable) write descriptor is open keeps it, and exec of the copy then fails
+    /// with "Text file busy" (ETXTBSY) for as long as that child lives.
+    private static func copyClosedOnExec(from source: String, to target: String) {
+        guard let data = FileManager.default.contents(atPath: source) else {
+            fatalError("cannot read \(source)")
+        }
+        let temporary = target + ".copying"
+        unlink(temporary)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
+        guard fd >= 0 else { fatalError("cannot create \(temporary): errno \(errno)") }
+        let written = data.withUnsafeBytes { raw -> Int in
+            var offset = 0
+            while offset < raw.count {
+                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n <= 0 { return offset }
+                offset += n
+            }
+            return offset
+        }
+        fchmod(fd, 0o755)
+        close(fd)
+        guard written == data.count, rename(temporary, target) == 0 else {
+            fatalError("cannot copy \(source) to \(target): errno \(errno)")
+        }
+    }
 
     /// Removes copies left by earlier test processes that have exited.
     private static func removeStaleCopies() {
