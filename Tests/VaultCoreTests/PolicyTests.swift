@@ -146,6 +146,44 @@ struct CronTests {
         #expect(try CronExpression("@daily").matches(minute: 0, hour: 0, day: 5, month: 5, weekday: 3))
     }
 
+    /// 2026-11-26 is a Thursday.
+    static func utc(_ text: String) -> Date {
+        let f = ISO8601DateFormatter()
+        return f.date(from: text) ?? Date(timeIntervalSince1970: 0)
+    }
+
+    @Test("the next firing time: later today, another weekday, a month boundary, a leap day, never")
+    func next() throws {
+        let thursdayMorning = Self.utc("2026-11-26T08:30:15Z")
+        #expect(try CronExpression("0 2 * * 0").next(after: thursdayMorning) == Self.utc("2026-11-29T02:00:00Z"))
+        #expect(try CronExpression("*/15 * * * *").next(after: thursdayMorning) == Self.utc("2026-11-26T08:45:00Z"))
+        #expect(try CronExpression("30 8 * * *").next(after: Self.utc("2026-11-26T08:30:00Z")) == Self.utc("2026-11-27T08:30:00Z"))
+        #expect(try CronExpression("@monthly").next(after: thursdayMorning) == Self.utc("2026-12-01T00:00:00Z"))
+        #expect(try CronExpression("0 0 29 2 *").next(after: thursdayMorning) == Self.utc("2028-02-29T00:00:00Z"))
+        // Both day fields restricted: either matches (the 1st, or a Monday).
+        #expect(try CronExpression("0 3 1 * mon").next(after: thursdayMorning) == Self.utc("2026-11-30T03:00:00Z"))
+        #expect(try CronExpression("0 0 31 2 *").next(after: thursdayMorning) == nil)
+    }
+
+    @Test("auto takes a full backup when there is none or the full schedule came due since the newest full")
+    func autoFull() throws {
+        let now = Self.utc("2026-11-26T08:30:00Z")
+        let weekly = try CronExpression("0 2 * * 0")
+        #expect(BackupOperation.fullBackupDue(ids: [], schedule: weekly, now: now) == "no full backup yet")
+        #expect(BackupOperation.fullBackupDue(ids: ["20261125T010000Z-I"], schedule: nil, now: now) == "no full backup yet")
+        // The newest full started Monday; Sunday 02:00 has not come since.
+        let recent = ["20261123T020000Z-F", "20261124T020000Z-I", "20261125T020000Z-I"]
+        #expect(BackupOperation.fullBackupDue(ids: recent, schedule: weekly, now: now) == nil)
+        #expect(BackupOperation.fullBackupDue(ids: recent, schedule: nil, now: now) == nil)
+        // The newest full started before last Sunday's 02:00: due.
+        let old = ["20261121T020000Z-F", "20261125T020000Z-I"]
+        let reason = BackupOperation.fullBackupDue(ids: old, schedule: weekly, now: now)
+        #expect(reason?.contains("came due at 2026-11-22") == true, "\(reason ?? "nil")")
+        #expect(BackupID.started("20261121T020000Z-F") == Self.utc("2026-11-21T02:00:00Z"))
+        #expect(BackupID.kind("20261121T020000Z-I") == .incremental)
+        #expect(BackupID.started("garbage") == nil)
+    }
+
     @Test("invalid expressions say what is wrong", arguments: [
         ("0 2 * *", "has 4 fields"), ("60 * * * *", "minute 60 is out of range"), ("a * * * *", "is not a number"),
         ("5-1 * * * *", "runs backwards"), ("*/0 * * * *", "invalid step"),

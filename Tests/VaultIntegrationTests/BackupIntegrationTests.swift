@@ -30,9 +30,10 @@ struct BackupIntegrationTests {
 
         let writer = BackgroundWriter(conninfo: server.conninfo)
         try await writer.waitFor(50)
-        let full = try backup(f, type: "full")
+        // `auto` (the default): full on an empty shard, then incremental (no schedule.full set).
+        let full = try backup(f, type: "auto")
         try await writer.waitFor(writer.count + 300)
-        let incremental = try backup(f, type: "incremental")
+        let incremental = try backup(f, type: "auto")
         let total = try writer.stop()
 
         #expect(full.type == "full" && incremental.type == "incremental")

@@ -140,4 +140,37 @@ struct BadInputIntegrationTests {
         #expect(push.status == 6)
         #expect(push.stderr.contains("belongs to cluster"))
     }
+
+    @Test("WAL that never reaches the repository: the backup is kept, exits 10 naming the WAL; once archiving works, list shows it complete")
+    func walNotArchived() async throws {
+        let f = try VaultFixture("bad-archive-timeout")
+        defer { f.cleanUp() }
+        let server = try f.startInitialised(.v15)
+        try f.writePolicy(server: server, shardExtra: "backup: {archive_timeout: 2s}")
+        try server.sql("CREATE TABLE t AS SELECT generate_series(1, 1000) AS id")
+        server.stop()
+        try server.configure(["archive_command = 'false'"])
+        try server.start()
+
+        let backup = try f.vault(["backup", "--type", "full"])
+        #expect(backup.status == 10, "\(backup.stderr)")
+        let lines = backup.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }
+        #expect(lines.count == 1)
+        #expect(backup.stderr.contains("did not reach the repository within backup.archive_timeout (2 s)"), "\(backup.stderr)")
+
+        func listed() throws -> [String: Any] {
+            let list = try f.vault(["list", "--json"])
+            let all = try #require(try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]])
+            return try #require(all.first)
+        }
+        let before = try listed()
+        #expect(before["walComplete"] as? Bool == false)
+        let walStop = try #require(before["walStop"] as? String)
+
+        server.stop()
+        try server.configureArchiving(policy: f.policyFile)
+        try server.start()
+        try await waitUntilArchived(server, segment: walStop)
+        #expect(try listed()["walComplete"] as? Bool == true)
+    }
 }

@@ -30,6 +30,37 @@ public struct BackupOperation {
         }
     }
 
+    /// The backup an incremental builds on, or nil for a full one. `auto` takes a full backup
+    /// when the shard has none, or when the policy's `schedule.full` has come due since the
+    /// newest full backup started; otherwise an incremental on the newest backup. Only the
+    /// newest manifest is read.
+    private func parentBackup(_ requested: Requested, repository: Repository, now: Date) async throws -> BackupManifest? {
+        switch requested {
+        case .full:
+            return nil
+        case .incremental:
+            guard let latest = try await repository.latestBackup(shard: shard.name) else {
+                throw VaultError(.refused, "shard \(shard.name) has no backup yet: the first backup must be full")
+            }
+            return latest
+        case .auto:
+            let ids = try await repository.backupIDs(shard: shard.name)
+            if let reason = Self.fullBackupDue(ids: ids, schedule: shard.settings.schedule.full, now: now) {
+                progress("auto: \(reason), taking a full backup")
+                return nil
+            }
+            return try await repository.latestBackup(shard: shard.name)
+        }
+    }
+
+    /// Why `auto` must take a full backup now, or nil when an incremental will do: there is no
+    /// full backup among `ids`, or `schedule` fired after the newest full backup started.
+    static func fullBackupDue(ids: [String], schedule: CronExpression?, now: Date) -> String? {
+        guard let lastFull = ids.last(where: { BackupID.kind($0) == .full }) else { return "no full backup yet" }
+        guard let schedule, let started = BackupID.started(lastFull), let due = schedule.next(after: started), due <= now else { return nil }
+        return "schedule.full '\(schedule.text)' came due at \(Timestamp.format(due)), after full backup \(lastFull)"
+    }
+
     /// The lock that keeps backups and expiry of one shard from running at once.
     static func lockName(_ shard: String) -> String { "\(shard)/locks/backup.lock" }
 
@@ -40,16 +71,11 @@ public struct BackupOperation {
         // A standby's files are read from its own data directory, never the shard's (primary's).
         let pgdata = try node.pgdata ?? (primary == nil ? shard.pgdata : nil) ?? conn.scalar("SHOW data_directory")
 
-        let previous = try await repository.backups(shard: shard.name).last
-        let parent: BackupManifest? = requested == .full ? nil : previous
-        if requested == .incremental && parent == nil {
-            throw VaultError(.refused, "shard \(shard.name) has no backup yet: the first backup must be full")
-        }
-        let kind: BackupManifest.Kind = parent == nil ? .full : .incremental
-
         let started = Date()
+        let parent = try await parentBackup(requested, repository: repository, now: started)
+        let kind: BackupManifest.Kind = parent == nil ? .full : .incremental
         let startTime = Timestamp.format(started)
-        let id = Self.backupID(started, kind: kind)
+        let id = BackupID.make(started: started, kind: kind)
         let startLSNText = try conn.scalar("SELECT pg_backup_start($1, true)::text", ["vault \(id)"])
         guard let startLSN = LSN(startLSNText) else { throw VaultError(.database, "node \(node.name): unexpected backup start LSN '\(startLSNText)'") }
         progress("backup \(id) started at \(startLSN) on node \(node.name) (\(kind.rawValue)\(parent.map { ", parent \($0.id)" } ?? ""))")
@@ -63,8 +89,11 @@ public struct BackupOperation {
             _ = try? conn.query("SELECT pg_backup_stop(false)")
             throw error
         }
-        progress("copied \(copied.files.count) files; waiting for PostgreSQL to archive the backup's WAL")
-        let stop = try conn.query("SELECT lsn::text, labelfile, spcmapfile FROM pg_backup_stop(true)")
+        progress("copied \(copied.files.count) files; waiting for the backup's WAL to reach the repository")
+        // wait_for_archive => false: PostgreSQL's own wait re-checks the archiver once a second,
+        // which costs most backups a whole second; vault watches its repository instead, which
+        // is what matters anyway. On a primary the call still switches to a new WAL segment.
+        let stop = try conn.query("SELECT lsn::text, labelfile, spcmapfile FROM pg_backup_stop(false)")
         guard let row = stop.first, row.count == 3, let stopText = row[0], let stopLSN = LSN(stopText), let label = row[1] else {
             throw VaultError(.database, "node \(node.name): pg_backup_stop returned no result")
         }
@@ -72,16 +101,15 @@ public struct BackupOperation {
         let segmentSize = record.walSegmentSize
         let walStart = WALFileName.segment(containing: startLSN, timeline: timeline, segmentSize: segmentSize)
         let walStop = WALFileName.segment(containing: LSN(stopLSN.value - 1), timeline: timeline, segmentSize: segmentSize)
-        var walComplete = try await Self.walPresent(repository: repository, record: record, from: walStart, to: walStop, timeline: timeline)
+        var wal = BackupWALWait(repository: repository, record: record, timeline: timeline, from: walStart, to: walStop)
+        var walComplete = try await wal.isComplete()
         if let primary, !walComplete {
-            // From a standby, pg_backup_stop does not wait for archiving: the primary archives,
-            // once the stop segment is complete. Switch it out there and wait for it.
+            // From a standby the stop segment is complete only once the primary leaves it:
+            // switch it out there; the primary archives it.
             try primary.query("SELECT pg_switch_wal()")
-            let deadline = Date().addingTimeInterval(120)
-            while !walComplete && Date() < deadline {
-                try await Task.sleep(nanoseconds: 200_000_000)
-                walComplete = try await Self.walPresent(repository: repository, record: record, from: walStart, to: walStop, timeline: timeline)
-            }
+        }
+        if !walComplete {
+            walComplete = try await wal.wait(seconds: shard.settings.archiveTimeout)
         }
 
         let manifest = BackupManifest(
@@ -171,33 +199,11 @@ public struct BackupOperation {
                           checksumFailures: failures)
     }
 
-    /// `20261126T031500Z-F`: sorts by time; the suffix says full or incremental.
-    static func backupID(_ date: Date, kind: BackupManifest.Kind) -> String {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-        return f.string(from: date) + (kind == .full ? "-F" : "-I")
-    }
-
     /// The timeline from a backup_label's `START TIMELINE:` line.
     static func timeline(fromLabel label: String) -> UInt32? {
         for line in label.split(separator: "\n") where line.hasPrefix("START TIMELINE:") {
             return UInt32(line.dropFirst("START TIMELINE:".count).trimmingSpacesSub())
         }
         return nil
-    }
-
-    /// Whether every segment from `from` to `to` is archived (pg_backup_stop waited for
-    /// PostgreSQL's archiver; this confirms they reached this repository).
-    static func walPresent(repository: Repository, record: ShardRecord, from: String, to: String, timeline: UInt32) async throws -> Bool {
-        guard let a = WALFileName(from)?.segmentNumber(segmentSize: record.walSegmentSize),
-              let b = WALFileName(to)?.segmentNumber(segmentSize: record.walSegmentSize) else { return false }
-        let archive = WALArchive(repository: repository, record: record)
-        for n in a...max(a, b) {
-            guard let name = WALFileName(WALFileName.segment(timeline: timeline, number: n, segmentSize: record.walSegmentSize)) else { return false }
-            if try await !repository.storage.exists(archive.objectName(name)) { return false }
-        }
-        return true
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A standard five-field cron expression (minute hour day-of-month month day-of-week),
 /// evaluated in UTC. Supports `*`, lists, ranges, steps, month and weekday names, and the
 /// `@hourly`, `@daily`, `@weekly`, `@monthly` shorthands.
@@ -45,7 +47,39 @@ public struct CronExpression: Sendable, Equatable, CustomStringConvertible {
     /// Whether the expression fires at the given UTC calendar minute (weekday 0 = Sunday).
     public func matches(minute: Int, hour: Int, day: Int, month: Int, weekday: Int) -> Bool {
         guard minutes.contains(minute), hours.contains(hour), months.contains(month) else { return false }
-        // Classic cron: when both day fields are restricted, either may match.
+        return dayMatches(day: day, weekday: weekday)
+    }
+
+    /// The first minute strictly after `date` at which the expression fires, or nil when it
+    /// never fires within the next eight years (for example `0 0 31 2 *`). Evaluated in UTC,
+    /// a day at a time, so a yearly expression costs a few hundred steps, not half a million.
+    public func next(after date: Date) -> Date? {
+        var calendar = Calendar(identifier: .gregorian)
+        guard let utc = TimeZone(identifier: "UTC") else { return nil }
+        calendar.timeZone = utc
+        // The next whole minute after `date`.
+        let firstMinute = (date.timeIntervalSince1970 / 60).rounded(.down) * 60 + 60
+        let start = Date(timeIntervalSince1970: firstMinute)
+        guard var day = calendar.dateInterval(of: .day, for: start)?.start else { return nil }
+        let sortedHours = hours.sorted(), sortedMinutes = minutes.sorted()
+        for _ in 0..<(8 * 366) {
+            let c = calendar.dateComponents([.day, .month, .weekday], from: day)
+            if let d = c.day, let m = c.month, let w = c.weekday, months.contains(m), dayMatches(day: d, weekday: w - 1) {
+                for hour in sortedHours {
+                    for minute in sortedMinutes {
+                        let candidate = day.addingTimeInterval(TimeInterval(hour * 3600 + minute * 60))
+                        if candidate >= start { return candidate }
+                    }
+                }
+            }
+            guard let following = calendar.date(byAdding: .day, value: 1, to: day) else { return nil }
+            day = following
+        }
+        return nil
+    }
+
+    /// Classic cron: when both day fields are restricted, either may match.
+    private func dayMatches(day: Int, weekday: Int) -> Bool {
         let domOK = daysOfMonth.contains(day)
         let dowOK = daysOfWeek.contains(weekday)
         if dayOfMonthRestricted && dayOfWeekRestricted { return domOK || dowOK }

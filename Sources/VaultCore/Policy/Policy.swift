@@ -96,10 +96,13 @@ public struct ShardSettings: Sendable {
     public var retention: RetentionSettings
     public var parallel: Int
     public var backupFrom: BackupSource
+    /// How long a backup waits, after `pg_backup_stop`, for its WAL to reach the repository
+    /// before it is recorded with its WAL marked incomplete (seconds).
+    public var archiveTimeout: Int
 
     public static let builtIn = ShardSettings(
         schedule: ScheduleSettings(), retention: RetentionSettings(fullBackups: 2, window: nil),
-        parallel: 2, backupFrom: .primary)
+        parallel: 2, backupFrom: .primary, archiveTimeout: 300)
 }
 
 public struct ScheduleSettings: Sendable {

@@ -185,6 +185,11 @@ public enum PolicyLoader {
                     issues.add(b.value("from"), "backup.from must be primary, standby or prefer-standby, got '\(from)'")
                 }
             }
+            if let text = b.string("archive_timeout") {
+                if let seconds = Duration.parseSeconds(text) { s.archiveTimeout = seconds } else {
+                    issues.add(b.value("archive_timeout"), "backup.archive_timeout '\(text)' is not a duration like 90s, 5m or 1h")
+                }
+            }
             b.finish()
         }
         return s

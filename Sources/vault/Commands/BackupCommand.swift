@@ -31,7 +31,9 @@ struct BackupCommand: AsyncParsableCommand {
                 try await operation.run(BackupOperation.Requested(rawValue: type) ?? .auto)
             }
             defer {
-                if let bad = m.checksumFailures, let first = bad.first {
+                if !m.walComplete {
+                    CommandRunner.fail("backup \(m.id) is stored but its WAL \(m.walStart)–\(m.walStop) did not reach the repository within backup.archive_timeout (\(shard.settings.archiveTimeout) s); check archive_command; the backup becomes restorable once that WAL is archived (vault list shows it)", code: VaultError(.checkFailed, "").exitCode)
+                } else if let bad = m.checksumFailures, let first = bad.first {
                     let pages = bad.reduce(0) { $0 + $1.blocks.count }
                     CommandRunner.fail("backup \(m.id) is complete but \(pages) page\(pages == 1 ? "" : "s") failed the data checksum (first: \(first.path) block \(first.blocks.first ?? 0)); the backup is kept and marked", code: VaultError(.checkFailed, "").exitCode)
                 }
@@ -40,7 +42,7 @@ struct BackupCommand: AsyncParsableCommand {
                 try printJSON(BackupSummary(m))
             } else {
                 let s = m.stats
-                print("backup \(m.id) (\(m.kind.rawValue)) of shard \(shard.name): \(s.files) files, \(ByteCount.text(s.databaseBytes)); read \(ByteCount.text(s.bytesRead)), stored \(ByteCount.text(s.bytesStoredNew)) new, \(ByteCount.text(s.bytesReferenced)) referenced; \(m.startLSN)–\(m.stopLSN) on timeline \(m.timeline); \(String(format: "%.1f", s.seconds)) s\(m.walComplete ? "" : "; WARNING: WAL \(m.walStart)–\(m.walStop) is not all archived")")
+                print("backup \(m.id) (\(m.kind.rawValue)) of shard \(shard.name): \(s.files) files, \(ByteCount.text(s.databaseBytes)); read \(ByteCount.text(s.bytesRead)), stored \(ByteCount.text(s.bytesStoredNew)) new, \(ByteCount.text(s.bytesReferenced)) referenced; \(m.startLSN)–\(m.stopLSN) on timeline \(m.timeline); \(String(format: "%.1f", s.seconds)) s")
             }
         }
     }

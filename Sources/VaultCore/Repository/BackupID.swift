@@ -1,0 +1,52 @@
+import Foundation
+
+/// Backup identifiers: the start time in UTC to the second and the kind,
+/// `20261126T083244Z-F` (full) or `…-I` (incremental). They sort by start time, so the newest
+/// backup, and the newest full backup and when it began, come from a listing of manifest names
+/// without reading any manifest.
+public enum BackupID {
+    public static func make(started: Date, kind: BackupManifest.Kind) -> String {
+        formatter().string(from: started) + (kind == .full ? "-F" : "-I")
+    }
+
+    /// The start time encoded in `id` (to the second), or nil for a malformed identifier.
+    public static func started(_ id: String) -> Date? {
+        guard id.count == 18 else { return nil }
+        return formatter().date(from: String(id.prefix(16)))
+    }
+
+    public static func kind(_ id: String) -> BackupManifest.Kind? {
+        switch id.suffix(2) {
+        case "-F": return .full
+        case "-I": return .incremental
+        default: return nil
+        }
+    }
+
+    private static func formatter() -> DateFormatter {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        return f
+    }
+}
+
+extension Repository {
+    /// Identifiers of a shard's complete backups (those whose manifest exists), oldest first.
+    public func backupIDs(shard: String) async throws -> [String] {
+        let prefix = "\(shard)/backups/"
+        return try await storage.list(prefix: "\(shard)/backups")
+            .filter { $0.hasPrefix(prefix) && $0.hasSuffix(".manifest") }
+            .map { String($0.dropFirst(prefix.count).dropLast(".manifest".count)) }
+            .sorted()
+    }
+
+    /// The newest backup of a shard, reading only its manifest.
+    public func latestBackup(shard: String) async throws -> BackupManifest? {
+        guard let id = try await backupIDs(shard: shard).last else { return nil }
+        let name = BackupManifest.objectName(shard: shard, id: id)
+        guard let bytes = try await read(name) else { return nil }
+        return try JSONCoding.decode(BackupManifest.self, from: bytes, what: name)
+    }
+}
