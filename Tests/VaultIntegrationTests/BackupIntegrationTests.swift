@@ -79,6 +79,13 @@ struct BackupIntegrationTests {
         await lock.release()
         let ok = try f.vault(["backup", "--type", "full"])
         #expect(ok.status == 0, "\(ok.stderr)")
+        // A tiny cluster backs up in well under a second; the next backup must still get an
+        // identifier of its own (ids are to the second), not replace this one's manifest.
+        let again = try f.vault(["backup", "--type", "full"])
+        #expect(again.status == 0, "\(again.stderr)")
+        let list = try f.vault(["list", "--json"])
+        let ids = try JSONDecoder().decode([Summary].self, from: Data(list.stdout.utf8)).map(\.id)
+        #expect(ids.count == 2 && Set(ids).count == 2, "\(ids)")
     }
 
     private func backup(_ f: VaultFixture, type: String) throws -> Summary {
@@ -110,7 +117,7 @@ struct StandbyBackupIntegrationTests {
         let standby = try f.startStandby(of: primary)
         let standbyDir = standby.dataDir
 
-        try f.dir.write("vault.yaml", """
+        _ = try f.dir.write("vault.yaml", """
             version: 1
             repository: {path: \(f.repositoryPath)}
             encryption: {passphrase_file: \(f.passphraseFile)}

@@ -57,7 +57,7 @@ struct BadInputIntegrationTests {
         // goes on streaming, but still says loudly what is wrong.
         let standbyDir = f.dir.path + "/standby-cwd"
         try FileManager.default.createDirectory(atPath: standbyDir, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: standbyDir + "/standby.signal", contents: Data())
+        _ = FileManager.default.createFile(atPath: standbyDir + "/standby.signal", contents: Data())
         try TestDirectory.giveToPostgres(standbyDir)
         let onStandby = try f.vault(["archive-get", segment, standbyDir + "/x"], cwd: standbyDir)
         #expect(onStandby.status == 1)

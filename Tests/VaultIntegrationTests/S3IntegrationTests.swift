@@ -90,8 +90,9 @@ struct S3IntegrationTests {
     @Test("leases: two concurrent backups never both run; a dead holder's lease is taken over once expired")
     func leases() async throws {
         let store = try await SeaweedFS.shared()
-        // Long enough that a busy test machine starts the next vault well inside it.
-        let (f, server, bucket) = try await Self.start("s3-leases", store: store, leaseSeconds: 15)
+        // Long enough that a busy test machine starts the next vault well inside it (15 s was
+        // not: under the full suite, 13 s passed between the kill and the next vault's check).
+        let (f, server, bucket) = try await Self.start("s3-leases", store: store, leaseSeconds: 30)
         defer { f.cleanUp() }
         try Self.pgbench(server, scale: 8)
         let log = f.dir.path + "/backups.log"
@@ -192,7 +193,7 @@ struct S3TLSIntegrationTests {
 /// Listing and deleting at a scale where S3 pages its answers.
 @Suite("S3 listing and batch delete on SeaweedFS")
 struct S3ListingIntegrationTests {
-    @Test("a listing pages through 1,050 objects under a prefix, and a batch delete removes them all")
+    @Test("a listing pages through 1,050 objects under a prefix with their sizes, and a batch delete removes them all")
     func pagination() async throws {
         let store = try await SeaweedFS.shared()
         let storage = try store.storage(bucket: try await store.makeBucket("s3-pages"))
@@ -211,6 +212,10 @@ struct S3ListingIntegrationTests {
         try await storage.put("main/walrus", [1])
         let listed = try await storage.list(prefix: "main/wal")
         #expect(listed == names.sorted(), "\(listed.count) listed")
+        // Sizes come with the listing (each object holds its own name: 42 bytes).
+        let sized = try await storage.listSizes(prefix: "main/wal")
+        #expect(sized.map(\.name) == listed)
+        #expect(sized.allSatisfy { $0.size == 42 })
         try await storage.delete(Array(names.prefix(1020)))
         #expect(try await storage.list(prefix: "main/wal") == Array(names.sorted().suffix(30)))
         #expect(try await storage.get("main/walrus") == [1])

@@ -32,24 +32,24 @@ public struct BackupOperation {
 
     /// The backup an incremental builds on, or nil for a full one. `auto` takes a full backup
     /// when the shard has none, or when the policy's `schedule.full` has come due since the
-    /// newest full backup started; otherwise an incremental on the newest backup. Only the
-    /// newest manifest is read.
-    private func parentBackup(_ requested: Requested, repository: Repository, now: Date) async throws -> BackupManifest? {
+    /// newest full backup started; otherwise an incremental on the newest backup. Only that
+    /// one manifest is read.
+    private func parentBackup(_ requested: Requested, ids: [String], repository: Repository, now: Date) async throws -> BackupManifest? {
         switch requested {
         case .full:
             return nil
         case .incremental:
-            guard let latest = try await repository.latestBackup(shard: shard.name) else {
+            guard let newest = ids.last, let manifest = try await repository.manifest(shard: shard.name, id: newest) else {
                 throw VaultError(.refused, "shard \(shard.name) has no backup yet: the first backup must be full")
             }
-            return latest
+            return manifest
         case .auto:
-            let ids = try await repository.backupIDs(shard: shard.name)
             if let reason = Self.fullBackupDue(ids: ids, schedule: shard.settings.schedule.full, now: now) {
                 progress("auto: \(reason), taking a full backup")
                 return nil
             }
-            return try await repository.latestBackup(shard: shard.name)
+            guard let newest = ids.last else { return nil }
+            return try await repository.manifest(shard: shard.name, id: newest)
         }
     }
 
@@ -71,8 +71,9 @@ public struct BackupOperation {
         // A standby's files are read from its own data directory, never the shard's (primary's).
         let pgdata = try node.pgdata ?? (primary == nil ? shard.pgdata : nil) ?? conn.scalar("SHOW data_directory")
 
-        let started = Date()
-        let parent = try await parentBackup(requested, repository: repository, now: started)
+        let ids = try await repository.backupIDs(shard: shard.name)
+        let started = try await BackupID.startTime(after: ids.last)
+        let parent = try await parentBackup(requested, ids: ids, repository: repository, now: started)
         let kind: BackupManifest.Kind = parent == nil ? .full : .incremental
         let startTime = Timestamp.format(started)
         let id = BackupID.make(started: started, kind: kind)

@@ -55,19 +55,19 @@ public struct ExpireOperation {
         if !dryRun { try await storage.delete(manifests) }
 
         let referenced = kept.reduce(into: Set<String>()) { $0.formUnion($1.packs) }
-        let packs = try await storage.list(prefix: "\(shard.name)/packs").filter { !referenced.contains($0) }
-        for pack in packs { freed += try await storage.size(pack) ?? 0 }
-        if !dryRun { try await storage.delete(packs) }
+        let packs = try await storage.listSizes(prefix: "\(shard.name)/packs").filter { !referenced.contains($0.name) }
+        freed += packs.reduce(0) { $0 + $1.size }
+        if !dryRun { try await storage.delete(packs.map(\.name)) }
 
         var wal: [String] = []
         if let oldest = kept.min(by: { $0.id < $1.id }),
            let floor = WALFileName(oldest.walStart)?.segmentNumber(segmentSize: record.walSegmentSize) {
-            for name in try await storage.list(prefix: "\(shard.name)/wal") {
-                guard let file = WALFileName(String(name.split(separator: "/").last ?? "")), file.kind != .history,
+            for object in try await storage.listSizes(prefix: "\(shard.name)/wal") {
+                guard let file = WALFileName(String(object.name.split(separator: "/").last ?? "")), file.kind != .history,
                       file.timeline <= oldest.timeline,
                       let n = file.segmentNumber(segmentSize: record.walSegmentSize), n < floor else { continue }
-                freed += try await storage.size(name) ?? 0
-                wal.append(name)
+                freed += object.size
+                wal.append(object.name)
             }
         }
         if !dryRun { try await storage.delete(wal) }

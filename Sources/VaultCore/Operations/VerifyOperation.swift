@@ -37,6 +37,15 @@ public struct VerifyOperation {
         var records: [VerificationRecord] = []
         for manifest in chosen {
             let record = try await verify(manifest, options: options, repository: repository, archive: archive, inventory: inventory)
+            // verify does not hold the shard's lock (a long verify must not hold up backups),
+            // so an expire may remove the backup meanwhile: its missing objects are then no
+            // damage, and a record of it would outlive it.
+            if !record.passed, try await !repository.storage.exists(BackupManifest.objectName(shard: shard.name, id: manifest.id)) {
+                if chosen.count == 1 {
+                    throw VaultError(.notFound, "backup \(manifest.id) of shard \(shard.name) was removed by vault expire while verify ran; nothing was recorded")
+                }
+                continue
+            }
             try await repository.record(record)
             records.append(record)
         }

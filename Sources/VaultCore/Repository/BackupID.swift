@@ -9,6 +9,16 @@ public enum BackupID {
         formatter().string(from: started) + (kind == .full ? "-F" : "-I")
     }
 
+    /// A start time for a new backup whose identifier sorts after `newest`: now, or, when a
+    /// small cluster's backup finished within the second the newest one started, the next
+    /// second, so two backups never share an identifier.
+    public static func startTime(after newest: String?) async throws -> Date {
+        guard let newest, let last = started(newest) else { return Date() }
+        let wait = last.addingTimeInterval(1).timeIntervalSince(Date())
+        if wait > 0 { try await Task.sleep(nanoseconds: UInt64(wait * 1_000_000_000) + 1_000_000) }
+        return Date()
+    }
+
     /// The start time encoded in `id` (to the second), or nil for a malformed identifier.
     public static func started(_ id: String) -> Date? {
         guard id.count == 18 else { return nil }
@@ -42,9 +52,8 @@ extension Repository {
             .sorted()
     }
 
-    /// The newest backup of a shard, reading only its manifest.
-    public func latestBackup(shard: String) async throws -> BackupManifest? {
-        guard let id = try await backupIDs(shard: shard).last else { return nil }
+    /// One backup's manifest, or nil when it does not exist.
+    public func manifest(shard: String, id: String) async throws -> BackupManifest? {
         let name = BackupManifest.objectName(shard: shard, id: id)
         guard let bytes = try await read(name) else { return nil }
         return try JSONCoding.decode(BackupManifest.self, from: bytes, what: name)

@@ -88,9 +88,14 @@ public struct S3Storage: Storage {
 
     /// ListObjectsV2, page by page (1000 keys each), under `prefix/`.
     public func list(prefix: String) async throws -> [String] {
+        try await listSizes(prefix: prefix).map(\.name)
+    }
+
+    /// ListObjectsV2, page after page (S3 returns at most 1000 keys per page).
+    public func listSizes(prefix: String) async throws -> [ListedObject] {
         let trimmed = prefix.hasSuffix("/") ? String(prefix.dropLast()) : prefix
         let listed = client.settings.prefix + (trimmed.isEmpty ? "" : trimmed + "/")
-        var names: [String] = []
+        var objects: [ListedObject] = []
         var token: String?
         repeat {
             var query = [("list-type", "2"), ("prefix", listed)]
@@ -98,10 +103,14 @@ public struct S3Storage: Storage {
             let r = try await client.send(.GET, key: "", query: query)
             guard r.isSuccess else { throw client.failure(r, "listing \(listed)") }
             let text = r.text
-            names += XMLText.values("Key", in: text).map { String($0.dropFirst(client.settings.prefix.count)) }
+            for entry in XMLText.elements("Contents", in: text) {
+                guard let key = XMLText.value("Key", in: entry) else { continue }
+                let size = XMLText.value("Size", in: entry).flatMap { Int64($0) } ?? 0
+                objects.append(ListedObject(name: String(key.dropFirst(client.settings.prefix.count)), size: size))
+            }
             token = XMLText.value("IsTruncated", in: text) == "true" ? XMLText.value("NextContinuationToken", in: text) : nil
         } while token != nil
-        return names.sorted()
+        return objects.sorted { $0.name < $1.name }
     }
 
     public func delete(_ name: String) async throws {

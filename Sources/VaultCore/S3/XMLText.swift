@@ -5,13 +5,19 @@ import Foundation
 enum XMLText {
     /// The text of every `<tag>…</tag>`, unescaped, in document order.
     static func values(_ tag: String, in xml: String) -> [String] {
+        elements(tag, in: xml).map(unescape)
+    }
+
+    /// The raw (still escaped) content of every `<tag>…</tag>`, for elements that contain
+    /// others, such as a listing's `<Contents>`.
+    static func elements(_ tag: String, in xml: String) -> [String] {
         var out: [String] = []
         let open = "<\(tag)>", close = "</\(tag)>"
         var rest = Substring(xml)
         while let start = rest.range(of: open) {
             rest = rest[start.upperBound...]
             guard let end = rest.range(of: close) else { break }
-            out.append(unescape(String(rest[..<end.lowerBound])))
+            out.append(String(rest[..<end.lowerBound]))
             rest = rest[end.upperBound...]
         }
         return out

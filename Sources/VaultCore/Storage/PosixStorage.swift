@@ -94,6 +94,15 @@ public struct PosixStorage: Storage {
         return names.sorted()
     }
 
+    public func listSizes(prefix: String) async throws -> [ListedObject] {
+        var out: [ListedObject] = []
+        for name in try await list(prefix: prefix) {
+            // Gone since the walk (a concurrent expire or archive-push cleanup): not listed.
+            if let size = try await size(name) { out.append(ListedObject(name: name, size: size)) }
+        }
+        return out
+    }
+
     public func delete(_ name: String) async throws {
         try Self.checkName(name)
         if unlink(path(name)) != 0 {

@@ -34,6 +34,10 @@ public protocol Storage: Sendable {
     /// All object names under `prefix` (recursively), sorted.
     func list(prefix: String) async throws -> [String]
 
+    /// All objects under `prefix` with their sizes, sorted by name: one listing, where asking
+    /// `size` of each would cost a request per object on S3.
+    func listSizes(prefix: String) async throws -> [ListedObject]
+
     /// Removes an object; removing a missing one is not an error.
     func delete(_ name: String) async throws
 
@@ -76,4 +80,10 @@ extension Storage {
             throw VaultError(.usage, "invalid object name '\(name)'")
         }
     }
+}
+
+/// An object name and its size in bytes, as a listing reports them.
+public struct ListedObject: Sendable, Equatable {
+    public var name: String
+    public var size: Int64
 }

@@ -65,12 +65,23 @@ struct RestoreCommand: AsyncParsableCommand {
         if standby && (given > 0 || targetTimeline != nil) {
             throw ValidationError("--standby follows the primary; it takes no recovery target or timeline")
         }
-        for m in tablespaceMap where m.split(separator: "=", maxSplits: 1).count != 2 {
-            throw ValidationError("--tablespace-map '\(m)' is not OID=DIR")
-        }
+        _ = try tablespaceDirectories()
         if let tl = targetTimeline, !(tl == "latest" || tl == "current" || UInt32(tl) != nil) {
             throw ValidationError("--target-timeline must be latest, current or a number")
         }
+    }
+
+    /// `--tablespace-map` as tablespace OID → directory.
+    func tablespaceDirectories() throws -> [String: String] {
+        var map: [String: String] = [:]
+        for m in tablespaceMap {
+            let parts = m.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, UInt32(parts[0]) != nil, !parts[1].isEmpty else {
+                throw ValidationError("--tablespace-map '\(m)' is not OID=DIR")
+            }
+            map[parts[0]] = parts[1]
+        }
+        return map
     }
 
     var target: RecoveryTarget {
@@ -90,10 +101,7 @@ struct RestoreCommand: AsyncParsableCommand {
             options.start = start
             options.delta = delta
             options.standby = standby
-            for m in tablespaceMap {
-                let parts = m.split(separator: "=", maxSplits: 1).map(String.init)
-                options.tablespaceMap[parts[0]] = parts[1]
-            }
+            options.tablespaceMap = try tablespaceDirectories()
             let r = try await RestoreOperation(policy: policy, shard: shard).run(options)
             if json {
                 try printJSON(r)
