@@ -141,22 +141,33 @@ struct BadInputIntegrationTests {
         #expect(push.stderr.contains("belongs to cluster"))
     }
 
-    @Test("WAL that never reaches the repository: the backup is kept, exits 10 naming the WAL; once archiving works, list shows it complete")
+    @Test("archive_mode off refuses a backup; WAL that never reaches the repository: the backup is kept, exits 10 naming the WAL; once archiving works, list shows it complete")
     func walNotArchived() async throws {
         let f = try VaultFixture("bad-archive-timeout")
         defer { f.cleanUp() }
         let server = try f.startInitialised(.v15)
         try f.writePolicy(server: server, shardExtra: "backup: {archive_timeout: 2s}")
         try server.sql("CREATE TABLE t AS SELECT generate_series(1, 1000) AS id")
+        // archive_mode off: refused before anything is copied.
         server.stop()
-        try server.configure(["archive_command = 'false'"])
+        try server.configure(["archive_mode = off"])
         try server.start()
+        let refused = try f.vault(["backup", "--type", "full"])
+        #expect(refused.status == 6, "\(refused.stderr)")
+        #expect(refused.stderr.contains("error: node primary: archive_mode is 'off'"), "\(refused.stderr)")
+        let none = try JSONSerialization.jsonObject(with: Data(try f.vault(["list", "--json"]).stdout.utf8)) as? [Any]
+        #expect(none?.isEmpty == true, "nothing stored")
 
+        // Archiving configured but failing (a typo in the policy path of archive_command).
+        server.stop()
+        try server.configure(["archive_mode = on", "archive_command = '\(VaultBinary.path) --policy /nonexistent/vault.yaml archive-push %p'"])
+        try server.start()
         let backup = try f.vault(["backup", "--type", "full"])
         #expect(backup.status == 10, "\(backup.stderr)")
         let lines = backup.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }
         #expect(lines.count == 1)
         #expect(backup.stderr.contains("did not reach the repository within backup.archive_timeout (2 s)"), "\(backup.stderr)")
+        #expect(backup.stderr.contains("PostgreSQL's archiver last archived"), "the archiver's state is logged: \(backup.stderr)")
 
         func listed() throws -> [String: Any] {
             let list = try f.vault(["list", "--json"])

@@ -68,6 +68,11 @@ public struct BackupOperation {
         let (node, conn, primary) = try NodeDiscovery.connectBackupSource(shard)
         let identity = try ClusterIdentity.read(from: conn)
         try record.requireSameCluster(identity, node: "node \(node.name)")
+        // The primary archives, also for a backup read from a standby.
+        let archiving = primary ?? conn
+        if let problem = try ArchivingProblem.of(archiving, node: primary == nil ? node.name : "the primary of shard \(shard.name)") {
+            throw VaultError(.refused, "\(problem): without archived WAL a backup cannot be restored")
+        }
         // A standby's files are read from its own data directory, never the shard's (primary's).
         let pgdata = try node.pgdata ?? (primary == nil ? shard.pgdata : nil) ?? conn.scalar("SHOW data_directory")
 
@@ -111,6 +116,7 @@ public struct BackupOperation {
         }
         if !walComplete {
             walComplete = try await wal.wait(seconds: shard.settings.archiveTimeout)
+            if !walComplete, let state = ArchivingProblem.archiverState(archiving) { progress(state) }
         }
 
         let manifest = BackupManifest(

@@ -26,14 +26,8 @@ public struct CheckOperation {
         let (node, conn) = try NodeDiscovery.connectPrimary(shard)
         try record.requireSameCluster(try ClusterIdentity.read(from: conn), node: "node \(node.name)")
 
+        if let problem = try ArchivingProblem.of(conn, node: node.name) { throw VaultError(.checkFailed, problem) }
         let mode = try conn.scalar("SHOW archive_mode")
-        guard mode == "on" || mode == "always" else {
-            throw VaultError(.checkFailed, "node \(node.name): archive_mode is '\(mode)'; set archive_mode = on and restart PostgreSQL")
-        }
-        let command = try conn.scalar("SHOW archive_command")
-        guard command.contains("archive-push") else {
-            throw VaultError(.checkFailed, "node \(node.name): archive_command is '\(command)', which does not call 'vault archive-push'")
-        }
         let started = Date()
         // A restore point guarantees an important WAL record since the last switch; without
         // one, PostgreSQL may skip the switch and the current segment would never complete.
