@@ -126,6 +126,37 @@ struct S3IntegrationTests {
         #expect(after.stderr.contains("took over the lease"), "\(after.stderr)")
     }
 
+    @Test("a backup frozen past its lease, which another backup took over, writes no manifest")
+    func lostLease() async throws {
+        let store = try await SeaweedFS.shared()
+        let (f, server, bucket) = try await Self.start("s3-lost-lease", store: store, leaseSeconds: 4)
+        defer { f.cleanUp() }
+        try Self.pgbench(server, scale: 8)
+        let lease = try store.storage(bucket: bucket)
+        let frozenLog = f.dir.path + "/frozen.log"
+        let frozen = try ProcessRunner.spawnAsPostgres([VaultBinary.path, "--policy", f.policyFile, "backup", "--type", "full"], logTo: frozenLog)
+        #expect(waitForText(" started at ", in: frozenLog), "the backup never started")
+        kill(frozen, SIGSTOP)
+        defer { kill(frozen, SIGKILL) }
+        // Past the frozen holder's expiry, another backup takes the lease over and finishes.
+        let held = try #require(try await lease.get("main/locks/backup.lock"))
+        let expires = try #require((try JSONSerialization.jsonObject(with: Data(held)) as? [String: Any])?["expires"] as? Double)
+        try await Task.sleep(nanoseconds: UInt64(max(0, expires - Date().timeIntervalSince1970 + 0.5) * 1e9))
+        let other = try f.vault(["backup", "--type", "full"])
+        #expect(other.status == 0, "\(other.stderr)")
+        #expect(other.stderr.contains("took over the lease"), "\(other.stderr)")
+
+        kill(frozen, SIGCONT)
+        let status = ProcessRunner.wait(frozen)
+        let output = (try? String(contentsOfFile: frozenLog, encoding: .utf8)) ?? ""
+        #expect(status == 6, "\(output)")
+        #expect(output.contains("error: lost the lease"), "\(output)")
+        let list = try f.vault(["list", "--json"])
+        let ids = (try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]])?.compactMap { $0["id"] as? String }
+        #expect(ids?.count == 1, "only the backup that held the lease is visible: \(ids ?? [])")
+        #expect(try f.vault(["verify", "--repository-only"]).status == 0)
+    }
+
     @Test("the object store dies during a backup: a clear error, nothing visible, and a backup after restart succeeds")
     func storeDies() async throws {
         let store = try SeaweedFS(name: "dies")

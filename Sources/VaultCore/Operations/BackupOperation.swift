@@ -25,8 +25,8 @@ public struct BackupOperation {
     public func run(_ requested: Requested) async throws -> BackupManifest {
         let repository = try await RepositoryOpener.open(policy)
         let record = try await repository.shardRecord(shard.name)
-        return try await repository.storage.withLock(Self.lockName(shard.name), owner: "vault backup pid \(getpid()) on \(ProcessInfo.processInfo.hostName)") {
-            try await backup(requested, repository: repository, record: record)
+        return try await repository.storage.withLock(Self.lockName(shard.name), owner: "vault backup pid \(getpid()) on \(ProcessInfo.processInfo.hostName)") { lock in
+            try await backup(requested, repository: repository, record: record, lock: lock)
         }
     }
 
@@ -64,7 +64,7 @@ public struct BackupOperation {
     /// The lock that keeps backups and expiry of one shard from running at once.
     static func lockName(_ shard: String) -> String { "\(shard)/locks/backup.lock" }
 
-    private func backup(_ requested: Requested, repository: Repository, record: ShardRecord) async throws -> BackupManifest {
+    private func backup(_ requested: Requested, repository: Repository, record: ShardRecord, lock: any StorageLock) async throws -> BackupManifest {
         let (node, conn, primary) = try NodeDiscovery.connectBackupSource(shard)
         let identity = try ClusterIdentity.read(from: conn)
         try record.requireSameCluster(identity, node: "node \(node.name)")
@@ -129,7 +129,9 @@ public struct BackupOperation {
             stats: BackupManifest.Stats(databaseBytes: copied.databaseBytes, bytesRead: copied.bytesRead, bytesStoredNew: copied.storedNew,
                                         bytesReferenced: copied.referenced, files: copied.files.count, seconds: Date().timeIntervalSince(started)),
             checksumFailures: copied.checksumFailures.isEmpty ? nil : copied.checksumFailures)
-        // Last: the manifest makes the backup visible, after every pack is durable.
+        // Last: the manifest makes the backup visible, after every pack is durable, and only
+        // while the shard's lock is still ours (no expire can have collected these packs).
+        try await lock.confirm()
         try await repository.write(BackupManifest.objectName(shard: shard.name, id: id), try JSONCoding.encode(manifest, pretty: false))
         return manifest
     }

@@ -26,12 +26,12 @@ public struct ExpireOperation {
     public func run(dryRun: Bool, now: Date = Date()) async throws -> Result {
         let repository = try await RepositoryOpener.open(policy)
         let record = try await repository.shardRecord(shard.name)
-        return try await repository.storage.withLock(BackupOperation.lockName(shard.name), owner: "vault expire pid \(getpid())") {
-            try await expire(repository: repository, record: record, dryRun: dryRun, now: now)
+        return try await repository.storage.withLock(BackupOperation.lockName(shard.name), owner: "vault expire pid \(getpid())") { lock in
+            try await expire(repository: repository, record: record, dryRun: dryRun, now: now, lock: lock)
         }
     }
 
-    private func expire(repository: Repository, record: ShardRecord, dryRun: Bool, now: Date) async throws -> Result {
+    private func expire(repository: Repository, record: ShardRecord, dryRun: Bool, now: Date, lock: any StorageLock) async throws -> Result {
         let storage = repository.storage
 
         let backups = try await repository.backups(shard: shard.name)
@@ -52,12 +52,10 @@ public struct ExpireOperation {
             manifests.append(name)
             manifests += verifications.filter { $0.backup == b.id }.map { VerificationRecord.objectName(shard: $0.shard, backup: $0.backup, finished: $0.finished) }
         }
-        if !dryRun { try await storage.delete(manifests) }
 
         let referenced = kept.reduce(into: Set<String>()) { $0.formUnion($1.packs) }
         let packs = try await storage.listSizes(prefix: "\(shard.name)/packs").filter { !referenced.contains($0.name) }
         freed += packs.reduce(0) { $0 + $1.size }
-        if !dryRun { try await storage.delete(packs.map(\.name)) }
 
         var wal: [String] = []
         if let oldest = kept.min(by: { $0.id < $1.id }),
@@ -70,7 +68,15 @@ public struct ExpireOperation {
                 wal.append(object.name)
             }
         }
-        if !dryRun { try await storage.delete(wal) }
+        if !dryRun {
+            // Unreferenced packs are a killed backup's leftovers only while no backup runs: the
+            // lock must still be ours now, after the listing (confirming renews an S3 lease
+            // for lease_seconds, longer than these deletions take).
+            try await lock.confirm()
+            try await storage.delete(manifests)
+            try await storage.delete(packs.map(\.name))
+            try await storage.delete(wal)
+        }
         let removedPacks = packs.count, removedWAL = wal.count
         return Result(expiredBackups: expired.map(\.id), keptBackups: kept.map(\.id), removedPacks: removedPacks,
                       removedWAL: removedWAL, bytesFreed: freed, dryRun: dryRun, verifiedBackup: verified)

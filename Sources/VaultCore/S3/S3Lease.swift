@@ -73,19 +73,31 @@ final class S3Lease: StorageLock, @unchecked Sendable {
     }
 
     private func renew() async {
+        do {
+            try await renewNow()
+        } catch {
+            Logger(label: "vault.lease").error("\(error)")
+        }
+    }
+
+    /// Extends the lease from now, on the condition (`If-Match`) that nobody has written it
+    /// since our last write: a success proves nobody took it over, however late it comes.
+    private func renewNow() async throws {
         var body = self.body
         body.expires = Date().timeIntervalSince1970 + client.settings.leaseSeconds
         let tag = lock.withLock { etag }
-        do {
-            let r = try await client.send(.PUT, key: key, headers: [("if-match", tag)], body: try JSONCoding.encode(body))
-            if r.isSuccess, let newTag = r.headers.first(name: "etag") {
-                lock.withLock { etag = newTag }
-            } else {
-                Logger(label: "vault.lease").error("lost the lease \(name): renewal refused (HTTP \(r.status)); another process may have taken it over")
-            }
-        } catch {
-            Logger(label: "vault.lease").error("could not renew the lease \(name): \(error)")
+        let r = try await client.send(.PUT, key: key, headers: [("if-match", tag)], body: try JSONCoding.encode(body))
+        if r.isSuccess, let newTag = r.headers.first(name: "etag") {
+            lock.withLock { etag = newTag }
+        } else if r.status == 412 || r.status == 404 {
+            throw VaultError(.refused, "lost the lease \(client.location)\(name): it lapsed (lease_seconds \(Int(client.settings.leaseSeconds))) and another process took it over; stopping without writing")
+        } else {
+            throw client.failure(r, "renewing the lease \(name)")
         }
+    }
+
+    func confirm() async throws {
+        try await renewNow()
     }
 
     func release() async {

@@ -22,6 +22,11 @@ final class PosixLock: StorageLock {
         self.fd = Mutex(fd)
     }
 
+    /// An flock lasts as long as its descriptor: held unless released.
+    func confirm() async throws {
+        if fd.withLock({ $0 }) < 0 { throw VaultError(.refused, "the shard lock was released before the work finished") }
+    }
+
     func release() async {
         fd.withLock { fd in
             guard fd >= 0 else { return }

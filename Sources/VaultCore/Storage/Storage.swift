@@ -52,6 +52,12 @@ public protocol Storage: Sendable {
 /// A held lock; releasing twice is harmless.
 public protocol StorageLock: Sendable {
     func release() async
+
+    /// Proves the lock is still held, right before a step that must never run without it:
+    /// a backup's manifest (an expire running meanwhile could have removed its packs) and
+    /// expire's deletions. Throws when the lock was lost; an S3 lease whose renewal was merely
+    /// late is renewed here.
+    func confirm() async throws
 }
 
 extension Storage {
@@ -60,10 +66,10 @@ extension Storage {
     }
 
     /// Runs `body` holding the lock `name`, and releases it however `body` ends.
-    public func withLock<T: Sendable>(_ name: String, owner: String, _ body: () async throws -> T) async throws -> T {
+    public func withLock<T: Sendable>(_ name: String, owner: String, _ body: (any StorageLock) async throws -> T) async throws -> T {
         let held = try await lock(name, owner: owner)
         do {
-            let result = try await body()
+            let result = try await body(held)
             await held.release()
             return result
         } catch {
