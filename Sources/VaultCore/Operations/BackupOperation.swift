@@ -115,7 +115,7 @@ public struct BackupOperation {
             try primary.query("SELECT pg_switch_wal()")
         }
         if !walComplete {
-            walComplete = try await wal.wait(seconds: shard.settings.archiveTimeout)
+            walComplete = try await wal.wait(seconds: shard.settings.archiveTimeout, progress: progress)
             if !walComplete, let state = ArchivingProblem.archiverState(archiving) { progress(state) }
         }
 

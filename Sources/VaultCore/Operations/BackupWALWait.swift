@@ -33,12 +33,24 @@ struct BackupWALWait {
         return true
     }
 
+    /// The first segment not yet seen in the repository.
+    var firstMissing: String {
+        WALFileName.segment(timeline: timeline, number: missing, segmentSize: record.walSegmentSize)
+    }
+
     /// Polls until every segment is there or `seconds` have passed; returns whether complete.
-    mutating func wait(seconds: Int) async throws -> Bool {
-        let deadline = Date().addingTimeInterval(TimeInterval(seconds))
+    /// Says every 30 s which segment it is still waiting for.
+    mutating func wait(seconds: Int, progress: (String) -> Void) async throws -> Bool {
+        let started = Date()
+        let deadline = started.addingTimeInterval(TimeInterval(seconds))
         var pause: UInt64 = 10_000_000
+        var nextReport = started.addingTimeInterval(30)
         while Date() < deadline {
             if try await isComplete() { return true }
+            if Date() >= nextReport {
+                progress("still waiting for \(firstMissing) to reach the repository (\(Int(Date().timeIntervalSince(started))) s of \(seconds) s)")
+                nextReport = nextReport.addingTimeInterval(30)
+            }
             try await Task.sleep(nanoseconds: pause)
             pause = min(pause * 2, 500_000_000)
         }
