@@ -1,12 +1,45 @@
 import ArgumentParser
+import Foundation
+import VaultCore
 
 /// The `vault` command: parses arguments and hands each command to one operation in VaultCore.
 @main
 struct Vault: AsyncParsableCommand {
     /// Global options may come before the command (`vault --policy P archive-push %p`), as
     /// operators write them; the parser wants them after it, so they are moved there.
+    ///
+    /// A command line that does not parse gets one `error:` line and exit 2 (usage), like every
+    /// other bad input; restore_command's (`archive-get`) must stop recovery instead, since
+    /// PostgreSQL reads a low exit code as "no such file" and would end recovery early.
     static func main() async {
-        await main(GlobalOptions.hoisted(Array(CommandLine.arguments.dropFirst())))
+        let arguments = GlobalOptions.hoisted(Array(CommandLine.arguments.dropFirst()))
+        let command: ParsableCommand
+        do {
+            command = try parseAsRoot(arguments)
+        } catch {
+            if exitCode(for: error) == .success {
+                print(fullMessage(for: error))
+                Foundation.exit(0)
+            }
+            let names = configuration.subcommands.compactMap { $0.configuration.commandName }
+            let subcommand = arguments.first.flatMap { names.contains($0) ? $0 : nil }
+            let firstLine = message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid arguments"
+            if subcommand == ArchiveGetCommand.configuration.commandName {
+                ArchiveGetCommand.failRecovery("restore_command arguments: \(firstLine)")
+            }
+            let help = subcommand.map { "vault \($0) --help" } ?? "vault --help"
+            CommandRunner.fail("\(firstLine) (\(help) lists the options)", code: VaultError(.usage, "").exitCode)
+        }
+        do {
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                var syncCommand = command
+                try syncCommand.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
     }
 
     static let configuration = CommandConfiguration(

@@ -52,10 +52,18 @@ struct ArchiveGetCommand: AsyncParsableCommand {
             throw ExitCode(1)
         } catch {
             let message = (error as? VaultError)?.message ?? (error as? PolicyError)?.description ?? "\(error)"
-            if FileIO.exists("standby.signal") {
-                CommandRunner.fail("\(message) (standby: falling back to streaming replication)", code: 1)
-            }
-            CommandRunner.fail("\(message); stopping recovery so it cannot end early at the wrong point", code: Self.abortRecoveryExitCode)
+            Self.failRecovery(message)
         }
+    }
+
+    /// Ends an archive-get that could not answer: on a standby (standby.signal in the working
+    /// directory) with exit 1, so it goes on streaming; otherwise with an exit code that makes
+    /// PostgreSQL stop recovery rather than take the failure for the end of the archive and
+    /// promote at the wrong point. Also used when restore_command's own arguments are wrong.
+    static func failRecovery(_ message: String) -> Never {
+        if FileIO.exists("standby.signal") {
+            CommandRunner.fail("\(message) (standby: falling back to streaming replication)", code: 1)
+        }
+        CommandRunner.fail("\(message); stopping recovery so it cannot end early at the wrong point", code: abortRecoveryExitCode)
     }
 }

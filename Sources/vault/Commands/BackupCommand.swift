@@ -6,7 +6,7 @@ struct BackupCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "backup",
         abstract: "Take a base backup of a shard's primary (full or incremental).",
-        discussion: "auto: incremental when the shard has a backup to build on, else full. The backup is visible only once complete.")
+        discussion: "auto (the default): full when the shard has no full backup or the policy's schedule.full has fired since the newest one started, else incremental on the newest backup. The backup is visible only once complete.")
 
     @OptionGroup var global: GlobalOptions
 
