@@ -59,6 +59,14 @@ struct VerifyIntegrationTests {
         #expect(last["passed"] as? Bool == true)
         let status = try f.vault(["status"])
         #expect(status.stdout.contains("last verified restore: backup \(id)"), "\(status.stdout)")
+        let statusJSON = try #require(try JSONSerialization.jsonObject(with: Data(try f.vault(["status", "--json"]).stdout.utf8)) as? [[String: Any]])
+        let shard = try #require(statusJSON.first)
+        #expect(shard["newestBackup"] as? String == id)
+        // Ages are measured from the backup's end and the newest segment's arrival: minutes at most here.
+        let backupAge = try #require(shard["newestBackupAgeSeconds"] as? Int)
+        let walAge = try #require(shard["newestWALAgeSeconds"] as? Int)
+        #expect((0..<600).contains(backupAge) && (0..<600).contains(walAge), "\(shard)")
+        #expect((shard["newestWAL"] as? String ?? "") >= manifest(of: id, in: backups)?["walStop"] as? String ?? "~", "\(shard)")
 
         // Retention keeps one full backup, but never the newest one proved restorable.
         try server.sql("INSERT INTO t SELECT generate_series(101, 110)")
@@ -154,4 +162,9 @@ struct VerifyInterruptIntegrationTests {
         #expect(records.count == 2)
         #expect(records.allSatisfy { $0["passed"] as? Bool == true })
     }
+}
+
+/// The `vault list --json` entry of backup `id`.
+private func manifest(of id: String, in listed: [[String: Any]]) -> [String: Any]? {
+    listed.first { $0["id"] as? String == id }
 }
