@@ -46,9 +46,10 @@ public struct ExpireOperation {
         // Manifests go first, in their own batch: a crash part-way must never leave a kept
         // manifest pointing at removed packs.
         var manifests: [String] = []
+        let manifestSizes = Dictionary(try await storage.listSizes(prefix: "\(shard.name)/backups").map { ($0.name, $0.size) }, uniquingKeysWith: { a, _ in a })
         for b in expired {
             let name = BackupManifest.objectName(shard: shard.name, id: b.id)
-            freed += try await storage.size(name) ?? 0
+            freed += manifestSizes[name] ?? 0
             manifests.append(name)
             manifests += verifications.filter { $0.backup == b.id }.map { VerificationRecord.objectName(shard: $0.shard, backup: $0.backup, finished: $0.finished) }
         }
