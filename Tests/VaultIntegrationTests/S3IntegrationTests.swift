@@ -54,8 +54,18 @@ struct S3IntegrationTests {
 
         // A second full: retention keeps one full, but never the verified incremental.
         #expect(try f.vault(["backup", "--type", "full"]).status == 0)
-        let expire = try f.vault(["expire"])
+        let bucketStorage = try store.storage(bucket: bucket)
+        let before = try await bucketStorage.listSizes(prefix: "main")
+        let expire = try f.vault(["expire", "--json"])
         #expect(expire.status == 0, "\(expire.stderr)")
+        let result = try #require(try JSONSerialization.jsonObject(with: Data(expire.stdout.utf8)) as? [String: Any])
+        // What expire says it freed is exactly the size of the objects that left the bucket
+        // (PostgreSQL may archive a backup history file meanwhile: only removals count).
+        let after = Set(try await bucketStorage.list(prefix: "main"))
+        let removed = before.filter { !after.contains($0.name) }
+        #expect((result["expiredBackups"] as? [String])?.count == 1, "\(result)")
+        #expect(!removed.isEmpty)
+        #expect(result["bytesFreed"] as? Int64 == removed.reduce(0) { $0 + $1.size }, "\(result), removed \(removed.map(\.name))")
         let repository = try await Repository.open(storage: try store.storage(bucket: bucket), compressionLevel: 3) {
             Passphrase(bytes: Array("correct horse battery staple 0123456789".utf8))
         }

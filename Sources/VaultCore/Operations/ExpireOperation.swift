@@ -12,7 +12,8 @@ public struct ExpireOperation {
         self.shard = shard
     }
 
-    public struct Result: Sendable {
+    /// Also the stable JSON of `vault expire --json`.
+    public struct Result: Sendable, Encodable {
         public var expiredBackups: [String]
         public var keptBackups: [String]
         public var removedPacks: Int
@@ -46,13 +47,13 @@ public struct ExpireOperation {
         // Manifests go first, in their own batch: a crash part-way must never leave a kept
         // manifest pointing at removed packs.
         var manifests: [String] = []
-        let manifestSizes = Dictionary(try await storage.listSizes(prefix: "\(shard.name)/backups").map { ($0.name, $0.size) }, uniquingKeysWith: { a, _ in a })
+        let listed = try await storage.listSizes(prefix: "\(shard.name)/backups") + storage.listSizes(prefix: "\(shard.name)/verify")
+        let sizes = Dictionary(listed.map { ($0.name, $0.size) }, uniquingKeysWith: { a, _ in a })
         for b in expired {
-            let name = BackupManifest.objectName(shard: shard.name, id: b.id)
-            freed += manifestSizes[name] ?? 0
-            manifests.append(name)
+            manifests.append(BackupManifest.objectName(shard: shard.name, id: b.id))
             manifests += verifications.filter { $0.backup == b.id }.map { VerificationRecord.objectName(shard: $0.shard, backup: $0.backup, finished: $0.finished) }
         }
+        freed += manifests.reduce(0) { $0 + (sizes[$1] ?? 0) }
 
         let referenced = kept.reduce(into: Set<String>()) { $0.formUnion($1.packs) }
         let packs = try await storage.listSizes(prefix: "\(shard.name)/packs").filter { !referenced.contains($0.name) }

@@ -11,12 +11,19 @@ struct ExpireCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Print what would be removed, remove nothing.")
     var dryRun = false
 
+    @Flag(name: .long, help: "Print JSON (fields documented in the README).")
+    var json = false
+
     func run() async throws {
         try await CommandRunner.run {
             _ = global.logger("expire")
             let policy = try global.loadPolicy()
             let shard = try policy.resolveShard(global.shard)
             let r = try await ExpireOperation(policy: policy, shard: shard).run(dryRun: dryRun)
+            if json {
+                try printJSON(r)
+                return
+            }
             let verb = dryRun ? "would remove" : "removed"
             for id in r.expiredBackups { print("\(verb) backup \(id)") }
             if let v = r.verifiedBackup, r.keptBackups.contains(v) { print("keeping backup \(v): the newest one proved restorable by vault verify") }
