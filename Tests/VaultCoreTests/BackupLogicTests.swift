@@ -96,6 +96,42 @@ struct BackupLogicTests {
         let two = [manifest("0-F", .full, epoch: 50)] + b
         #expect(RetentionPlan.expired(two, retention: .init(fullBackups: nil, window: 500), now: now).map(\.id) == ["0-F"])
     }
+
+    @Test("data directory paths map to the relation forks WAL summaries name")
+    func forkIDs() {
+        typealias ID = ChangedBlocks.ForkID
+        #expect(ID.of(path: "base/5/16384")?.0 == ID(tablespace: 1663, database: 5, relfilenode: 16384, fork: 0))
+        #expect(ID.of(path: "base/5/16384.2")?.segment == 2)
+        #expect(ID.of(path: "base/5/16384_vm")?.0.fork == 2)
+        #expect(ID.of(path: "base/5/16384_fsm")?.0.fork == 1)
+        #expect(ID.of(path: "base/5/16384_init")?.0.fork == 3)
+        #expect(ID.of(path: "global/1262")?.0 == ID(tablespace: 1664, database: 0, relfilenode: 1262, fork: 0))
+        #expect(ID.of(path: "pg_tblspc/16390/PG_18_202506291/5/16391.1")?.0 == ID(tablespace: 16390, database: 5, relfilenode: 16391, fork: 0))
+        #expect(ID.of(path: "pg_xact/0000") == nil)
+        #expect(ID.of(path: "base/5/PG_VERSION") == nil)
+
+        var blocks = ChangedBlocks()
+        let id = ID(tablespace: 1663, database: 5, relfilenode: 16384, fork: 0)
+        blocks.add(id, block: 7, isLimit: false)
+        blocks.add(id, block: 40, isLimit: true)
+        blocks.add(id, block: 30, isLimit: true)
+        let fork = blocks.changes(forPath: "base/5/16384")?.0
+        #expect(fork?.contains(7) == true && fork?.contains(8) == false)
+        #expect(fork?.contains(29) == false && fork?.contains(30) == true && fork?.contains(1_000_000) == true, "the shortest truncation wins")
+        // A fork WAL never touched: nothing changed.
+        #expect(blocks.changes(forPath: "base/5/99999")?.0 == ChangedBlocks.Fork())
+    }
+
+    @Test("WAL summaries are used only when they cover the range without a gap")
+    func summaryChain() throws {
+        func lsn(_ v: UInt64) -> LSN { LSN(v) }
+        let ranges = [(lsn(100), lsn(200)), (lsn(200), lsn(350)), (lsn(350), lsn(500)), (lsn(0), lsn(100))]
+        let chain = try #require(WALSummaryReader.chain(ranges, from: lsn(150), to: lsn(400)))
+        #expect(chain.map(\.0.value) == [100, 200, 350])
+        #expect(WALSummaryReader.chain([(lsn(100), lsn(200)), (lsn(250), lsn(500))], from: lsn(150), to: lsn(400)) == nil, "a gap")
+        #expect(WALSummaryReader.chain([(lsn(100), lsn(200))], from: lsn(150), to: lsn(400)) == nil, "not far enough")
+        #expect(WALSummaryReader.chain([(lsn(200), lsn(500))], from: lsn(150), to: lsn(400)) == nil, "starts too late")
+    }
 }
 
 @Suite("recovery targets")

@@ -28,6 +28,9 @@ struct FileBackup {
         var startEpoch: Int64
         var files: [String: BackupManifest.File]
         var extents: [BackupManifest.Extent]
+        /// From the server's WAL summaries (PostgreSQL 17+), when they cover the parent's start
+        /// to this backup's: then changed relation files are read only where they changed.
+        var changedBlocks: ChangedBlocks?
     }
 
     /// A piece that names its extent directly; turned into table indices when the manifest
@@ -65,9 +68,13 @@ struct FileBackup {
             throw Syscall.error("open \(entry.absolutePath)", errno: e)
         }
         defer { close(fd) }
-        let pageTracked = parent != nil && old != nil && RelationFile.isRelationPath(entry.path)
-            && (RelationFile(String(entry.path.split(separator: "/").last ?? ""))?.isPageTracked ?? false)
         let relation = RelationFile.isRelationPath(entry.path) ? RelationFile(String(entry.path.split(separator: "/").last ?? "")) : nil
+        let pageTracked = parent != nil && old != nil && (relation?.isPageTracked ?? false)
+        if pageTracked, let parent, let old, let relation, let summaries = parent.changedBlocks,
+           entry.size % Int64(Self.pageSize) == 0, old.size % Int64(Self.pageSize) == 0,
+           let (fork, _) = summaries.changes(forPath: entry.path) {
+            return try await backupChangedBlocks(entry, fd: fd, relation: relation, fork: fork, parent: parent, old: old, compressor: compressor)
+        }
         var badBlocks: [UInt32] = []
         var pieces: [PendingPiece] = []
         var offset: Int64 = 0
@@ -91,6 +98,55 @@ struct FileBackup {
             if n < buffer.count { break }
         }
         return Output(path: entry.path, size: offset, mode: entry.mode, mtime: entry.mtime, pieces: pieces, bytesRead: offset, badBlocks: badBlocks)
+    }
+
+    /// Reads only the blocks the WAL summaries name, and any beyond the parent's copy of the
+    /// file; the parent's pieces stand for the rest. A file that shrinks while it is read ends
+    /// where the read came up short (WAL replay truncates it anyway).
+    private func backupChangedBlocks(_ entry: DataDirectoryScanner.Entry, fd: Int32, relation: RelationFile, fork: ChangedBlocks.Fork,
+                                     parent: Parent, old: BackupManifest.File, compressor: ZstdCompressor) async throws -> Output {
+        let page = Int64(Self.pageSize)
+        let oldBlocks = old.size / page
+        let firstBlock = UInt32(relation.segment) * PageChecksum.blocksPerSegment
+        func changed(_ i: Int64) -> Bool { i >= oldBlocks || fork.contains(firstBlock + UInt32(i)) }
+        var pieces: [PendingPiece] = []
+        var badBlocks: [UInt32] = []
+        var bytesRead: Int64 = 0
+        var end = entry.size / page
+        var i: Int64 = 0
+        while i < end {
+            let isChanged = changed(i)
+            var j = i + 1
+            while j < end && changed(j) == isChanged { j += 1 }
+            if isChanged {
+                var at = i
+                while at < j {
+                    let count = min(j - at, Int64(Self.extentSize) / page)
+                    var buffer = [UInt8](repeating: 0, count: Int(count * page))
+                    let n = try FileIO.preadFully(fd, into: &buffer, at: Int(at * page), what: entry.absolutePath)
+                    let whole = n / Self.pageSize * Self.pageSize
+                    if whole < buffer.count { buffer.removeLast(buffer.count - whole) }
+                    if whole > 0 {
+                        if let checksums {
+                            badBlocks += try validatePages(&buffer, at: at * page, fd: fd, relation: relation, check: checksums, path: entry.absolutePath)
+                        }
+                        try await addExtent(buffer[...], at: at * page, into: &pieces, compressor: compressor)
+                        bytesRead += Int64(whole)
+                    }
+                    progress?.add(Int64(whole))
+                    if Int64(whole) < count * page {
+                        end = at + Int64(whole) / page
+                        break
+                    }
+                    at += count
+                }
+            } else {
+                for p in PieceMap.slice(old.pieces, from: i * page, to: j * page) { pieces.append(reuse(p, parent)) }
+                progress?.add((j - i) * page)
+            }
+            i = j
+        }
+        return Output(path: entry.path, size: end * page, mode: entry.mode, mtime: entry.mtime, pieces: pieces, bytesRead: bytesRead, badBlocks: badBlocks)
     }
 
     /// Checks every whole page of `chunk`. A page that fails is read again (it may have been

@@ -91,14 +91,6 @@ struct ShardStatus: Encodable {
     }
 }
 
-extension Optional {
-    /// `map` with an async transform.
-    func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
-        guard let value = self else { return nil }
-        return try await transform(value)
-    }
-}
-
 /// A verification as `list` and `status` report it.
 struct VerificationSummary: Encodable {
     var backup: String
