@@ -3,8 +3,10 @@
 # pgBackRest 2.45 with the same settings (zstd level 3, 2 workers; vault AES-256-GCM,
 # pgBackRest AES-256-CBC), loaded with pgbench at $scale. Callers set bench, scale and port,
 # and may set vault_repository (a policy `repository:` value) and pgbr_repository (repo1-*
-# lines) for another repository than the local directories.
-bin=/usr/lib/postgresql/15/bin
+# lines) for another repository than the local directories, bin for other server binaries,
+# and archive_pgbackrest=0 to archive through vault alone (pgBackRest 2.45 predates PG 17).
+bin=${bin:-/usr/lib/postgresql/15/bin}
+archive_pgbackrest=${archive_pgbackrest:-1}
 as_pg() { runuser -u postgres -- "$@"; }
 psql_() { as_pg "$bin/psql" -qAt -h 127.0.0.1 -p $port -U postgres "$@"; }
 
@@ -50,7 +52,7 @@ listen_addresses = '127.0.0.1'
 port = $port
 unix_socket_directories = '$bench'
 archive_mode = on
-archive_command = '$bench/bin/vault --policy $bench/vault.yaml --log-level warning archive-push %p && pgbackrest --config=$bench/pgbackrest.conf --stanza=bench archive-push %p'
+archive_command = '$bench/bin/vault --policy $bench/vault.yaml --log-level warning archive-push %p$([ "$archive_pgbackrest" = 1 ] && echo " && pgbackrest --config=$bench/pgbackrest.conf --stanza=bench archive-push %p")'
 max_wal_size = '4GB'
 CONF
 as_pg "$bin/pg_ctl" -D "$bench/data" -l "$bench/pg.log" -w start >/dev/null

@@ -184,4 +184,18 @@ struct BadInputIntegrationTests {
         try await waitUntilArchived(server, segment: walStop)
         #expect(try listed()["walComplete"] as? Bool == true)
     }
+
+    @Test("restore --start without the server binaries is refused before anything is written")
+    func restoreWithoutBinaries() async throws {
+        let f = try VaultFixture("bad-restore-bindir")
+        defer { f.cleanUp() }
+        let server = try f.startInitialised(.v15)
+        #expect(try f.vault(["backup", "--type", "full"]).status == 0)
+        let policy = try f.writePolicy(server: server, file: "no-binaries.yaml", bindir: "/nonexistent/bin")
+        let target = f.dir.path + "/restored"
+        let r = try f.vault(["restore", "--target-dir", target, "--start"], policy: policy)
+        #expect(r.status == 2, "\(r.stderr)")
+        #expect(r.stderr == "error: bindir /nonexistent/bin of shard main has no pg_ctl\n", "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: target), "nothing written")
+    }
 }

@@ -28,7 +28,10 @@ public struct RecoveryStarter {
 
     /// The server binaries: the shard's `bindir`, else Debian's layout for the backup's version.
     static func bindir(shard: ShardPolicy, majorVersion: Int) throws -> String {
-        if let b = shard.bindir { return b }
+        if let b = shard.bindir {
+            guard FileIO.exists(b + "/pg_ctl") else { throw VaultError(.usage, "bindir \(b) of shard \(shard.name) has no pg_ctl") }
+            return b
+        }
         let debian = "/usr/lib/postgresql/\(majorVersion)/bin"
         guard FileIO.exists(debian + "/pg_ctl") else {
             throw VaultError(.usage, "cannot find PostgreSQL \(majorVersion)'s pg_ctl: set bindir for shard \(shard.name) in the policy")

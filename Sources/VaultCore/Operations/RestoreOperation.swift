@@ -73,6 +73,8 @@ public struct RestoreOperation {
             vaultPath: Self.executablePath(), policyPath: policy.sourcePath, shard: shard.name, target: options.target,
             targetAction: options.targetAction, targetTimeline: options.targetTimeline, port: options.port,
             primaryConninfo: options.standby ? try NodeDiscovery.connectPrimary(shard).0.conninfo : nil)
+        // With --start, the server binaries must exist before anything is written.
+        let bindir = options.start ? try RecoveryStarter.bindir(shard: shard, majorVersion: manifest.versionNumber / 10000) : nil
 
         let directory = try RestoreTargetDirectory(root: options.targetDir, manifest: manifest, relocations: options.tablespaceMap)
         var removed = 0
@@ -87,8 +89,7 @@ public struct RestoreOperation {
         try settings.write(into: directory.root)
         try directory.activate()
         var reached: RecoveryStarter.Reached?
-        if options.start {
-            let bindir = try RecoveryStarter.bindir(shard: shard, majorVersion: manifest.versionNumber / 10000)
+        if let bindir {
             reached = try await RecoveryStarter(dataDir: directory.root, bindir: bindir, action: options.standby ? "standby" : options.targetAction, timeout: 3600).run()
             if !options.standby { PrefetchWorker(spool: SpoolDirectory(directory.path("pg_wal/vault_prefetch"))).clearSpool() }
         }
