@@ -123,9 +123,13 @@ public struct RelationFile: Sendable, Equatable {
         if let fork, !["fsm", "vm", "init"].contains(fork) { return nil }
     }
 
-    /// Whether changes to this file are WAL-logged page by page, so an incremental backup
-    /// may copy only pages whose LSN is new. The free space map is not WAL-logged.
-    public var isPageTracked: Bool { fork != "fsm" }
+    /// Whether every change to this file is WAL-logged page by page, so an incremental backup
+    /// may copy only pages whose LSN is new (or that WAL summaries name). Only the main fork:
+    /// the free space map is not WAL-logged, and clearing a visibility-map bit is not logged
+    /// on its own and leaves the map page's LSN as it was (the heap record clears the bit again
+    /// on replay, but an incremental's changes before its start are never replayed). Both are
+    /// small and are read whole when they change.
+    public var isPageTracked: Bool { fork == nil }
 
     /// Whether `path` (inside the backup) is a relation file in a database directory.
     public static func isRelationPath(_ path: String) -> Bool {
