@@ -120,6 +120,11 @@ struct BackupLogicTests {
         #expect(fork?.contains(29) == false && fork?.contains(30) == true && fork?.contains(1_000_000) == true, "the shortest truncation wins")
         // A fork WAL never touched: nothing changed.
         #expect(blocks.changes(forPath: "base/5/99999")?.0 == ChangedBlocks.Fork())
+        // A database created (or dropped and created again) in the range: all of it changed.
+        blocks.add(ID(tablespace: 1663, database: 16500, relfilenode: 0, fork: 0), block: 0, isLimit: true)
+        #expect(blocks.changes(forPath: "base/16500/1259")?.0.contains(0) == true)
+        #expect(blocks.changes(forPath: "base/16500/1259_vm")?.0.contains(3) == true)
+        #expect(blocks.changes(forPath: "base/5/99999")?.0.contains(0) == false)
     }
 
     @Test("WAL summaries are used only when they cover the range without a gap")

@@ -85,8 +85,13 @@ public struct ChangedBlocks: Sendable {
     }
 
     /// What changed in the fork `path` belongs to; an empty fork when WAL did not touch it.
+    /// A summary entry with relfilenode 0 means the whole database directory in that
+    /// tablespace was created or dropped in the range (CREATE DATABASE copies files without
+    /// logging them one by one): then everything in it counts as changed.
     public func changes(forPath path: String) -> (Fork, segment: Int)? {
         guard let (id, segment) = ForkID.of(path: path) else { return nil }
+        let wholeDatabase = ForkID(tablespace: id.tablespace, database: id.database, relfilenode: 0, fork: 0)
+        if forks[wholeDatabase] != nil { return (Fork(limit: 0), segment) }
         return (forks[id] ?? Fork(), segment)
     }
 
