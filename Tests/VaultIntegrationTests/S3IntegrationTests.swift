@@ -22,6 +22,13 @@ struct S3IntegrationTests {
         return (f, server, bucket)
     }
 
+    /// Sleeps until half a second after the shard lock's lease in `storage` expires.
+    static func waitForLeaseExpiry(_ storage: S3Storage) async throws {
+        let held = try #require(try await storage.get("main/locks/backup.lock"))
+        let expires = try #require((try JSONSerialization.jsonObject(with: Data(held)) as? [String: Any])?["expires"] as? Double)
+        try await Task.sleep(nanoseconds: UInt64(max(0, expires - Date().timeIntervalSince1970 + 0.5) * 1e9))
+    }
+
     static func pgbench(_ server: PostgresServer, scale: Int) throws {
         try ProcessRunner.check([server.bindir + "/pgbench", "-h", "127.0.0.1", "-p", "\(server.port)", "-U", "postgres", "-i", "-s", "\(scale)", "-q", "postgres"], asPostgres: true)
     }
@@ -128,9 +135,7 @@ struct S3IntegrationTests {
         let refused = try f.vault(["backup", "--type", "full"])
         #expect(refused.status == 6, "\(refused.stderr)")
         #expect(refused.stderr.contains("main/locks/backup.lock is held by vault backup pid \(killed)"), "\(refused.stderr)")
-        let held = try #require(try await lease.get("main/locks/backup.lock"))
-        let expires = try #require((try JSONSerialization.jsonObject(with: Data(held)) as? [String: Any])?["expires"] as? Double)
-        try await Task.sleep(nanoseconds: UInt64(max(0, expires - Date().timeIntervalSince1970 + 0.5) * 1e9))
+        try await Self.waitForLeaseExpiry(lease)
         let after = try f.vault(["backup", "--type", "full"])
         #expect(after.status == 0, "\(after.stderr)")
         #expect(after.stderr.contains("took over the lease"), "\(after.stderr)")
@@ -149,9 +154,7 @@ struct S3IntegrationTests {
         kill(frozen, SIGSTOP)
         defer { kill(frozen, SIGKILL) }
         // Past the frozen holder's expiry, another backup takes the lease over and finishes.
-        let held = try #require(try await lease.get("main/locks/backup.lock"))
-        let expires = try #require((try JSONSerialization.jsonObject(with: Data(held)) as? [String: Any])?["expires"] as? Double)
-        try await Task.sleep(nanoseconds: UInt64(max(0, expires - Date().timeIntervalSince1970 + 0.5) * 1e9))
+        try await Self.waitForLeaseExpiry(lease)
         let other = try f.vault(["backup", "--type", "full"])
         #expect(other.status == 0, "\(other.stderr)")
         #expect(other.stderr.contains("took over the lease"), "\(other.stderr)")
