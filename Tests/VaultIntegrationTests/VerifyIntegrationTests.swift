@@ -126,6 +126,35 @@ struct VerifyIntegrationTests {
 /// Ctrl-C in the middle of a verify still stops and removes the scratch instance.
 @Suite("verify interrupted against real PostgreSQL")
 struct VerifyInterruptIntegrationTests {
+    @Test("a backup expired while verify restores it is reported as expired, not as damage, and nothing is recorded")
+    func expiredMeanwhile() async throws {
+        let (f, server, scratch) = try VerifyIntegrationTests.start("verify-expired", version: .v15, retention: "defaults: {retention: {full_backups: 1}}")
+        defer { f.cleanUp() }
+        try ProcessRunner.check([server.bindir + "/pgbench", "-h", "127.0.0.1", "-p", "\(server.port)", "-U", "postgres", "-i", "-s", "10", "-q", "postgres"], asPostgres: true)
+        #expect(try f.vault(["backup", "--type", "full"]).status == 0)
+        let old = try #require(try await f.openRepository().backups(shard: "main").first?.id)
+        #expect(try f.vault(["backup", "--type", "full"]).status == 0)
+
+        // Freeze verify of the older backup as soon as its scratch directory appears (the
+        // repository check has passed, the restore is starting); expire removes that backup.
+        let log = f.dir.path + "/verify.log"
+        let verify = try ProcessRunner.spawnAsPostgres([VaultBinary.path, "--policy", f.policyFile, "verify", "--backup", old], logTo: log)
+        let deadline = Date().addingTimeInterval(120)
+        while ((try? FileManager.default.contentsOfDirectory(atPath: scratch)) ?? []).isEmpty && Date() < deadline { usleep(2_000) }
+        kill(verify, SIGSTOP)
+        defer { kill(verify, SIGKILL) }
+        let expire = try f.vault(["expire"])
+        #expect(expire.status == 0, "\(expire.stderr)")
+        #expect(expire.stdout.contains("removed backup \(old)"), "\(expire.stdout)")
+        kill(verify, SIGCONT)
+        let status = ProcessRunner.wait(verify)
+        let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(status == 1, "\(output)")
+        #expect(output.contains("error: backup \(old) of shard main was removed by vault expire while verify ran; nothing was recorded"), "\(output)")
+        #expect(try await f.openRepository().verifications(shard: "main").isEmpty, "no record of a removed backup")
+        VerifyIntegrationTests.expectNoScratchLeft(scratch)
+    }
+
     @Test("SIGINT while the scratch PostgreSQL runs: it is stopped and its directory removed; --all verifies every backup")
     func interrupted() async throws {
         let (f, server, scratch) = try VerifyIntegrationTests.start("verify-interrupt", version: .v15)

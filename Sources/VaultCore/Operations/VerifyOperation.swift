@@ -36,16 +36,24 @@ public struct VerifyOperation {
         let inventory = try await WALInventory.load(archive)
         var records: [VerificationRecord] = []
         for manifest in chosen {
-            let record = try await verify(manifest, options: options, repository: repository, archive: archive, inventory: inventory)
+            let outcome: Result<VerificationRecord, VaultError>
+            do {
+                outcome = .success(try await verify(manifest, options: options, repository: repository, archive: archive, inventory: inventory))
+            } catch let error as VaultError {
+                outcome = .failure(error)
+            }
             // verify does not hold the shard's lock (a long verify must not hold up backups),
-            // so an expire may remove the backup meanwhile: its missing objects are then no
-            // damage, and a record of it would outlive it.
-            if !record.passed, try await !repository.storage.exists(BackupManifest.objectName(shard: shard.name, id: manifest.id)) {
+            // so an expire may remove the backup meanwhile: its missing objects (found in the
+            // repository check, or as a restore or recovery failure) are then no damage, and a
+            // record of it would outlive it.
+            let failed = (try? outcome.get().passed) != true
+            if failed, try await !repository.storage.exists(BackupManifest.objectName(shard: shard.name, id: manifest.id)) {
                 if chosen.count == 1 {
                     throw VaultError(.notFound, "backup \(manifest.id) of shard \(shard.name) was removed by vault expire while verify ran; nothing was recorded")
                 }
                 continue
             }
+            let record = try outcome.get()
             try await repository.record(record)
             records.append(record)
         }
