@@ -86,12 +86,12 @@ public struct S3Storage: Storage {
         return f.date(from: text)
     }
 
-    /// ListObjectsV2, page by page (1000 keys each), under `prefix/`.
+    /// The names `listSizes` finds.
     public func list(prefix: String) async throws -> [String] {
         try await listSizes(prefix: prefix).map(\.name)
     }
 
-    /// ListObjectsV2, page after page (S3 returns at most 1000 keys per page).
+    /// ListObjectsV2 under `prefix/`, page after page (S3 returns at most 1000 keys per page).
     public func listSizes(prefix: String) async throws -> [ListedObject] {
         let trimmed = prefix.hasSuffix("/") ? String(prefix.dropLast()) : prefix
         let listed = client.settings.prefix + (trimmed.isEmpty ? "" : trimmed + "/")
