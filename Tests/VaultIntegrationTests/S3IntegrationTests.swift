@@ -160,8 +160,7 @@ struct S3IntegrationTests {
         #expect(other.stderr.contains("took over the lease"), "\(other.stderr)")
 
         kill(frozen, SIGCONT)
-        let status = ProcessRunner.wait(frozen)
-        let output = (try? String(contentsOfFile: frozenLog, encoding: .utf8)) ?? ""
+        let (status, output) = ProcessRunner.finish(frozen, log: frozenLog)
         #expect(status == 6, "\(output)")
         #expect(output.contains("error: lost the lease"), "\(output)")
         let list = try f.vault(["list", "--json"])
@@ -184,8 +183,7 @@ struct S3IntegrationTests {
         #expect(waitForText(" started at ", in: log), "the backup never started")
         usleep(1_000_000)
         store.crash()
-        let status = ProcessRunner.wait(backup)
-        let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        let (status, output) = ProcessRunner.finish(backup, log: log)
         #expect(status == 8, "\(output)")
         #expect(output.contains("error: cannot"), "\(output)")
         #expect(output.contains("(after 5 attempts)"), "\(output)")

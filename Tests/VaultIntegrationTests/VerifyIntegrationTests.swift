@@ -147,8 +147,7 @@ struct VerifyInterruptIntegrationTests {
         #expect(expire.status == 0, "\(expire.stderr)")
         #expect(expire.stdout.contains("removed backup \(old)"), "\(expire.stdout)")
         kill(verify, SIGCONT)
-        let status = ProcessRunner.wait(verify)
-        let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        let (status, output) = ProcessRunner.finish(verify, log: log)
         #expect(status == 1, "\(output)")
         #expect(output.contains("error: backup \(old) of shard main was removed by vault expire while verify ran; nothing was recorded"), "\(output)")
         #expect(try await f.openRepository().verifications(shard: "main").isEmpty, "no record of a removed backup")
@@ -176,8 +175,7 @@ struct VerifyInterruptIntegrationTests {
         #expect(pidFile != nil, "the scratch server never started")
         usleep(500_000)
         kill(verify, SIGINT)
-        let status = ProcessRunner.wait(verify)
-        let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        let (status, output) = ProcessRunner.finish(verify, log: log)
         #expect(status == 130, "\(output)")
         #expect(output.contains("error: interrupted; the scratch instance was stopped and removed"), "\(output)")
         VerifyIntegrationTests.expectNoScratchLeft(scratch)

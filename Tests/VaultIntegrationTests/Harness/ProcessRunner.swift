@@ -76,6 +76,13 @@ enum ProcessRunner {
         return (wstatus & 0x7f) == 0 ? (wstatus >> 8) & 0xff : 128 + (wstatus & 0x7f)
     }
 
+    /// Waits for a process started with `spawnAsPostgres(_:logTo:)` and returns its exit
+    /// status with everything it wrote to `log`.
+    static func finish(_ pid: pid_t, log: String) -> (status: Int32, output: String) {
+        let status = wait(pid)
+        return (status, (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
+    }
+
     /// Runs `argv` and throws with its output unless it exits 0.
     @discardableResult
     static func check(_ argv: [String], asPostgres: Bool = false, cwd: String? = nil) throws -> ProcessOutput {
