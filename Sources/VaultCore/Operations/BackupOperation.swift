@@ -70,7 +70,7 @@ public struct BackupOperation {
         try record.requireSameCluster(identity, node: "node \(node.name)")
         // The primary archives, also for a backup read from a standby.
         let archiving = primary ?? conn
-        if let problem = try ArchivingProblem.of(archiving, node: primary == nil ? node.name : "the primary of shard \(shard.name)") {
+        if let problem = try ArchivingSettings.read(archiving).problem(node: primary == nil ? node.name : "the primary of shard \(shard.name)") {
             throw VaultError(.refused, "\(problem): without archived WAL a backup cannot be restored")
         }
         // A standby's files are read from its own data directory, never the shard's (primary's).
@@ -117,7 +117,7 @@ public struct BackupOperation {
         }
         if !walComplete {
             walComplete = try await wal.wait(seconds: shard.settings.archiveTimeout, progress: progress)
-            if !walComplete, let state = ArchivingProblem.archiverState(archiving) { progress(state) }
+            if !walComplete, let state = ArchivingSettings.archiverState(archiving) { progress(state) }
         }
 
         let manifest = BackupManifest(

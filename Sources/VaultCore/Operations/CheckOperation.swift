@@ -26,8 +26,8 @@ public struct CheckOperation {
         let (node, conn) = try NodeDiscovery.connectPrimary(shard)
         try record.requireSameCluster(try ClusterIdentity.read(from: conn), node: "node \(node.name)")
 
-        if let problem = try ArchivingProblem.of(conn, node: node.name) { throw VaultError(.checkFailed, problem) }
-        let mode = try conn.scalar("SHOW archive_mode")
+        let settings = try ArchivingSettings.read(conn)
+        if let problem = settings.problem(node: node.name) { throw VaultError(.checkFailed, problem) }
         let started = Date()
         // A restore point guarantees an important WAL record since the last switch; without
         // one, PostgreSQL may skip the switch and the current segment would never complete.
@@ -41,7 +41,7 @@ public struct CheckOperation {
         while true {
             if try await repository.storage.exists(name) {
                 _ = try await archive.get(file)
-                return Result(node: node.name, archiveMode: mode, segment: segment, seconds: Date().timeIntervalSince(started))
+                return Result(node: node.name, archiveMode: settings.mode, segment: segment, seconds: Date().timeIntervalSince(started))
             }
             let failed = try conn.query("SELECT last_failed_wal, last_failed_time > $1::timestamptz FROM pg_stat_archiver", [Timestamp.format(started.addingTimeInterval(-1))])
             if let row = failed.first, row.count == 2, row[0] == segment, row[1] == "t" {

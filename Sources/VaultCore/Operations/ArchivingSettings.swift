@@ -1,13 +1,18 @@
-/// Whether a node archives its WAL through vault, as backups and `vault check` require:
-/// a backup whose WAL never reaches the repository cannot be restored.
-enum ArchivingProblem {
-    /// What is wrong with the node's archiving settings, or nil when they call vault.
-    static func of(_ conn: PostgresConnection, node: String) throws -> String? {
-        let mode = try conn.scalar("SHOW archive_mode")
+/// A node's archiving settings, as backups and `vault check` require them: WAL that never
+/// reaches the repository makes a backup unrestorable.
+struct ArchivingSettings {
+    let mode: String
+    let command: String
+
+    static func read(_ conn: PostgresConnection) throws -> ArchivingSettings {
+        ArchivingSettings(mode: try conn.scalar("SHOW archive_mode"), command: try conn.scalar("SHOW archive_command"))
+    }
+
+    /// What is wrong with these settings on `node`, or nil when they archive through vault.
+    func problem(node: String) -> String? {
         guard mode == "on" || mode == "always" else {
             return "node \(node): archive_mode is '\(mode)'; set archive_mode = on and restart PostgreSQL"
         }
-        let command = try conn.scalar("SHOW archive_command")
         guard command.contains("archive-push") else {
             return "node \(node): archive_command is '\(command)', which does not call 'vault archive-push'"
         }
