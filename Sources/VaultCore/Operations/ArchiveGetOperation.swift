@@ -25,6 +25,11 @@ public struct ArchiveGetOperation {
     public enum Source: Sendable, Equatable {
         case prefetched
         case archive(bytes: Int)
+        /// The repository was opened, the shard's record read, and the storage answered that
+        /// this file's object does not exist: the end of archived WAL. Nothing else (a missing
+        /// repository, shard record or passphrase file, an unreachable store) ever answers
+        /// this, so PostgreSQL cannot take a failure for the end of the archive and promote.
+        case notArchived
     }
 
     /// Fetches `fileName` into `destination`, written to a temporary name and renamed so
@@ -41,22 +46,20 @@ public struct ArchiveGetOperation {
             refill(after: file, ahead: ahead, spool: spool)
             return .prefetched
         }
-        do {
-            let repository = try await RepositoryOpener.open(policy)
-            let archive = WALArchive(repository: repository, record: try await repository.shardRecord(shard.name))
-            let bytes = try await archive.get(file)
-            let tmp = destination + ".vault-part"
-            try FileIO.writeDurably(tmp, bytes, mode: 0o600)
-            try FileIO.rename(tmp, to: destination)
-            if ahead > 0 {
-                spool.removeOlder(than: file.text)
-                refill(after: file, ahead: ahead, spool: spool)
-            }
-            return .archive(bytes: bytes.count)
-        } catch let e as VaultError where e.kind == .notFound {
+        let repository = try await RepositoryOpener.open(policy)
+        let archive = WALArchive(repository: repository, record: try await repository.shardRecord(shard.name))
+        guard let bytes = try await archive.fetch(file) else {
             worker.clearSpool()
-            throw e
+            return .notArchived
         }
+        let tmp = destination + ".vault-part"
+        try FileIO.writeDurably(tmp, bytes, mode: 0o600)
+        try FileIO.rename(tmp, to: destination)
+        if ahead > 0 {
+            spool.removeOlder(than: file.text)
+            refill(after: file, ahead: ahead, spool: spool)
+        }
+        return .archive(bytes: bytes.count)
     }
 
     /// Starts a worker for the segments after `file` when the spool runs low and none runs.

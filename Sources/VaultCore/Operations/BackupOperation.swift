@@ -32,9 +32,12 @@ public struct BackupOperation {
 
     /// The backup an incremental builds on, or nil for a full one. `auto` takes a full backup
     /// when the shard has none, or when the policy's `schedule.full` has come due since the
-    /// newest full backup started; otherwise an incremental on the newest backup. Only that
-    /// one manifest is read.
-    private func parentBackup(_ requested: Requested, ids: [String], repository: Repository, now: Date) async throws -> BackupManifest? {
+    /// newest full backup started, or when the newest backup is on a history the server's
+    /// `timeline` does not share (`IncrementalParentRule`); otherwise an incremental on the
+    /// newest backup. `incremental` refuses where `auto` would take a full backup for the
+    /// timeline. Only the newest manifest is read.
+    private func parentBackup(_ requested: Requested, ids: [String], repository: Repository, record: ShardRecord,
+                              timeline: UInt32, now: Date) async throws -> BackupManifest? {
         switch requested {
         case .full:
             return nil
@@ -42,15 +45,48 @@ public struct BackupOperation {
             guard let newest = ids.last, let manifest = try await repository.manifest(shard: shard.name, id: newest) else {
                 throw VaultError(.refused, "shard \(shard.name) has no backup yet: the first backup must be full")
             }
+            if let problem = try await timelineProblem(manifest, timeline: timeline, repository: repository, record: record) {
+                throw VaultError(.refused, "cannot take an incremental backup on \(manifest.id): \(problem); take a full backup (--type full, or --type auto does so by itself)")
+            }
             return manifest
         case .auto:
             if let reason = Self.fullBackupDue(ids: ids, schedule: shard.settings.schedule.full, now: now) {
                 progress("auto: \(reason), taking a full backup")
                 return nil
             }
-            guard let newest = ids.last else { return nil }
-            return try await repository.manifest(shard: shard.name, id: newest)
+            guard let newest = ids.last, let manifest = try await repository.manifest(shard: shard.name, id: newest) else { return nil }
+            if let problem = try await timelineProblem(manifest, timeline: timeline, repository: repository, record: record) {
+                progress("auto: \(problem); taking a full backup")
+                return nil
+            }
+            return manifest
         }
+    }
+
+    /// Why `parent` cannot be the parent of a backup on `timeline`, reading the timeline's
+    /// history from the shard's WAL archive when the two differ.
+    private func timelineProblem(_ parent: BackupManifest, timeline: UInt32, repository: Repository, record: ShardRecord) async throws -> String? {
+        var history: TimelineHistory?
+        if parent.timeline != timeline, let name = WALFileName(String(format: "%08X.history", timeline)),
+           let bytes = try await WALArchive(repository: repository, record: record).fetch(name) {
+            guard let parsed = TimelineHistory(timeline: timeline, text: String(decoding: bytes, as: UTF8.self)) else {
+                throw VaultError(.corrupt, "\(name) in the archive of shard \(shard.name) is not a valid timeline history")
+            }
+            history = parsed
+        }
+        return IncrementalParentRule.problem(parentID: parent.id, parentTimeline: parent.timeline, parentStop: parent.stopLSN, timeline: timeline, history: history)
+    }
+
+    /// The timeline a backup taken now starts on: the primary's WAL insert timeline, or on a
+    /// standby the timeline of its latest restartpoint, which its backup starts from.
+    static func currentTimeline(_ conn: PostgresConnection, isStandby: Bool) throws -> UInt32 {
+        let query = isStandby ? "SELECT timeline_id::text FROM pg_control_checkpoint()"
+                              : "SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)"
+        let text = try conn.scalar(query)
+        guard let timeline = UInt32(text, radix: isStandby ? 10 : 16) else {
+            throw VaultError(.database, "unexpected timeline '\(text)' from the backup source")
+        }
+        return timeline
     }
 
     /// Why `auto` must take a full backup now, or nil when an incremental will do: there is no
@@ -78,7 +114,8 @@ public struct BackupOperation {
 
         let ids = try await repository.backupIDs(shard: shard.name)
         let started = try await BackupID.startTime(after: ids.last)
-        let parent = try await parentBackup(requested, ids: ids, repository: repository, now: started)
+        let timelineNow = try Self.currentTimeline(conn, isStandby: primary != nil)
+        let parent = try await parentBackup(requested, ids: ids, repository: repository, record: record, timeline: timelineNow, now: started)
         let kind: BackupManifest.Kind = parent == nil ? .full : .incremental
         let startTime = Timestamp.format(started)
         let id = BackupID.make(started: started, kind: kind)
@@ -89,7 +126,7 @@ public struct BackupOperation {
         let copied: CopyResult
         do {
             let checksums = try conn.scalar("SHOW data_checksums") == "on"
-            let changed = try await parent.asyncMap { try await changedBlocks(since: $0, until: startLSN, conn: conn, identity: identity) } ?? nil
+            let changed = try await parent.asyncMap { try await changedBlocks(since: $0, until: startLSN, timeline: timelineNow, conn: conn, identity: identity) } ?? nil
             copied = try await copyFiles(repository: repository, pgdata: pgdata, parent: parent, changedBlocks: changed,
                                          checksums: checksums ? FileBackup.ChecksumCheck(backupStart: startLSN) : nil)
         } catch {
@@ -105,6 +142,11 @@ public struct BackupOperation {
             throw VaultError(.database, "node \(node.name): pg_backup_stop returned no result")
         }
         let timeline = Self.timeline(fromLabel: label) ?? 1
+        if let parent, timeline != timelineNow,
+           let problem = try await timelineProblem(parent, timeline: timeline, repository: repository, record: record) {
+            // The source changed timeline between choosing the parent and starting the backup.
+            throw VaultError(.refused, "backup \(id) started on timeline \(timeline), not \(timelineNow) as its parent was chosen for: \(problem); nothing was published, run the backup again")
+        }
         let segmentSize = record.walSegmentSize
         let walStart = WALFileName.segment(containing: startLSN, timeline: timeline, segmentSize: segmentSize)
         let walStop = WALFileName.segment(containing: LSN(stopLSN.value - 1), timeline: timeline, segmentSize: segmentSize)
@@ -152,10 +194,11 @@ public struct BackupOperation {
     /// On PostgreSQL 17+ with `summarize_wal = on`: the blocks changed since the parent began,
     /// so changed relation files are read only where they changed. Otherwise nil (every changed
     /// file is read whole and its pages' LSNs compared), with the reason in the log.
-    private func changedBlocks(since parent: BackupManifest, until start: LSN, conn: PostgresConnection, identity: ClusterIdentity) async throws -> ChangedBlocks? {
+    private func changedBlocks(since parent: BackupManifest, until start: LSN, timeline: UInt32, conn: PostgresConnection, identity: ClusterIdentity) async throws -> ChangedBlocks? {
         guard identity.versionNumber >= 170000 else { return nil }
         do {
-            let timeline = UInt32(try conn.scalar("SELECT timeline_id::text FROM pg_control_checkpoint()")) ?? 0
+            // Summaries are read on one timeline; a parent on an ancestor (allowed by
+            // IncrementalParentRule) is compared page by page instead.
             guard timeline == parent.timeline else {
                 progress("incremental: the parent is on timeline \(parent.timeline), the server on \(timeline); reading changed files whole")
                 return nil

@@ -44,6 +44,9 @@ public struct RestoreOperation {
         public var extentsRead: Int
         /// Entries a delta restore removed because the backup does not have them.
         public var removed: Int
+        /// Recovery and standby settings (`file: name`) and signal files the backup carried from
+        /// an earlier recovery, removed before vault wrote its own.
+        public var removedSettings: [String]
         /// Where recovery stopped, with `start`.
         public var reached: RecoveryStarter.Reached?
     }
@@ -86,6 +89,7 @@ public struct RestoreOperation {
         let totals = try await ExtentRestorer(repository: repository, manifest: manifest, directory: directory,
                                               parallel: shard.settings.parallel, delta: options.delta).run()
         try directory.finish()
+        let inherited = try InheritedRecoverySettings.remove(from: directory.root)
         try settings.write(into: directory.root)
         try directory.activate()
         var reached: RecoveryStarter.Reached?
@@ -94,7 +98,7 @@ public struct RestoreOperation {
             if !options.standby { PrefetchWorker(spool: SpoolDirectory(directory.path("pg_wal/vault_prefetch"))).clearSpool() }
         }
         return Result(backup: manifest.id, files: manifest.files.count, bytesWritten: totals.bytesWritten, bytesUnchanged: totals.bytesUnchanged,
-                      extentsRead: totals.extentsFetched, removed: removed, reached: reached)
+                      extentsRead: totals.extentsFetched, removed: removed, removedSettings: inherited, reached: reached)
     }
 
     /// The absolute path of the running vault binary, for restore_command.

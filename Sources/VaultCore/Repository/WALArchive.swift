@@ -51,10 +51,17 @@ public struct WALArchive: Sendable {
     /// Fetches `file`; throws `.notFound` when it is not archived and `.corrupt` when the
     /// archived object fails authentication.
     public func get(_ file: WALFileName) async throws -> [UInt8] {
-        guard let bytes = try await repository.read(objectName(file)) else {
+        guard let bytes = try await fetch(file) else {
             throw VaultError(.notFound, "\(file) is not in the archive of shard \(record.shard)")
         }
         return bytes
+    }
+
+    /// Fetches `file`, or nil only when the storage itself answered that the object does not
+    /// exist. This is the one answer archive-get may turn into "not archived" (exit 1): every
+    /// other failure, a missing repository or shard record included, throws.
+    public func fetch(_ file: WALFileName) async throws -> [UInt8]? {
+        try await repository.read(objectName(file))
     }
 
     /// Refuses a segment of the wrong size or from another cluster before it is stored.

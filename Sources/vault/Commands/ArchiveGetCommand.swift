@@ -7,8 +7,10 @@ struct ArchiveGetCommand: AsyncParsableCommand {
         commandName: "archive-get",
         abstract: "Fetch one WAL file (PostgreSQL's restore_command: 'vault archive-get %f %p').",
         discussion: """
-            Exit 1: the file is not archived (PostgreSQL reads this as the end of archived WAL). \
-            Exit \(ArchiveGetCommand.abortRecoveryExitCode): the file exists but cannot be read or fails authentication; \
+            Exit 1: the repository answered that the file is not archived (PostgreSQL reads this as \
+            the end of archived WAL). Exit \(ArchiveGetCommand.abortRecoveryExitCode): anything else went wrong (the policy, \
+            passphrase, repository or shard record is missing or unreadable, the store is down, \
+            the file fails authentication); \
             PostgreSQL stops recovery instead of ending it early at the wrong point. On a standby \
             (standby.signal in the working directory) that case exits 1 instead, with an error line, \
             so the standby can go on streaming.
@@ -46,10 +48,12 @@ struct ArchiveGetCommand: AsyncParsableCommand {
                 log.debug("restored \(fileName) from the prefetch spool")
             case .archive(let bytes):
                 log.debug("restored \(fileName) (\(bytes) bytes)")
+            case .notArchived:
+                log.debug("\(fileName) is not archived")
+                throw ExitCode(1)
             }
-        } catch let e as VaultError where e.kind == .notFound {
-            log.debug("\(fileName) is not archived")
-            throw ExitCode(1)
+        } catch let exit as ExitCode {
+            throw exit
         } catch {
             let message = (error as? VaultError)?.message ?? (error as? PolicyError)?.description ?? "\(error)"
             Self.failRecovery(message)

@@ -110,6 +110,9 @@ struct RestoreCommand: AsyncParsableCommand {
             let what = standby ? "standby of the shard's primary" : "recovery target: \(target)"
             let deltaNote = delta ? " (delta: \(ByteCount.text(r.bytesUnchanged)) already matched, \(r.removed) extra entries removed)" : ""
             print("restored backup \(r.backup) of shard \(shard.name) into \(targetDir): \(r.files) files, \(ByteCount.text(r.bytesWritten)) written from \(r.extentsRead) extents\(deltaNote); \(what)\(start ? "" : "; start PostgreSQL on it to recover")")
+            if !r.removedSettings.isEmpty {
+                print("removed recovery settings inherited from the backup's source: \(r.removedSettings.joined(separator: ", "))")
+            }
             if let reached = r.reached {
                 print("\(standby ? "server" : "recovery") \(reached.state) in \(String(format: "%.1f", reached.seconds)) s: replayed to \(reached.lsn) on timeline \(reached.timeline)\(reached.lastCommit.map { ", last commit at \($0)" } ?? "")")
             }
