@@ -88,6 +88,18 @@ struct BackupLogicTests {
         #expect(RetentionPlan.expired(b, retention: .init(fullBackups: 1, window: nil), now: now, protected: ["3-F"]).map(\.id) == ["1-F", "2-I", "4-I"])
     }
 
+    @Test("only restorable full backups count toward retention; with none, nothing is expired")
+    func retentionRestorable() {
+        let b = [manifest("1-F", .full, epoch: 100), manifest("2-I", .incremental, epoch: 200), manifest("3-F", .full, epoch: 300),
+                 manifest("4-F", .full, epoch: 400)]
+        let now = Date(timeIntervalSince1970: 1000)
+        let broken: Set<String> = ["3-F", "4-F"]
+        #expect(RetentionPlan.expired(b, retention: .init(fullBackups: 1, window: nil), now: now, restorable: { !broken.contains($0.id) }).isEmpty,
+                "1-F is the newest restorable full: it and everything after it stay")
+        #expect(RetentionPlan.expired(b, retention: .init(fullBackups: 1, window: nil), now: now, restorable: { $0.id != "4-F" }).map(\.id) == ["1-F", "2-I"])
+        #expect(RetentionPlan.expired(b, retention: .init(fullBackups: 1, window: 10), now: now, restorable: { _ in false }).isEmpty)
+    }
+
     @Test("retention by window never drops the last full backup")
     func retentionWindow() {
         let b = [manifest("1-F", .full, epoch: 100), manifest("2-I", .incremental, epoch: 900)]

@@ -302,5 +302,22 @@ struct TablespaceIntegrationTests {
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: copy.dataDir + "/pg_tblspc/\(oid)") == moved)
         #expect(try copy.sql("SELECT pg_tablespace_location(\(oid))") == moved)
         #expect(try server.sql("SELECT count(*) FROM far") == "25000", "the source's tablespace is untouched")
+
+        // A delta restore of the copy without the map would write into the source's live
+        // tablespace: refused with nothing written, not even the copy's stray file removed.
+        copy.stop()
+        let stray = copy.dataDir + "/stray-file"
+        _ = FileManager.default.createFile(atPath: stray, contents: Data("x".utf8))
+        let sourceFiles = try FileManager.default.subpathsOfDirectory(atPath: location).sorted()
+        let intoLive = try f.vault(["restore", "--target-dir", copy.dataDir, "--delta", "--immediate"])
+        #expect(intoLive.status == 6, "\(intoLive.stderr)")
+        #expect(intoLive.stderr.contains("tablespace \(oid) would be restored into \(location), which is not empty"), "\(intoLive.stderr)")
+        #expect(FileManager.default.fileExists(atPath: stray), "nothing was written or removed")
+        #expect(try FileManager.default.subpathsOfDirectory(atPath: location).sorted() == sourceFiles)
+        #expect(try server.sql("SELECT count(*) FROM far") == "25000")
+        // Into the copy's own tablespace link it goes ahead.
+        let own = try f.vault(["restore", "--target-dir", copy.dataDir, "--delta", "--immediate", "--tablespace-map", "\(oid)=\(moved)"])
+        #expect(own.status == 0, "\(own.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: stray))
     }
 }

@@ -54,6 +54,16 @@ public struct DataDirectoryScanner {
                 guard stat(abs, &tst) == 0 else { continue }
                 result.directories.append(BackupManifest.Directory(path: rel, mode: UInt32(tst.st_mode & 0o7777)))
                 try walk(absolute: target, relative: rel, into: &result)
+            } else if type == S_IFLNK && relative.isEmpty && name == "pg_wal" {
+                // A pg_wal linked elsewhere (initdb -X): its contents are never backed up, so
+                // the backup holds an empty pg_wal directory and the restored copy starts
+                // with its WAL inside the data directory.
+                var tst = stat()
+                guard stat(abs, &tst) == 0, (tst.st_mode & S_IFMT) == S_IFDIR else {
+                    throw VaultError(.refused, "\(abs) is a link to \((try? Self.readLink(abs)) ?? "?"), which is not a directory")
+                }
+                result.directories.append(BackupManifest.Directory(path: rel, mode: UInt32(tst.st_mode & 0o7777)))
+                result.directories.append(BackupManifest.Directory(path: "pg_wal/archive_status", mode: UInt32(tst.st_mode & 0o7777)))
             } else if type == S_IFDIR {
                 result.directories.append(BackupManifest.Directory(path: rel, mode: UInt32(st.st_mode & 0o7777)))
                 if relative.isEmpty && Self.excludedContents.contains(name) {

@@ -100,6 +100,16 @@ struct FileBackup {
         return Output(path: entry.path, size: offset, mode: entry.mode, mtime: entry.mtime, pieces: pieces, bytesRead: offset, badBlocks: badBlocks)
     }
 
+    /// Stores a file already read whole and checked by the caller (pg_control, whose CRC
+    /// proves the read was not torn), in one extent.
+    func backup(_ entry: DataDirectoryScanner.Entry, bytes: [UInt8], compressor: ZstdCompressor) async throws -> Output {
+        var pieces: [PendingPiece] = []
+        if !bytes.isEmpty { try await addExtent(bytes[...], at: 0, into: &pieces, compressor: compressor) }
+        progress?.add(Int64(bytes.count))
+        return Output(path: entry.path, size: Int64(bytes.count), mode: entry.mode, mtime: entry.mtime, pieces: pieces,
+                      bytesRead: Int64(bytes.count), badBlocks: [])
+    }
+
     /// Reads only the blocks the WAL summaries name, and any beyond the parent's copy of the
     /// file; the parent's pieces stand for the rest. A file that shrinks while it is read ends
     /// where the read came up short (WAL replay truncates it anyway).

@@ -2,13 +2,17 @@ import Foundation
 
 /// Decides which backups to keep: pure, so it is tested without a repository.
 ///
-/// Keeps the newest `fullBackups` full backups and every backup taken after the oldest of
-/// them, plus every backup younger than `window`; never fewer than one full backup, and never
-/// the backups named in `protected` (e.g. the newest that passed verification).
+/// Keeps the newest `fullBackups` restorable full backups and every backup taken after the
+/// oldest of them, plus every backup younger than `window`; never fewer than one restorable
+/// full backup, and never the backups named in `protected` (e.g. the newest that passed
+/// verification). Only restorable fulls count: with a broken archive_command, daily fulls whose
+/// WAL never arrives must not push the last good one out. With no restorable full at all,
+/// nothing is expired.
 public enum RetentionPlan {
-    public static func expired(_ backups: [BackupManifest], retention: RetentionSettings, now: Date, protected: Set<String> = []) -> [BackupManifest] {
+    public static func expired(_ backups: [BackupManifest], retention: RetentionSettings, now: Date, protected: Set<String> = [],
+                               restorable: (BackupManifest) -> Bool = { _ in true }) -> [BackupManifest] {
         let sorted = backups.sorted { $0.id < $1.id }
-        let fulls = sorted.filter { $0.kind == .full }
+        let fulls = sorted.filter { $0.kind == .full && restorable($0) }
         guard let newestFull = fulls.last else { return [] }
         var keep = Set<String>(protected)
         let keepFulls = max(1, retention.fullBackups ?? (retention.window == nil ? 1 : 0))

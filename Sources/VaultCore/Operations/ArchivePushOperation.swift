@@ -37,7 +37,8 @@ public struct ArchivePushOperation {
         }
         let contents = try FileIO.read(path)
         let walDir = FileIO.parentDirectory(of: path)
-        let spool = SpoolMarkers(spool: SpoolDirectory(policy.archive.spool ?? walDir + "/vault_spool"))
+        let spool = SpoolMarkers(spool: SpoolDirectory(policy.archive.spool ?? walDir + "/vault_spool"),
+                                 scope: "repository \(policy.repository.identity), shard \(shard.name)")
         let ahead = policy.archive.pushAhead
         if ahead > 0, try spool.matches(file.text, contents) {
             spool.spool.remove(file.text)

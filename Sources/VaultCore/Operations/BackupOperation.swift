@@ -111,14 +111,18 @@ public struct BackupOperation {
         }
         // A standby's files are read from its own data directory, never the shard's (primary's).
         let pgdata = try node.pgdata ?? (primary == nil ? shard.pgdata : nil) ?? conn.scalar("SHOW data_directory")
+        try await SourceDirectoryCheck.verify(pgdata, node: node.name, identity: identity, port: try conn.scalar("SHOW port"))
 
         let ids = try await repository.backupIDs(shard: shard.name)
-        let started = try await BackupID.startTime(after: ids.last)
+        let idTime = try await BackupID.startTime(after: ids.last)
+        // The manifest records the clock's own time: a clock stepped backwards must not leave
+        // a start epoch in the future, which the next incremental's mtime rule trusts.
+        let started = min(idTime, Date())
         let timelineNow = try Self.currentTimeline(conn, isStandby: primary != nil)
         let parent = try await parentBackup(requested, ids: ids, repository: repository, record: record, timeline: timelineNow, now: started)
         let kind: BackupManifest.Kind = parent == nil ? .full : .incremental
         let startTime = Timestamp.format(started)
-        let id = BackupID.make(started: started, kind: kind)
+        let id = BackupID.make(started: idTime, kind: kind)
         let startLSNText = try conn.scalar("SELECT pg_backup_start($1, true)::text", ["vault \(id)"])
         guard let startLSN = LSN(startLSNText) else { throw VaultError(.database, "node \(node.name): unexpected backup start LSN '\(startLSNText)'") }
         progress("backup \(id) started at \(startLSN) on node \(node.name) (\(kind.rawValue)\(parent.map { ", parent \($0.id)" } ?? ""))")
@@ -225,13 +229,17 @@ public struct BackupOperation {
         let fileBackup = FileBackup(
             level: policy.compression.level, packs: packs,
             parent: parent.map { p in
-                FileBackup.Parent(startLSN: p.startLSN, startEpoch: p.startEpoch,
+                // A parent that started "after" now (the clock stepped backwards since) cannot
+                // vouch for mtimes: every file is then compared page by page.
+                FileBackup.Parent(startLSN: p.startLSN, startEpoch: p.startEpoch <= Int64(Date().timeIntervalSince1970) ? p.startEpoch : 0,
                                   files: Dictionary(p.files.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a }), extents: p.extents,
                                   changedBlocks: changedBlocks)
             },
             progress: counter, checksums: checksums)
-        // Largest files first, so one big relation does not finish alone at the end.
-        let queue = WorkQueue(scan.files.sorted { $0.size > $1.size })
+        // Largest files first, so one big relation does not finish alone at the end; pg_control
+        // after every other file (below).
+        let control = scan.files.first { $0.path == ControlFile.path }
+        let queue = WorkQueue(scan.files.filter { $0.path != ControlFile.path }.sorted { $0.size > $1.size })
         let level = policy.compression.level
         let outputs = try await withThrowingTaskGroup(of: [FileBackup.Output].self) { group in
             for _ in 0..<max(1, shard.settings.parallel) {
@@ -249,6 +257,12 @@ public struct BackupOperation {
             for try await part in group { all.append(contentsOf: part) }
             return all
         }
+        // pg_control last, as pg_basebackup copies it: a backup from a standby ends where the
+        // copied pg_control's minRecoveryPoint says, so it must be newer than every other file
+        // read. Its CRC proves the read whole; a torn read is read again.
+        guard let control else { throw VaultError(.refused, "\(pgdata) has no \(ControlFile.path): it is not a PostgreSQL data directory") }
+        let controlBytes = try await ControlFile.read(dataDirectory: pgdata).bytes
+        let controlOutput = try await fileBackup.backup(control, bytes: controlBytes, compressor: try ZstdCompressor(level: max(level, 1)))
         try await packs.finish()
 
         var extentIndex: [BackupManifest.Extent: Int] = [:]
@@ -256,7 +270,7 @@ public struct BackupOperation {
         var files: [BackupManifest.File] = []
         var bytesRead: Int64 = 0, databaseBytes: Int64 = 0
         var failures: [BackupManifest.ChecksumFailure] = []
-        for out in outputs.sorted(by: { $0.path < $1.path }) {
+        for out in (outputs + [controlOutput]).sorted(by: { $0.path < $1.path }) {
             if !out.badBlocks.isEmpty { failures.append(.init(path: out.path, blocks: out.badBlocks)) }
             var pieces: [BackupManifest.Piece] = []
             for p in out.pieces {

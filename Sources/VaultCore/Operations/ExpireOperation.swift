@@ -22,6 +22,9 @@ public struct ExpireOperation {
         public var dryRun: Bool
         /// The newest backup that passed a restore verification, kept regardless of retention.
         public var verifiedBackup: String?
+        /// Full backups that do not count toward `retention.full_backups` because they cannot
+        /// be restored (WAL missing from the archive, or bad pages found).
+        public var unrestorableFulls: [String]
     }
 
     public func run(dryRun: Bool, now: Date = Date()) async throws -> Result {
@@ -39,7 +42,9 @@ public struct ExpireOperation {
         // The newest backup proved restorable is kept whatever the retention says.
         let verifications = try await repository.verifications(shard: shard.name)
         let verified = verifications.lastRestoredAndPassed?.backup
-        let expired = RetentionPlan.expired(backups, retention: shard.settings.retention, now: now, protected: Set([verified].compactMap { $0 }))
+        let inventory = try await WALInventory.load(WALArchive(repository: repository, record: record))
+        let expired = RetentionPlan.expired(backups, retention: shard.settings.retention, now: now, protected: Set([verified].compactMap { $0 }),
+                                            restorable: inventory.canRestore)
         let expiredIDs = Set(expired.map(\.id))
         let kept = backups.filter { !expiredIDs.contains($0.id) }
         var freed: Int64 = 0
@@ -81,6 +86,7 @@ public struct ExpireOperation {
         }
         let removedPacks = packs.count, removedWAL = wal.count
         return Result(expiredBackups: expired.map(\.id), keptBackups: kept.map(\.id), removedPacks: removedPacks,
-                      removedWAL: removedWAL, bytesFreed: freed, dryRun: dryRun, verifiedBackup: verified)
+                      removedWAL: removedWAL, bytesFreed: freed, dryRun: dryRun, verifiedBackup: verified,
+                      unrestorableFulls: backups.filter { $0.kind == .full && !inventory.canRestore($0) }.map(\.id))
     }
 }

@@ -15,6 +15,7 @@ struct RestoreTargetDirectory {
 
     init(root: String, manifest: BackupManifest, relocations: [String: String]) throws {
         self.root = root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root
+        try manifest.validate()
         self.manifest = manifest
         let known = Set(manifest.tablespaces.map(\.oid))
         for (oid, dir) in relocations {
@@ -78,6 +79,14 @@ struct RestoreTargetDirectory {
         guard FileIO.exists(root) else { try createFresh(); return 0 }
         if FileIO.exists(path("postmaster.pid")) {
             throw VaultError(.refused, "\(path("postmaster.pid")) exists: stop the server on \(root) before a delta restore (or remove the file if it is stale)")
+        }
+        // A tablespace is written only where this copy already links it, or into an empty
+        // directory: the original location may be the source cluster's live tablespace.
+        for (oid, location) in tablespaceLocations.sorted(by: { $0.key < $1.key }) {
+            if (try? DataDirectoryScanner.readLink(path("pg_tblspc/" + oid))) == location { continue }
+            if FileIO.exists(location), !(try DataDirectoryScanner.list(location).isEmpty) {
+                throw VaultError(.refused, "tablespace \(oid) would be restored into \(location), which is not empty and is not \(root)'s own tablespace link; a delta restore writes only into its own tablespaces or empty directories (use --tablespace-map \(oid)=DIR); nothing was written")
+            }
         }
         let wantedFiles = Set(manifest.files.map(\.path))
         let wantedDirectories = Set(manifest.directories.map(\.path))

@@ -50,13 +50,20 @@ struct SpoolDirectory: Sendable {
 /// contents, so a later `archive-push` of the same segment can answer without storing it.
 struct SpoolMarkers: Sendable {
     let spool: SpoolDirectory
+    /// The repository and shard the segments were pushed to: a marker answers only for them,
+    /// so a spool left by a push to another repository (or shard) never counts as archived.
+    let scope: String
 
     func matches(_ name: String, _ contents: [UInt8]) throws -> Bool {
         guard let marker = try FileIO.readIfExists(spool.path(name)) else { return false }
-        return String(decoding: marker, as: UTF8.self) == Hex.encode(try SHA256.hash(contents))
+        return String(decoding: marker, as: UTF8.self) == (try text(contents))
     }
 
     func record(_ name: String, _ contents: [UInt8]) throws {
-        try spool.store(name, Array(Hex.encode(try SHA256.hash(contents)).utf8))
+        try spool.store(name, Array(try text(contents).utf8))
+    }
+
+    private func text(_ contents: [UInt8]) throws -> String {
+        scope + "\n" + Hex.encode(try SHA256.hash(contents))
     }
 }

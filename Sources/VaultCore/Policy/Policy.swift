@@ -31,6 +31,13 @@ public struct Policy: Sendable {
 public struct RepositorySettings: Sendable {
     public var path: String?
     public var s3: S3Settings?
+
+    /// Names the repository without opening it (a directory, or endpoint, bucket and prefix),
+    /// for local state that must never answer for another repository.
+    public var identity: String {
+        if let s3 { return "s3 \(s3.endpoint) \(s3.bucket) \(s3.prefix)" }
+        return "path \(path ?? "")"
+    }
 }
 
 public struct S3Settings: Sendable {

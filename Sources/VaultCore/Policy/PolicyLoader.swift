@@ -256,13 +256,18 @@ public enum PolicyLoader {
 enum Duration {
     static func parseSeconds(_ text: String) -> Int? {
         guard let unit = text.last, let n = Int(text.dropLast()), n > 0 else { return nil }
+        let scale: Int
         switch unit {
-        case "s": return n
-        case "m": return n * 60
-        case "h": return n * 3600
-        case "d": return n * 86400
-        case "w": return n * 7 * 86400
+        case "s": scale = 1
+        case "m": scale = 60
+        case "h": scale = 3600
+        case "d": scale = 86400
+        case "w": scale = 7 * 86400
         default: return nil
         }
+        // Too large to be a time span (and it would overflow): a policy error, not a crash.
+        let (seconds, overflow) = n.multipliedReportingOverflow(by: scale)
+        return overflow || seconds > 100 * 365 * 86400 ? nil : seconds
+
     }
 }

@@ -14,7 +14,11 @@ public enum BackupID {
     /// second, so two backups never share an identifier.
     public static func startTime(after newest: String?) async throws -> Date {
         guard let newest, let last = started(newest) else { return Date() }
-        let wait = last.addingTimeInterval(1).timeIntervalSince(Date())
+        let next = last.addingTimeInterval(1)
+        let wait = next.timeIntervalSince(Date())
+        // The clock is behind the newest backup (stepped backwards): no wait for it to catch
+        // up; the id takes the next second after the newest, so ids still sort by order taken.
+        if wait > 1 { return next }
         if wait > 0 { try await Task.sleep(nanoseconds: UInt64(wait * 1_000_000_000) + 1_000_000) }
         return Date()
     }

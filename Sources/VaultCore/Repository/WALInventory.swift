@@ -91,4 +91,17 @@ public struct WALInventory: Sendable {
     }
 
     public func segmentNumber(of lsn: LSN) -> UInt64 { lsn.value / segmentSize }
+
+    /// Whether every segment from the backup's start to its stop is archived, on its timeline.
+    public func holdsWAL(of manifest: BackupManifest) -> Bool {
+        guard let first = WALFileName(manifest.walStart)?.segmentNumber(segmentSize: segmentSize),
+              let last = WALFileName(manifest.walStop)?.segmentNumber(segmentSize: segmentSize) else { return false }
+        return firstMissing(from: first, through: last, on: TimelineHistory(root: manifest.timeline)) == nil
+    }
+
+    /// Whether a restore of the backup can reach consistency: its WAL is archived (recorded
+    /// so, or arrived since) and it found no bad pages.
+    public func canRestore(_ manifest: BackupManifest) -> Bool {
+        (manifest.checksumFailures ?? []).isEmpty && (manifest.walComplete || holdsWAL(of: manifest))
+    }
 }

@@ -111,6 +111,18 @@ public struct PosixStorage: Storage {
         }
     }
 
+    /// Removes `names`, then fsyncs every directory that lost an entry, so the removal is
+    /// durable before the call returns: expire removes manifests in one call and their packs
+    /// in the next, and a crash between must never bring back a manifest whose packs are gone.
+    public func delete(_ names: [String]) async throws {
+        var directories = Set<String>()
+        for name in names {
+            try await delete(name)
+            directories.insert(FileIO.parentDirectory(of: path(name)))
+        }
+        for dir in directories.sorted() where FileIO.exists(dir) { try FileIO.fsyncDirectory(dir) }
+    }
+
     /// Creates the parent directories of `name` (fsyncing each parent that gained an entry)
     /// and returns the parent's path.
     private func ensureParent(of name: String) throws -> String {

@@ -26,6 +26,9 @@ struct ExpireCommand: AsyncParsableCommand {
             }
             let verb = dryRun ? "would remove" : "removed"
             for id in r.expiredBackups { print("\(verb) backup \(id)") }
+            if !r.unrestorableFulls.isEmpty {
+                print("not counted toward retention (their WAL is missing or they found bad pages): \(r.unrestorableFulls.joined(separator: ", "))")
+            }
             if let v = r.verifiedBackup, r.keptBackups.contains(v) { print("keeping backup \(v): the newest one proved restorable by vault verify") }
             print("shard \(shard.name): \(verb) \(r.expiredBackups.count) backup\(r.expiredBackups.count == 1 ? "" : "s"), \(r.removedPacks) pack\(r.removedPacks == 1 ? "" : "s"), \(r.removedWAL) WAL file\(r.removedWAL == 1 ? "" : "s"); \(dryRun ? "would free" : "freed") \(ByteCount.text(r.bytesFreed)); kept \(r.keptBackups.count) backup\(r.keptBackups.count == 1 ? "" : "s")")
         }

@@ -27,10 +27,7 @@ struct ListCommand: AsyncParsableCommand {
                 if let record { inventory = try await WALInventory.load(WALArchive(repository: repository, record: record)) }
                 for m in try await repository.backups(shard: name) {
                     var complete = m.walComplete
-                    if let inventory, let first = WALFileName(m.walStart)?.segmentNumber(segmentSize: inventory.segmentSize),
-                       let last = WALFileName(m.walStop)?.segmentNumber(segmentSize: inventory.segmentSize) {
-                        complete = inventory.firstMissing(from: first, through: last, on: TimelineHistory(root: m.timeline)) == nil
-                    }
+                    if let inventory { complete = inventory.holdsWAL(of: m) }
                     summaries.append(BackupSummary(m, walComplete: complete, verification: verified[m.id]))
                 }
             }
