@@ -176,11 +176,7 @@ struct BackupIntegrationTests {
 
 /// Waits until a restored server has finished recovery and been promoted.
 func waitForPromotion(_ server: PostgresServer, timeout: TimeInterval = 120) async throws {
-    let deadline = Date().addingTimeInterval(timeout)
-    while Date() < deadline {
-        if let r = try? server.sql("SELECT pg_is_in_recovery()"), r == "f" { return }
-        try await Task.sleep(nanoseconds: 100_000_000)
-    }
+    if try await poll(timeout: timeout, { (try? server.sql("SELECT pg_is_in_recovery()")) == "f" }) { return }
     throw HarnessError("restored server did not finish recovery within \(Int(timeout)) s:\n\(server.log().suffix(3000))")
 }
 

@@ -131,12 +131,10 @@ struct RestoreModesIntegrationTests {
         defer { standby.stop() }
         #expect(FileManager.default.fileExists(atPath: dir + "/standby.signal"))
         try server.sql("INSERT INTO t SELECT generate_series(1, 100)")
-        let deadline = Date().addingTimeInterval(60)
         var seen: String?
-        while Date() < deadline {
+        _ = try await poll(timeout: 60) {
             seen = try? standby.sql("SELECT count(*) FROM t")
-            if seen == "100" { break }
-            try await Task.sleep(nanoseconds: 200_000_000)
+            return seen == "100"
         }
         #expect(seen == "100", "the standby must stream the primary's new rows; log: \(standby.log().suffix(1500))")
         #expect(try standby.sql("SELECT status FROM pg_stat_wal_receiver") == "streaming")

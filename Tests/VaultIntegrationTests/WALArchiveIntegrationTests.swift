@@ -117,11 +117,10 @@ struct WALArchiveIntegrationTests {
 
 /// Waits until the server reports `segment` (or a later one) as archived.
 func waitUntilArchived(_ server: PostgresServer, segment: String, timeout: TimeInterval = 90) async throws {
-    let deadline = Date().addingTimeInterval(timeout)
-    while Date() < deadline {
-        let row = try server.connect().query("SELECT coalesce(last_archived_wal, ''), coalesce(last_failed_wal, '') FROM pg_stat_archiver")
-        if let archived = row.first?.first ?? nil, archived >= segment, !archived.isEmpty { return }
-        try await Task.sleep(nanoseconds: 100_000_000)
+    let archived = try await poll(timeout: timeout) {
+        let row = try server.connect().query("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver")
+        guard let last = row.first?.first ?? nil else { return false }
+        return !last.isEmpty && last >= segment
     }
-    throw HarnessError("\(segment) was not archived within \(Int(timeout)) s; server log:\n\(server.log().suffix(2000))")
+    if !archived { throw HarnessError("\(segment) was not archived within \(Int(timeout)) s; server log:\n\(server.log().suffix(2000))") }
 }

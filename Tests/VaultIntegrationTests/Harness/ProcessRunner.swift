@@ -112,6 +112,18 @@ func waitForText(_ text: String, in path: String, timeout: TimeInterval = 120) -
     return false
 }
 
+/// Polls `condition` until it holds or `timeout` passes, and checks once more after the
+/// deadline: the tests share two cooperative threads with tests that block on processes, so a
+/// waiting task can be starved past its deadline although what it waits for happened long ago.
+func poll(timeout: TimeInterval, every nanoseconds: UInt64 = 100_000_000, _ condition: () throws -> Bool) async throws -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while true {
+        if try condition() { return true }
+        if Date() >= deadline { return false }
+        try await Task.sleep(nanoseconds: nanoseconds)
+    }
+}
+
 /// Pids of running processes whose command line contains every one of `words`.
 func processes(containing words: [String]) -> [String] {
     ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).filter { pid in
