@@ -24,7 +24,9 @@ struct Vault: AsyncParsableCommand {
             let names = configuration.subcommands.compactMap { $0.configuration.commandName }
             let subcommand = arguments.first.flatMap { names.contains($0) ? $0 : nil }
             let firstLine = message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid arguments"
-            if subcommand == ArchiveGetCommand.configuration.commandName {
+            // Anywhere on the line, not only first: `vault -x archive-get %f %p` is still
+            // PostgreSQL's restore_command, and exit 2 would read as "not archived".
+            if subcommand == ArchiveGetCommand.configuration.commandName || arguments.contains(ArchiveGetCommand.configuration.commandName ?? "archive-get") {
                 ArchiveGetCommand.failRecovery("restore_command arguments: \(firstLine)")
             }
             let help = subcommand.map { "vault \($0) --help" } ?? "vault --help"

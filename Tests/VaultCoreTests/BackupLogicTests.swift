@@ -147,6 +147,7 @@ struct BackupLogicTests {
         #expect(chain.map(\.0.value) == [100, 200, 350])
         #expect(WALSummaryReader.chain([(lsn(100), lsn(200)), (lsn(250), lsn(500))], from: lsn(150), to: lsn(400)) == nil, "a gap")
         #expect(WALSummaryReader.chain([(lsn(100), lsn(200))], from: lsn(150), to: lsn(400)) == nil, "not far enough")
+        #expect(WALSummaryReader.chain([(lsn(100), lsn(500))], from: lsn(400), to: lsn(150)) == nil, "a parent that began after this backup proves nothing")
         #expect(WALSummaryReader.chain([(lsn(200), lsn(500))], from: lsn(150), to: lsn(400)) == nil, "starts too late")
     }
 }

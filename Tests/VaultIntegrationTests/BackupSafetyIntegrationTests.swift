@@ -54,6 +54,42 @@ struct BackupSafetyIntegrationTests {
         #expect(stored.size == 8192 && stored.pieces.count == 1)
     }
 
+    @Test("an incremental from a standby that has not replayed up to its parent's stop is refused; auto takes a full backup")
+    func standbyBehindParent() async throws {
+        let f = try VaultFixture("safety-standby-behind")
+        defer { f.cleanUp() }
+        let primary = try f.startInitialised(.v15)
+        try primary.sql("CREATE TABLE t AS SELECT generate_series(1, 1000) AS id")
+        let standby = try f.startStandby(of: primary)
+        func policy(_ from: String) throws -> String {
+            try f.dir.write("from-\(from).yaml", """
+                version: 1
+                repository: {path: \(f.repositoryPath)}
+                encryption: {passphrase_file: \(f.passphraseFile)}
+                defaults: {backup: {from: \(from)}}
+                shards:
+                  - name: main
+                    nodes:
+                      - {name: primary, conninfo: "host=127.0.0.1 port=\(primary.port) user=postgres dbname=postgres", pgdata: \(primary.dataDir)}
+                      - {name: standby, conninfo: "host=127.0.0.1 port=\(standby.port) user=postgres dbname=postgres", pgdata: \(standby.dataDir), priority: 10}
+
+                """, mode: 0o644)
+        }
+        // The standby stops replaying; the primary moves on and is backed up (as
+        // prefer-standby does when no standby answers).
+        try standby.sql("SELECT pg_wal_replay_pause()")
+        try primary.sql("INSERT INTO t SELECT generate_series(1001, 50000)")
+        let parent = try f.vault(["backup", "--type", "full"], policy: try policy("primary"))
+        #expect(parent.status == 0, "\(parent.stderr)")
+        let behind = try f.vault(["backup", "--type", "incremental"], policy: try policy("standby"))
+        #expect(behind.status == 6, "\(behind.stderr)")
+        #expect(behind.stderr.contains("the standby has replayed WAL only to"), "\(behind.stderr)")
+        let auto = try f.vault(["backup", "--type", "auto"], policy: try policy("standby"))
+        #expect(auto.status == 0, "\(auto.stderr)")
+        #expect((auto.stdout + auto.stderr).contains("taking a full backup"), "\(auto.stderr)")
+        try standby.sql("SELECT pg_wal_replay_resume()")
+    }
+
     @Test("with a broken archive_command, fulls whose WAL never arrives do not count toward retention: expire keeps the last restorable full, which restores")
     func retentionCountsRestorableFulls() async throws {
         let f = try VaultFixture("safety-retention")

@@ -53,6 +53,8 @@ struct WALSummaryReader {
 
     /// Summaries (sorted by start) that together cover `from`..<`to` without a gap, or nil.
     static func chain(_ ranges: [(LSN, LSN)], from: LSN, to: LSN) -> [(LSN, LSN)]? {
+        // A range that runs backwards (a parent that began after this backup) proves nothing.
+        guard from <= to else { return nil }
         var cursor = from
         var used: [(LSN, LSN)] = []
         for (start, end) in ranges.sorted(by: { $0.0 < $1.0 }) where end > cursor {

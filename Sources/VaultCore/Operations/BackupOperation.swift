@@ -37,7 +37,7 @@ public struct BackupOperation {
     /// newest backup. `incremental` refuses where `auto` would take a full backup for the
     /// timeline. Only the newest manifest is read.
     private func parentBackup(_ requested: Requested, ids: [String], repository: Repository, record: ShardRecord,
-                              timeline: UInt32, now: Date) async throws -> BackupManifest? {
+                              timeline: UInt32, replayed: LSN?, now: Date) async throws -> BackupManifest? {
         switch requested {
         case .full:
             return nil
@@ -45,7 +45,7 @@ public struct BackupOperation {
             guard let newest = ids.last, let manifest = try await repository.manifest(shard: shard.name, id: newest) else {
                 throw VaultError(.refused, "shard \(shard.name) has no backup yet: the first backup must be full")
             }
-            if let problem = try await timelineProblem(manifest, timeline: timeline, repository: repository, record: record) {
+            if let problem = try await parentProblem(manifest, timeline: timeline, replayed: replayed, repository: repository, record: record) {
                 throw VaultError(.refused, "cannot take an incremental backup on \(manifest.id): \(problem); take a full backup (--type full, or --type auto does so by itself)")
             }
             return manifest
@@ -55,12 +55,24 @@ public struct BackupOperation {
                 return nil
             }
             guard let newest = ids.last, let manifest = try await repository.manifest(shard: shard.name, id: newest) else { return nil }
-            if let problem = try await timelineProblem(manifest, timeline: timeline, repository: repository, record: record) {
+            if let problem = try await parentProblem(manifest, timeline: timeline, replayed: replayed, repository: repository, record: record) {
                 progress("auto: \(problem); taking a full backup")
                 return nil
             }
             return manifest
         }
+    }
+
+    /// Why `parent` cannot be the parent of a backup on `timeline` read from a standby that
+    /// has replayed up to `replayed` (nil on a primary): the standby must be past the parent's
+    /// stop (pages taken from the parent may hold changes up to there; a backup ending earlier
+    /// would be declared consistent with pages from its future), and the timelines must share
+    /// the parent's history.
+    private func parentProblem(_ parent: BackupManifest, timeline: UInt32, replayed: LSN?, repository: Repository, record: ShardRecord) async throws -> String? {
+        if let replayed, replayed < parent.stopLSN {
+            return "the standby has replayed WAL only to \(replayed), before parent backup \(parent.id) stopped at \(parent.stopLSN)"
+        }
+        return try await timelineProblem(parent, timeline: timeline, repository: repository, record: record)
     }
 
     /// Why `parent` cannot be the parent of a backup on `timeline`, reading the timeline's
@@ -77,16 +89,26 @@ public struct BackupOperation {
         return IncrementalParentRule.problem(parentID: parent.id, parentTimeline: parent.timeline, parentStop: parent.stopLSN, timeline: timeline, history: history)
     }
 
-    /// The timeline a backup taken now starts on: the primary's WAL insert timeline, or on a
-    /// standby the timeline of its latest restartpoint, which its backup starts from.
+    /// The timeline a backup taken now runs on: the primary's WAL insert timeline, or on a
+    /// standby the newer of its latest restartpoint's timeline (where its backup starts) and
+    /// its minimum recovery point's (where it ends); a standby that follows a promotion replays
+    /// the new timeline before it makes a restartpoint there.
     static func currentTimeline(_ conn: PostgresConnection, isStandby: Bool) throws -> UInt32 {
-        let query = isStandby ? "SELECT timeline_id::text FROM pg_control_checkpoint()"
+        let query = isStandby ? "SELECT greatest((SELECT timeline_id FROM pg_control_checkpoint()), (SELECT min_recovery_end_timeline FROM pg_control_recovery()))::text"
                               : "SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)"
         let text = try conn.scalar(query)
         guard let timeline = UInt32(text, radix: isStandby ? 10 : 16) else {
             throw VaultError(.database, "unexpected timeline '\(text)' from the backup source")
         }
         return timeline
+    }
+
+    /// How far a standby has replayed, or nil on a primary.
+    static func replayed(_ conn: PostgresConnection, isStandby: Bool) throws -> LSN? {
+        guard isStandby else { return nil }
+        let text = try conn.scalar("SELECT coalesce(pg_last_wal_replay_lsn(), '0/0')::text")
+        guard let lsn = LSN(text) else { throw VaultError(.database, "unexpected replay LSN '\(text)' from the backup source") }
+        return lsn
     }
 
     /// Why `auto` must take a full backup now, or nil when an incremental will do: there is no
@@ -119,7 +141,8 @@ public struct BackupOperation {
         // a start epoch in the future, which the next incremental's mtime rule trusts.
         let started = min(idTime, Date())
         let timelineNow = try Self.currentTimeline(conn, isStandby: primary != nil)
-        let parent = try await parentBackup(requested, ids: ids, repository: repository, record: record, timeline: timelineNow, now: started)
+        let parent = try await parentBackup(requested, ids: ids, repository: repository, record: record, timeline: timelineNow,
+                                            replayed: try Self.replayed(conn, isStandby: primary != nil), now: started)
         let kind: BackupManifest.Kind = parent == nil ? .full : .incremental
         let startTime = Timestamp.format(started)
         let id = BackupID.make(started: idTime, kind: kind)
@@ -146,10 +169,19 @@ public struct BackupOperation {
             throw VaultError(.database, "node \(node.name): pg_backup_stop returned no result")
         }
         let timeline = Self.timeline(fromLabel: label) ?? 1
-        if let parent, timeline != timelineNow,
-           let problem = try await timelineProblem(parent, timeline: timeline, repository: repository, record: record) {
-            // The source changed timeline between choosing the parent and starting the backup.
-            throw VaultError(.refused, "backup \(id) started on timeline \(timeline), not \(timelineNow) as its parent was chosen for: \(problem); nothing was published, run the backup again")
+        if let parent {
+            // Proved again on what the backup turned out to be: the timelines it started and
+            // (on a standby) ended on, and an end no earlier than the parent's.
+            var ends = [timeline]
+            if primary != nil { ends.append(try Self.currentTimeline(conn, isStandby: true)) }
+            for tl in Set(ends) where tl != timelineNow {
+                if let problem = try await timelineProblem(parent, timeline: tl, repository: repository, record: record) {
+                    throw VaultError(.refused, "backup \(id) ran on timeline \(tl), not \(timelineNow) as its parent was chosen for: \(problem); nothing was published, run the backup again")
+                }
+            }
+            if stopLSN < parent.stopLSN {
+                throw VaultError(.refused, "backup \(id) ends at \(stopLSN), before its parent \(parent.id) stopped at \(parent.stopLSN) (a standby behind the node the parent was taken from); nothing was published, take a full backup")
+            }
         }
         let segmentSize = record.walSegmentSize
         let walStart = WALFileName.segment(containing: startLSN, timeline: timeline, segmentSize: segmentSize)

@@ -99,9 +99,9 @@ public struct WALInventory: Sendable {
         return firstMissing(from: first, through: last, on: TimelineHistory(root: manifest.timeline)) == nil
     }
 
-    /// Whether a restore of the backup can reach consistency: its WAL is archived (recorded
-    /// so, or arrived since) and it found no bad pages.
+    /// Whether a restore of the backup can reach consistency: its WAL is in the archive now
+    /// (whatever the manifest recorded when it was taken) and it found no bad pages.
     public func canRestore(_ manifest: BackupManifest) -> Bool {
-        (manifest.checksumFailures ?? []).isEmpty && (manifest.walComplete || holdsWAL(of: manifest))
+        (manifest.checksumFailures ?? []).isEmpty && holdsWAL(of: manifest)
     }
 }

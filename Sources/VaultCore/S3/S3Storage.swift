@@ -24,7 +24,9 @@ public struct S3Storage: Storage {
 
     public func get(_ name: String) async throws -> [UInt8]? {
         let r = try await client.send(.GET, key: try key(name))
-        if r.status == 404 && r.errorCode != "NoSuchBucket" { return nil }
+        // Absent only when the store says so: a 404 from a proxy or gateway without S3's
+        // NoSuchKey (or a missing bucket) is a failure, never "not archived".
+        if r.status == 404 && r.errorCode == "NoSuchKey" { return nil }
         guard r.isSuccess else { throw client.failure(r, "GET \(name)") }
         return r.body
     }
