@@ -52,6 +52,10 @@ struct BackupSafetyIntegrationTests {
         let manifest = try #require(try await f.openRepository().backups(shard: "main").first)
         let stored = try #require(manifest.files.first { $0.path == "global/pg_control" })
         #expect(stored.size == 8192 && stored.pieces.count == 1)
+        // Copied after every other file: its extent is the last one appended to its pack.
+        let extent = manifest.extents[stored.pieces[0].extent]
+        let later = manifest.extents.filter { $0.pack == extent.pack && $0.offset > extent.offset }
+        #expect(later.isEmpty, "pg_control is stored last; after it: \(later.count) extents")
     }
 
     @Test("an incremental from a standby that has not replayed up to its parent's stop is refused; auto takes a full backup")
