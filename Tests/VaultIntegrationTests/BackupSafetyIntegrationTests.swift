@@ -163,6 +163,7 @@ struct BackupSafetyIntegrationTests {
             ("path '../escaped' is not a plain relative path", { $0.files[0].path = "../escaped" }),
             ("path '/etc/passwd-copy' is not a plain relative path", { $0.files[0].path = "/etc/passwd-copy" }),
             ("tablespace 99999, which the manifest does not list", { $0.directories.append(BackupManifest.Directory(path: "pg_tblspc/99999", mode: 0o700)) }),
+            ("tablespace_map names tablespace '16999'", { $0.tablespaceMap = "16999 /elsewhere\n" }),
             ("tablespace OID 'x1' is not a number", { $0.tablespaces.append(BackupManifest.Tablespace(oid: "x1", location: "/tmp/x")) }),
             ("names extent", { m in
                 let i = m.files.firstIndex { !$0.pieces.isEmpty } ?? 0

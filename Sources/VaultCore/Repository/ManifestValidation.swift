@@ -18,6 +18,12 @@ extension BackupManifest {
             }
             guard tablespaceOIDs.insert(ts.oid).inserted else { throw fail("tablespace \(ts.oid) is listed twice") }
         }
+        // PostgreSQL creates the links tablespace_map names at startup: every line must name
+        // a tablespace the manifest lists.
+        for line in (tablespaceMap ?? "").split(separator: "\n") where !line.isEmpty {
+            let oid = String(line.prefix { $0 != " " })
+            guard tablespaceOIDs.contains(oid) else { throw fail("tablespace_map names tablespace '\(oid)', which the manifest does not list") }
+        }
         func checkPath(_ path: String) throws {
             guard Self.isSafeRelativePath(path) else { throw fail("path '\(path)' is not a plain relative path") }
             let parts = path.split(separator: "/")
