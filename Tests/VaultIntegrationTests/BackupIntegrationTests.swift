@@ -192,18 +192,7 @@ struct StandbyBackupIntegrationTests {
         let standby = try f.startStandby(of: primary)
         let standbyDir = standby.dataDir
 
-        _ = try f.dir.write("vault.yaml", """
-            version: 1
-            repository: {path: \(f.repositoryPath)}
-            encryption: {passphrase_file: \(f.passphraseFile)}
-            defaults: {backup: {from: standby}}
-            shards:
-              - name: main
-                nodes:
-                  - {name: primary, conninfo: "host=127.0.0.1 port=\(primary.port) user=postgres dbname=postgres"}
-                  - {name: standby, conninfo: "host=127.0.0.1 port=\(standby.port) user=postgres dbname=postgres", pgdata: \(standbyDir), priority: 10}
-
-            """, mode: 0o644)
+        try f.writeStandbyPolicy(primary: primary, standby: standby, from: "standby", standbyPGData: standbyDir)
         try primary.sql("UPDATE pgbench_accounts SET abalance = aid % 97 WHERE aid % 3 = 0")
         let expected = try primary.sql("SELECT md5(string_agg(aid || ':' || abalance, ',' ORDER BY aid)) FROM pgbench_accounts")
         let lsn = try #require(try primary.sql("SELECT pg_current_wal_lsn()::text"))

@@ -14,18 +14,8 @@ struct BackupSafetyIntegrationTests {
         let standby = try f.startStandby(of: primary)
         let other = try PostgresServer(version: .v15, in: f.dir, name: "other-cluster")
         func policy(standbyPGData: String) throws -> String {
-            try f.dir.write("standby-\(abs(standbyPGData.hashValue)).yaml", """
-                version: 1
-                repository: {path: \(f.repositoryPath)}
-                encryption: {passphrase_file: \(f.passphraseFile)}
-                defaults: {backup: {from: standby}}
-                shards:
-                  - name: main
-                    nodes:
-                      - {name: primary, conninfo: "host=127.0.0.1 port=\(primary.port) user=postgres dbname=postgres"}
-                      - {name: standby, conninfo: "host=127.0.0.1 port=\(standby.port) user=postgres dbname=postgres", pgdata: \(standbyPGData), priority: 10}
-
-                """, mode: 0o644)
+            try f.writeStandbyPolicy(primary: primary, standby: standby, from: "standby", standbyPGData: standbyPGData,
+                                     file: "standby-\(abs(standbyPGData.hashValue)).yaml")
         }
         let cases: [(String, String)] = [
             (primary.dataDir, "is used by the server on port \(primary.port), but the node answers on port \(standby.port)"),
@@ -66,18 +56,8 @@ struct BackupSafetyIntegrationTests {
         try primary.sql("CREATE TABLE t AS SELECT generate_series(1, 1000) AS id")
         let standby = try f.startStandby(of: primary)
         func policy(_ from: String) throws -> String {
-            try f.dir.write("from-\(from).yaml", """
-                version: 1
-                repository: {path: \(f.repositoryPath)}
-                encryption: {passphrase_file: \(f.passphraseFile)}
-                defaults: {backup: {from: \(from)}}
-                shards:
-                  - name: main
-                    nodes:
-                      - {name: primary, conninfo: "host=127.0.0.1 port=\(primary.port) user=postgres dbname=postgres", pgdata: \(primary.dataDir)}
-                      - {name: standby, conninfo: "host=127.0.0.1 port=\(standby.port) user=postgres dbname=postgres", pgdata: \(standby.dataDir), priority: 10}
-
-                """, mode: 0o644)
+            try f.writeStandbyPolicy(primary: primary, standby: standby, from: from, primaryPGData: primary.dataDir,
+                                     standbyPGData: standby.dataDir, file: "from-\(from).yaml")
         }
         // The standby stops replaying; the primary moves on and is backed up (as
         // prefer-standby does when no standby answers).

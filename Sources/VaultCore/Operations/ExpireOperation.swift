@@ -42,7 +42,9 @@ public struct ExpireOperation {
         // The newest backup proved restorable is kept whatever the retention says.
         let verifications = try await repository.verifications(shard: shard.name)
         let verified = verifications.lastRestoredAndPassed?.backup
-        let inventory = try await WALInventory.load(WALArchive(repository: repository, record: record))
+        // One listing of the WAL answers both which backups can restore and what WAL can go.
+        let walObjects = try await storage.listSizes(prefix: "\(shard.name)/wal")
+        let inventory = try await WALInventory.load(WALArchive(repository: repository, record: record), names: walObjects.map(\.name))
         let expired = RetentionPlan.expired(backups, retention: shard.settings.retention, now: now, protected: Set([verified].compactMap { $0 }),
                                             restorable: inventory.canRestore)
         let expiredIDs = Set(expired.map(\.id))
@@ -67,7 +69,7 @@ public struct ExpireOperation {
         var wal: [String] = []
         if let oldest = kept.min(by: { $0.id < $1.id }),
            let floor = WALFileName(oldest.walStart)?.segmentNumber(segmentSize: record.walSegmentSize) {
-            for object in try await storage.listSizes(prefix: "\(shard.name)/wal") {
+            for object in walObjects {
                 guard let file = WALFileName(String(object.name.split(separator: "/").last ?? "")), file.kind != .history,
                       file.timeline <= oldest.timeline,
                       let n = file.segmentNumber(segmentSize: record.walSegmentSize), n < floor else { continue }

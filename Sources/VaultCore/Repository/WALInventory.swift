@@ -20,10 +20,15 @@ public struct WALInventory: Sendable {
 
     /// Lists the archive and reads every history file.
     public static func load(_ archive: WALArchive) async throws -> WALInventory {
+        try await load(archive, names: try await archive.repository.storage.list(prefix: "\(archive.record.shard)/wal"))
+    }
+
+    /// The same from a listing the caller already has (`<shard>/wal/...` object names).
+    public static func load(_ archive: WALArchive, names: [String]) async throws -> WALInventory {
         let record = archive.record
         var segments: [UInt32: Set<UInt64>] = [:]
         var histories: [UInt32: TimelineHistory] = [:]
-        for name in try await archive.repository.storage.list(prefix: "\(record.shard)/wal") {
+        for name in names {
             guard let file = WALFileName(String(name.split(separator: "/").last ?? "")) else { continue }
             switch file.kind {
             case .segment:

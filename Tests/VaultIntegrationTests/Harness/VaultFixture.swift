@@ -44,6 +44,26 @@ final class VaultFixture {
         return try dir.write(file, yaml, mode: 0o644)
     }
 
+    /// Writes a policy for shard `main` with nodes `primary` and `standby` (priority 10),
+    /// `backup.from: from`, and each node's `pgdata` where given.
+    @discardableResult
+    func writeStandbyPolicy(primary: PostgresServer, standby: PostgresServer, from: String, primaryPGData: String? = nil,
+                            standbyPGData: String?, file: String = "vault.yaml") throws -> String {
+        func pgdata(_ dir: String?) -> String { dir.map { ", pgdata: \($0)" } ?? "" }
+        return try dir.write(file, """
+            version: 1
+            repository: {path: \(repositoryPath)}
+            encryption: {passphrase_file: \(passphraseFile)}
+            defaults: {backup: {from: \(from)}}
+            shards:
+              - name: main
+                nodes:
+                  - {name: primary, conninfo: "host=127.0.0.1 port=\(primary.port) user=postgres dbname=postgres"\(pgdata(primaryPGData))}
+                  - {name: standby, conninfo: "host=127.0.0.1 port=\(standby.port) user=postgres dbname=postgres"\(pgdata(standbyPGData)), priority: 10}
+
+            """, mode: 0o644)
+    }
+
     /// Starts a server of `version` archiving through vault with this fixture's policy.
     func startServer(_ version: PostgresVersion, name: String = "data") throws -> PostgresServer {
         let server = try PostgresServer(version: version, in: dir, name: name)
