@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
-import VaultCore
+import VaultSupport
+import VaultPolicy
+import VaultOperations
 
 /// Runs a command body and turns any failure into one `error:` line on stderr and the
 /// error's exit code: operators never see a stack trace for their own mistakes.
@@ -8,14 +10,10 @@ enum CommandRunner {
     static func run(_ body: () async throws -> Void) async throws {
         do {
             try await body()
-        } catch let e as VaultError {
-            fail(e.message, code: e.exitCode)
-        } catch let e as PolicyError {
-            fail(e.description, code: e.asVaultError.exitCode)
         } catch let e as ExitCode {
             throw e
         } catch {
-            fail("\(error)", code: 9)
+            fail("\(error)", code: ExitStatus.of(error).rawValue)
         }
     }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Logging
-import VaultCore
+import VaultSupport
+import VaultPolicy
 
 /// Options every command takes: which policy, which shard, how to log and report.
 struct GlobalOptions: ParsableArguments {
@@ -56,10 +57,6 @@ struct GlobalOptions: ParsableArguments {
     }
 
     func loadPolicy() throws -> Policy {
-        do {
-            return try PolicyLoader.load(path: policy ?? PolicyLoader.defaultPath())
-        } catch let e as PolicyError {
-            throw e.asVaultError
-        }
+        try PolicyLoader.load(path: policy ?? PolicyLoader.defaultPath())
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import VaultCore
+import VaultSupport
 
 /// Shows a `ProgressCounter` while long work runs: a one-line bar with bytes, rate and ETA on
 /// a terminal, a log line every 10 seconds otherwise (cron, systemd, pipes).

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import VaultCore
+import VaultOperations
+import VaultSystem
 
 /// The `vault` command: parses arguments and hands each command to one operation in VaultCore.
 @main
@@ -30,11 +31,11 @@ struct Vault: AsyncParsableCommand {
                 ArchiveGetCommand.failRecovery("restore_command arguments: \(firstLine)")
             }
             let help = subcommand.map { "vault \($0) --help" } ?? "vault --help"
-            CommandRunner.fail("\(firstLine) (\(help) lists the options)", code: VaultError(.usage, "").exitCode)
+            CommandRunner.fail("\(firstLine) (\(help) lists the options)", code: ExitStatus.usage.rawValue)
         }
         do {
-            if var asyncCommand = command as? AsyncParsableCommand {
-                try await asyncCommand.run()
+            if let asyncCommand = command as? AsyncParsableCommand {
+                try await runOnBlockingExecutor(asyncCommand)
             } else {
                 var syncCommand = command
                 try syncCommand.run()
@@ -42,6 +43,13 @@ struct Vault: AsyncParsableCommand {
         } catch {
             exit(withError: error)
         }
+    }
+
+    /// Every command's work (libpq, file I/O, child processes) runs on threads made for
+    /// blocking, never on Swift's cooperative pool.
+    nonisolated static func runOnBlockingExecutor(_ command: sending any AsyncParsableCommand) async throws {
+        var command = command
+        try await BlockingExecutor.run { try await command.run() }
     }
 
     static let configuration = CommandConfiguration(

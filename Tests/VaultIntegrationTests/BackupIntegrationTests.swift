@@ -1,6 +1,13 @@
 import Foundation
 import Testing
-import VaultCore
+import VaultSupport
+import VaultSystem
+import VaultStorage
+import VaultCrypto
+import VaultPostgres
+import VaultPolicy
+import VaultFormat
+import VaultOperations
 
 /// Full and incremental backups of a database that is being written to, restored and
 /// compared with the source.

@@ -1,6 +1,13 @@
 import Foundation
 import Testing
-@testable import VaultCore
+@testable import VaultSupport
+@testable import VaultSystem
+@testable import VaultStorage
+@testable import VaultCrypto
+@testable import VaultPostgres
+@testable import VaultPolicy
+@testable import VaultFormat
+@testable import VaultOperations
 
 /// Backups read the right cluster, keep what can be restored, and restore trusts no manifest.
 @Suite("backup sources, retention and manifests against real PostgreSQL")

@@ -1,6 +1,13 @@
 import Foundation
 import Testing
-import VaultCore
+import VaultSupport
+import VaultSystem
+import VaultStorage
+import VaultCrypto
+import VaultPostgres
+import VaultPolicy
+import VaultFormat
+import VaultOperations
 
 /// A backup killed with SIGKILL at any moment leaves the repository valid: the partial backup
 /// is invisible, the next backup succeeds, and expire collects the leftovers.

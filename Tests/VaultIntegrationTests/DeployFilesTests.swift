@@ -66,6 +66,19 @@ struct DeployFilesTests {
             #expect(r.status == 1, "vault \(args.joined(separator: " ")): \(r.stderr)")
             #expect(r.stderr.hasPrefix("error: no repository at \(dir.path)/no-repository"), "\(r.stderr)")
         }
+        // The crontab keeps vault's exit status through the pipe into logger, and says so.
+        let cron = try String(contentsOfFile: Self.deployDir + "/cron/vault", encoding: .utf8)
+        #expect(cron.contains("\nSHELL=/bin/bash\n"))
+        for line in cron.split(separator: "\n") where line.contains(Self.installedPath) {
+            guard let start = line.range(of: "set -o pipefail; ") else {
+                Issue.record("the cron line does not set pipefail: \(line)")
+                continue
+            }
+            // The command as cron's shell runs it, with logger swallowing the output here.
+            let runnable = "logger() { cat >/dev/null; }; " + line[start.lowerBound...].replacingOccurrences(of: Self.installedPath, with: VaultBinary.path)
+            let r = try ProcessRunner.run(["/bin/bash", "-c", runnable], environment: ["VAULT_POLICY": policy])
+            #expect(r.stdout.contains("failed (exit 1)"), "the cron line reports vault's failure: \(runnable): \(r.stdout)\(r.stderr)")
+        }
         // A wrong option is a usage error (exit 2), so the check above can fail.
         let typo = try ProcessRunner.run([VaultBinary.path, "--shard", "main", "backup", "--typo", "auto"], environment: ["VAULT_POLICY": policy])
         #expect(typo.status == 2)

@@ -1,6 +1,13 @@
 import Foundation
 import Testing
-import VaultCore
+import VaultSupport
+import VaultSystem
+import VaultStorage
+import VaultCrypto
+import VaultPostgres
+import VaultPolicy
+import VaultFormat
+import VaultOperations
 
 /// A repository whose disk fills up during a backup: one clear error, nothing half-written
 /// becomes visible.

@@ -1,6 +1,13 @@
 import Foundation
 import Testing
-import VaultCore
+import VaultSupport
+import VaultSystem
+import VaultStorage
+import VaultCrypto
+import VaultPostgres
+import VaultPolicy
+import VaultFormat
+import VaultOperations
 
 /// A restore checked against an oracle that is not vault: pg_dump of every database of the
 /// source, taken at a named restore point, must equal byte for byte pg_dump of the copy that

@@ -1,6 +1,13 @@
 import Foundation
 import Testing
-import VaultCore
+import VaultSupport
+import VaultSystem
+import VaultStorage
+import VaultCrypto
+import VaultPostgres
+import VaultPolicy
+import VaultFormat
+import VaultOperations
 
 /// Restores that follow a failover's new timeline, update a copy in place, or make a standby.
 @Suite("restore across timelines, delta and standby against real PostgreSQL")

@@ -1,6 +1,13 @@
 import Foundation
 import Testing
-import VaultCore
+import VaultSupport
+import VaultSystem
+import VaultStorage
+import VaultCrypto
+import VaultPostgres
+import VaultPolicy
+import VaultFormat
+import VaultOperations
 
 /// The repository in a real object store: SeaweedFS's S3 API on loopback.
 @Suite("S3 repositories on SeaweedFS against real PostgreSQL")

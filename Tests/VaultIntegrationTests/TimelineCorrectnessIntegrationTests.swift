@@ -1,6 +1,13 @@
 import Foundation
 import Testing
-import VaultCore
+import VaultSupport
+import VaultSystem
+import VaultStorage
+import VaultCrypto
+import VaultPostgres
+import VaultPolicy
+import VaultFormat
+import VaultOperations
 
 /// Restores after a point-in-time restore became the shard's primary: a new timeline that
 /// branches before the newest backup, and recovery settings inherited from that restore.

@@ -1,6 +1,13 @@
 import Foundation
 import Testing
-import VaultCore
+import VaultSupport
+import VaultSystem
+import VaultStorage
+import VaultCrypto
+import VaultPostgres
+import VaultPolicy
+import VaultFormat
+import VaultOperations
 
 /// `vault verify`: a good backup is proved restorable; every kind of damage is named exactly;
 /// no scratch process or directory survives either way.

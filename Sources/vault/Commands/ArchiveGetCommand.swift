@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
-import VaultCore
+import VaultSystem
+import VaultPolicy
+import VaultOperations
 
 struct ArchiveGetCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,7 +19,7 @@ struct ArchiveGetCommand: AsyncParsableCommand {
             """)
 
     /// PostgreSQL aborts recovery when restore_command exits above 125.
-    static let abortRecoveryExitCode: Int32 = 128
+    static let abortRecoveryExitCode = ExitStatus.stopRecovery.rawValue
 
     @OptionGroup var global: GlobalOptions
 
@@ -55,8 +57,7 @@ struct ArchiveGetCommand: AsyncParsableCommand {
         } catch let exit as ExitCode {
             throw exit
         } catch {
-            let message = (error as? VaultError)?.message ?? (error as? PolicyError)?.description ?? "\(error)"
-            Self.failRecovery(message)
+            Self.failRecovery("\(error)")
         }
     }
 
@@ -66,7 +67,7 @@ struct ArchiveGetCommand: AsyncParsableCommand {
     /// promote at the wrong point. Also used when restore_command's own arguments are wrong.
     static func failRecovery(_ message: String) -> Never {
         if FileIO.exists("standby.signal") {
-            CommandRunner.fail("\(message) (standby: falling back to streaming replication)", code: 1)
+            CommandRunner.fail("\(message) (standby: falling back to streaming replication)", code: ExitStatus.notFound.rawValue)
         }
         CommandRunner.fail("\(message); stopping recovery so it cannot end early at the wrong point", code: abortRecoveryExitCode)
     }

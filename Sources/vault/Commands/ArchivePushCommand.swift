@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import VaultCore
+import VaultOperations
 
 struct ArchivePushCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
-import VaultCore
+import VaultSupport
+import VaultFormat
+import VaultOperations
 
 struct BackupCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -32,10 +34,10 @@ struct BackupCommand: AsyncParsableCommand {
             }
             defer {
                 if !m.walComplete {
-                    CommandRunner.fail("backup \(m.id) is stored but its WAL \(m.walStart)–\(m.walStop) did not reach the repository within backup.archive_timeout (\(shard.settings.archiveTimeout) s); check archive_command; the backup becomes restorable once that WAL is archived (vault list shows it)", code: VaultError(.checkFailed, "").exitCode)
+                    CommandRunner.fail("backup \(m.id) is stored but its WAL \(m.walStart)–\(m.walStop) did not reach the repository within backup.archive_timeout (\(shard.settings.archiveTimeout) s); check archive_command; the backup becomes restorable once that WAL is archived (vault list shows it)", code: ExitStatus.checkFailed.rawValue)
                 } else if let bad = m.checksumFailures, let first = bad.first {
                     let pages = bad.reduce(0) { $0 + $1.blocks.count }
-                    CommandRunner.fail("backup \(m.id) is complete but \(pages) page\(pages == 1 ? "" : "s") failed the data checksum (first: \(first.path) block \(first.blocks.first ?? 0)); the backup is kept and marked", code: VaultError(.checkFailed, "").exitCode)
+                    CommandRunner.fail("backup \(m.id) is complete but \(pages) page\(pages == 1 ? "" : "s") failed the data checksum (first: \(first.path) block \(first.blocks.first ?? 0)); the backup is kept and marked", code: ExitStatus.checkFailed.rawValue)
                 }
             }
             if json {
@@ -45,56 +47,5 @@ struct BackupCommand: AsyncParsableCommand {
                 print("backup \(m.id) (\(m.kind.rawValue)) of shard \(shard.name): \(s.files) files, \(ByteCount.text(s.databaseBytes)); read \(ByteCount.text(s.bytesRead)), stored \(ByteCount.text(s.bytesStoredNew)) new, \(ByteCount.text(s.bytesReferenced)) referenced; \(m.startLSN)–\(m.stopLSN) on timeline \(m.timeline); \(String(format: "%.1f", s.seconds)) s")
             }
         }
-    }
-}
-
-/// The stable JSON shape of one backup in `vault list --json` and `vault backup --json`.
-struct BackupSummary: Encodable {
-    var id: String
-    var type: String
-    var parent: String?
-    var shard: String
-    var node: String
-    var startTime: String
-    var stopTime: String
-    var startLSN: String
-    var stopLSN: String
-    var timeline: UInt32
-    var databaseBytes: Int64
-    var bytesRead: Int64
-    var bytesStoredNew: Int64
-    var bytesReferenced: Int64
-    var files: Int
-    var seconds: Double
-    var walStart: String
-    var walStop: String
-    var walComplete: Bool
-    /// Pages whose data checksum failed while the backup read them.
-    var pageChecksumFailures: Int
-    /// The newest `vault verify` of this backup, if any.
-    var lastVerification: VerificationSummary?
-
-    init(_ m: BackupManifest, walComplete: Bool? = nil, verification: VerificationRecord? = nil) {
-        id = m.id
-        type = m.kind.rawValue
-        parent = m.parent
-        shard = m.shard
-        node = m.node
-        startTime = m.startTime
-        stopTime = m.stopTime
-        startLSN = m.startLSN.description
-        stopLSN = m.stopLSN.description
-        timeline = m.timeline
-        databaseBytes = m.stats.databaseBytes
-        bytesRead = m.stats.bytesRead
-        bytesStoredNew = m.stats.bytesStoredNew
-        bytesReferenced = m.stats.bytesReferenced
-        files = m.stats.files
-        seconds = m.stats.seconds
-        walStart = m.walStart
-        walStop = m.walStop
-        self.walComplete = walComplete ?? m.walComplete
-        pageChecksumFailures = m.checksumFailures?.reduce(0) { $0 + $1.blocks.count } ?? 0
-        lastVerification = verification.map(VerificationSummary.init)
     }
 }

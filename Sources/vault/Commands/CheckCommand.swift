@@ -1,5 +1,5 @@
 import ArgumentParser
-import VaultCore
+import VaultOperations
 
 struct CheckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -8,15 +8,22 @@ struct CheckCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(name: .long, help: "Seconds to wait for the switched segment to arrive.")
-    var timeout: Double = 60
+    @Option(name: .long, help: "How long to wait for the switched segment to arrive, as in the policy (90s, 5m).")
+    var timeout = DurationArgument(seconds: 60)
+
+    @Flag(name: .long, help: "Print JSON (shard, node, archiveMode, segment, seconds).")
+    var json = false
 
     func run() async throws {
         try await CommandRunner.run {
             _ = global.logger("check")
             let policy = try global.loadPolicy()
             let shard = try policy.resolveShard(global.shard)
-            let r = try await CheckOperation(policy: policy, shard: shard, timeoutSeconds: timeout).run()
+            let r = try await CheckOperation(policy: policy, shard: shard, timeoutSeconds: Double(timeout.seconds)).run()
+            if json {
+                try printJSON(r)
+                return
+            }
             print("shard \(shard.name): node \(r.node) archives through vault (archive_mode=\(r.archiveMode)); \(r.segment) reached the repository in \(String(format: "%.1f", r.seconds)) s and decrypts")
         }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
-import VaultCore
+import VaultSupport
+import VaultOperations
 
 struct ExpireCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,5 +1,5 @@
 import ArgumentParser
-import VaultCore
+import VaultOperations
 
 struct InitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -12,12 +12,19 @@ struct InitCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Initialise every shard in the policy.")
     var allShards = false
 
+    @Flag(name: .long, help: "Print JSON (repositoryCreated, location, encrypted, shards).")
+    var json = false
+
     func run() async throws {
         try await CommandRunner.run {
             _ = global.logger("init")
             let policy = try global.loadPolicy()
             let shards = allShards || (global.shard == nil && policy.shards.count > 1) ? policy.shards : [try policy.resolveShard(global.shard)]
             let result = try await InitOperation(policy: policy).run(shards: shards)
+            if json {
+                try printJSON(result)
+                return
+            }
             print(result.repositoryCreated
                   ? "created \(result.encrypted ? "encrypted" : "UNENCRYPTED") repository at \(result.location)"
                   : "repository at \(result.location) already exists (\(result.encrypted ? "encrypted" : "unencrypted"))")

@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
-import VaultCore
+import VaultSupport
+import VaultPostgres
+import VaultFormat
+import VaultOperations
 
 struct ListCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

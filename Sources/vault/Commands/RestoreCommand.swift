@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
-import VaultCore
+import VaultSupport
+import VaultPostgres
+import VaultOperations
 
 struct RestoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

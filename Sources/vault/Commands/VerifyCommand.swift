@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import VaultCore
+import VaultFormat
+import VaultOperations
 
 struct VerifyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -10,7 +11,7 @@ struct VerifyCommand: AsyncParsableCommand {
             Without --backup or --all, verifies the newest backup. The scratch instance (under verify.scratch, \
             default /var/tmp/vault-verify) is stopped and removed however verification ends. The result is \
             recorded in the repository; 'vault list' and 'vault status' show it. Exit 0 when everything \
-            passed, \(VaultError(.checkFailed, "").exitCode) when a problem was found.
+            passed, \(ExitStatus.checkFailed.rawValue) when a problem was found.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -53,7 +54,7 @@ struct VerifyCommand: AsyncParsableCommand {
             }
             if let failed = records.first(where: { !$0.passed }), let problem = failed.problems.first {
                 let more = failed.problems.count > 1 ? " (and \(failed.problems.count - 1) more problems)" : ""
-                throw VaultError(.checkFailed, "backup \(failed.backup) of shard \(failed.shard) failed verification: \(problem)\(more)")
+                throw OperationError(.checkFailed, "backup \(failed.backup) of shard \(failed.shard) failed verification: \(problem)\(more)")
             }
         }
     }

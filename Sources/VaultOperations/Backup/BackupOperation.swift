@@ -1,0 +1,341 @@
+import Foundation
+import VaultSupport
+import VaultCompression
+import VaultStorage
+import VaultPostgres
+import VaultPolicy
+import VaultFormat
+
+/// `vault backup`: a non-exclusive base backup over libpq, copied by parallel workers into
+/// packs, made visible by writing its manifest last.
+public struct BackupOperation {
+    public enum Requested: String, Sendable, CaseIterable {
+        case full
+        case incremental
+        case auto
+    }
+
+    public let policy: Policy
+    public let shard: ShardPolicy
+    public let progress: @Sendable (String) -> Void
+    /// Bytes of the data directory handled so far, for a progress display.
+    public let counter: ProgressCounter?
+
+    public init(policy: Policy, shard: ShardPolicy, counter: ProgressCounter? = nil, progress: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.policy = policy
+        self.shard = shard
+        self.counter = counter
+        self.progress = progress
+    }
+
+    public func run(_ requested: Requested) async throws -> BackupManifest {
+        let repository = try await RepositoryOpener.open(policy)
+        let record = try await repository.shardRecord(shard.name)
+        return try await repository.storage.withLock(Self.lockName(shard.name), owner: "vault backup pid \(getpid()) on \(ProcessInfo.processInfo.hostName)") { lock in
+            try await backup(requested, repository: repository, record: record, lock: lock)
+        }
+    }
+
+    /// The backup an incremental builds on, or nil for a full one. `auto` takes a full backup
+    /// when the shard has none, or when the policy's `schedule.full` has come due since the
+    /// newest full backup started, or when the newest backup is on a history the server's
+    /// `timeline` does not share (`IncrementalParentRule`); otherwise an incremental on the
+    /// newest backup. `incremental` refuses where `auto` would take a full backup for the
+    /// timeline. Only the newest manifest is read.
+    private func parentBackup(_ requested: Requested, ids: [String], repository: Repository, record: ShardRecord,
+                              timeline: UInt32, replayed: LSN?, now: Date) async throws -> BackupManifest? {
+        switch requested {
+        case .full:
+            return nil
+        case .incremental:
+            guard let newest = ids.last, let manifest = try await repository.manifest(shard: shard.name, id: newest) else {
+                throw OperationError(.refused, "shard \(shard.name) has no backup yet: the first backup must be full")
+            }
+            if let problem = try await parentProblem(manifest, timeline: timeline, replayed: replayed, repository: repository, record: record) {
+                throw OperationError(.refused, "cannot take an incremental backup on \(manifest.id): \(problem); take a full backup (--type full, or --type auto does so by itself)")
+            }
+            return manifest
+        case .auto:
+            if let reason = Self.fullBackupDue(ids: ids, schedule: shard.settings.schedule.full, now: now) {
+                progress("auto: \(reason), taking a full backup")
+                return nil
+            }
+            guard let newest = ids.last, let manifest = try await repository.manifest(shard: shard.name, id: newest) else { return nil }
+            if let problem = try await parentProblem(manifest, timeline: timeline, replayed: replayed, repository: repository, record: record) {
+                progress("auto: \(problem); taking a full backup")
+                return nil
+            }
+            return manifest
+        }
+    }
+
+    /// Why `parent` cannot be the parent of a backup on `timeline` read from a standby that
+    /// has replayed up to `replayed` (nil on a primary): the standby must be past the parent's
+    /// stop (pages taken from the parent may hold changes up to there; a backup ending earlier
+    /// would be declared consistent with pages from its future), and the timelines must share
+    /// the parent's history.
+    private func parentProblem(_ parent: BackupManifest, timeline: UInt32, replayed: LSN?, repository: Repository, record: ShardRecord) async throws -> String? {
+        if let replayed, replayed < parent.stopLSN {
+            return "the standby has replayed WAL only to \(replayed), before parent backup \(parent.id) stopped at \(parent.stopLSN)"
+        }
+        return try await timelineProblem(parent, timeline: timeline, repository: repository, record: record)
+    }
+
+    /// Why `parent` cannot be the parent of a backup on `timeline`, reading the timeline's
+    /// history from the shard's WAL archive when the two differ.
+    private func timelineProblem(_ parent: BackupManifest, timeline: UInt32, repository: Repository, record: ShardRecord) async throws -> String? {
+        var history: TimelineHistory?
+        if parent.timeline != timeline, let name = WALFileName(String(format: "%08X.history", timeline)),
+           let bytes = try await WALArchive(repository: repository, record: record).fetch(name) {
+            guard let parsed = TimelineHistory(timeline: timeline, text: String(decoding: bytes, as: UTF8.self)) else {
+                throw OperationError(.corrupt, "\(name) in the archive of shard \(shard.name) is not a valid timeline history")
+            }
+            history = parsed
+        }
+        return IncrementalParentRule.problem(parentID: parent.id, parentTimeline: parent.timeline, parentStop: parent.stopLSN, timeline: timeline, history: history)
+    }
+
+    /// The timeline a backup taken now runs on: the primary's WAL insert timeline, or on a
+    /// standby the newer of its latest restartpoint's timeline (where its backup starts) and
+    /// its minimum recovery point's (where it ends); a standby that follows a promotion replays
+    /// the new timeline before it makes a restartpoint there.
+    static func currentTimeline(_ conn: PostgresConnection, isStandby: Bool) throws -> UInt32 {
+        let query = isStandby ? "SELECT greatest((SELECT timeline_id FROM pg_control_checkpoint()), (SELECT min_recovery_end_timeline FROM pg_control_recovery()))::text"
+                              : "SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)"
+        let text = try conn.scalar(query)
+        guard let timeline = UInt32(text, radix: isStandby ? 10 : 16) else {
+            throw OperationError(.database, "unexpected timeline '\(text)' from the backup source")
+        }
+        return timeline
+    }
+
+    /// How far a standby has replayed, or nil on a primary.
+    static func replayed(_ conn: PostgresConnection, isStandby: Bool) throws -> LSN? {
+        guard isStandby else { return nil }
+        let text = try conn.scalar("SELECT coalesce(pg_last_wal_replay_lsn(), '0/0')::text")
+        guard let lsn = LSN(text) else { throw OperationError(.database, "unexpected replay LSN '\(text)' from the backup source") }
+        return lsn
+    }
+
+    /// Why `auto` must take a full backup now, or nil when an incremental will do: there is no
+    /// full backup among `ids`, or `schedule` fired after the newest full backup started.
+    static func fullBackupDue(ids: [String], schedule: CronExpression?, now: Date) -> String? {
+        guard let lastFull = ids.last(where: { BackupID.kind($0) == .full }) else { return "no full backup yet" }
+        guard let schedule, let started = BackupID.started(lastFull), let due = schedule.next(after: started), due <= now else { return nil }
+        return "schedule.full '\(schedule.text)' came due at \(Timestamp.format(due)), after full backup \(lastFull)"
+    }
+
+    /// The lock that keeps backups and expiry of one shard from running at once.
+    static func lockName(_ shard: String) -> String { "\(shard)/locks/backup.lock" }
+
+    private func backup(_ requested: Requested, repository: Repository, record: ShardRecord, lock: any StorageLock) async throws -> BackupManifest {
+        let (node, conn, primary) = try NodeDiscovery.connectBackupSource(shard)
+        let identity = try ClusterIdentity.read(from: conn)
+        try record.requireSameCluster(identity, node: "node \(node.name)")
+        // The primary archives, also for a backup read from a standby.
+        let archiving = primary ?? conn
+        if let problem = try ArchivingSettings.read(archiving).problem(node: primary == nil ? node.name : "the primary of shard \(shard.name)") {
+            throw OperationError(.refused, "\(problem): without archived WAL a backup cannot be restored")
+        }
+        // A standby's files are read from its own data directory, never the shard's (primary's).
+        let pgdata = try node.pgdata ?? (primary == nil ? shard.pgdata : nil) ?? conn.scalar("SHOW data_directory")
+        try await SourceDirectoryCheck.verify(pgdata, node: node.name, identity: identity, port: try conn.scalar("SHOW port"))
+
+        let ids = try await repository.backupIDs(shard: shard.name)
+        let idTime = try await BackupID.startTime(after: ids.last)
+        // The manifest records the clock's own time: a clock stepped backwards must not leave
+        // a start epoch in the future, which the next incremental's mtime rule trusts.
+        let started = min(idTime, Date())
+        let timelineNow = try Self.currentTimeline(conn, isStandby: primary != nil)
+        let parent = try await parentBackup(requested, ids: ids, repository: repository, record: record, timeline: timelineNow,
+                                            replayed: try Self.replayed(conn, isStandby: primary != nil), now: started)
+        let kind: BackupManifest.Kind = parent == nil ? .full : .incremental
+        let startTime = Timestamp.format(started)
+        let id = BackupID.make(started: idTime, kind: kind)
+        let startLSNText = try conn.scalar("SELECT pg_backup_start($1, true)::text", ["vault \(id)"])
+        guard let startLSN = LSN(startLSNText) else { throw OperationError(.database, "node \(node.name): unexpected backup start LSN '\(startLSNText)'") }
+        progress("backup \(id) started at \(startLSN) on node \(node.name) (\(kind.rawValue)\(parent.map { ", parent \($0.id)" } ?? ""))")
+
+        let copied: CopyResult
+        do {
+            let checksums = try conn.scalar("SHOW data_checksums") == "on"
+            let changed = try await parent.asyncMap { try await changedBlocks(since: $0, until: startLSN, timeline: timelineNow, conn: conn, identity: identity) } ?? nil
+            copied = try await copyFiles(repository: repository, pgdata: pgdata, parent: parent, changedBlocks: changed,
+                                         checksums: checksums ? FileBackup.ChecksumCheck(backupStart: startLSN) : nil)
+        } catch {
+            _ = try? conn.query("SELECT pg_backup_stop(false)")
+            throw error
+        }
+        progress("copied \(copied.files.count) files; waiting for the backup's WAL to reach the repository")
+        // wait_for_archive => false: PostgreSQL's own wait re-checks the archiver once a second,
+        // which costs most backups a whole second; vault watches its repository instead, which
+        // is what matters anyway. On a primary the call still switches to a new WAL segment.
+        let stop = try conn.query("SELECT lsn::text, labelfile, spcmapfile FROM pg_backup_stop(false)")
+        guard let row = stop.first, row.count == 3, let stopText = row[0], let stopLSN = LSN(stopText), let label = row[1] else {
+            throw OperationError(.database, "node \(node.name): pg_backup_stop returned no result")
+        }
+        let timeline = Self.timeline(fromLabel: label) ?? 1
+        if let parent {
+            // Proved again on what the backup turned out to be: the timelines it started and
+            // (on a standby) ended on, and an end no earlier than the parent's.
+            var ends = [timeline]
+            if primary != nil { ends.append(try Self.currentTimeline(conn, isStandby: true)) }
+            for tl in Set(ends) where tl != timelineNow {
+                if let problem = try await timelineProblem(parent, timeline: tl, repository: repository, record: record) {
+                    throw OperationError(.refused, "backup \(id) ran on timeline \(tl), not \(timelineNow) as its parent was chosen for: \(problem); nothing was published, run the backup again")
+                }
+            }
+            if stopLSN < parent.stopLSN {
+                throw OperationError(.refused, "backup \(id) ends at \(stopLSN), before its parent \(parent.id) stopped at \(parent.stopLSN) (a standby behind the node the parent was taken from); nothing was published, take a full backup")
+            }
+        }
+        let segmentSize = record.walSegmentSize
+        let walStart = WALFileName.segment(containing: startLSN, timeline: timeline, segmentSize: segmentSize)
+        let walStop = WALFileName.segment(containing: LSN(stopLSN.value - 1), timeline: timeline, segmentSize: segmentSize)
+        var wal = BackupWALWait(repository: repository, record: record, timeline: timeline, from: walStart, to: walStop)
+        var walComplete = try await wal.isComplete()
+        if let primary, !walComplete {
+            // From a standby the stop segment is complete only once the primary leaves it:
+            // switch it out there; the primary archives it.
+            try primary.query("SELECT pg_switch_wal()")
+        }
+        if !walComplete {
+            walComplete = try await wal.wait(seconds: shard.settings.archiveTimeout, progress: progress)
+            if !walComplete, let state = ArchivingSettings.archiverState(archiving) { progress(state) }
+        }
+
+        let manifest = BackupManifest(
+            format: 1, id: id, kind: kind, parent: parent?.id, shard: shard.name, systemIdentifier: record.systemIdentifier,
+            versionNumber: identity.versionNumber, node: node.name, startTime: startTime, stopTime: Timestamp.precise(Date().addingTimeInterval(0.001)),
+            startEpoch: Int64(started.timeIntervalSince1970), startLSN: startLSN, stopLSN: stopLSN, timeline: timeline,
+            walStart: walStart, walStop: walStop, walComplete: walComplete, backupLabel: label,
+            tablespaceMap: (row[2] ?? "").isEmpty ? nil : row[2], tablespaces: copied.tablespaces, directories: copied.directories,
+            files: copied.files, extents: copied.extents,
+            stats: BackupManifest.Stats(databaseBytes: copied.databaseBytes, bytesRead: copied.bytesRead, bytesStoredNew: copied.storedNew,
+                                        bytesReferenced: copied.referenced, files: copied.files.count, seconds: Date().timeIntervalSince(started)),
+            checksumFailures: copied.checksumFailures.isEmpty ? nil : copied.checksumFailures)
+        // Last: the manifest makes the backup visible, after every pack is durable, and only
+        // while the shard's lock is still ours (no expire can have collected these packs).
+        try await lock.confirm()
+        try await repository.write(BackupManifest.objectName(shard: shard.name, id: id), try JSONCoding.encode(manifest, pretty: false))
+        return manifest
+    }
+
+    struct CopyResult {
+        var files: [BackupManifest.File]
+        var extents: [BackupManifest.Extent]
+        var directories: [BackupManifest.Directory]
+        var tablespaces: [BackupManifest.Tablespace]
+        var databaseBytes: Int64
+        var bytesRead: Int64
+        var storedNew: Int64
+        var referenced: Int64
+        var checksumFailures: [BackupManifest.ChecksumFailure]
+    }
+
+    /// On PostgreSQL 17+ with `summarize_wal = on`: the blocks changed since the parent began,
+    /// so changed relation files are read only where they changed. Otherwise nil (every changed
+    /// file is read whole and its pages' LSNs compared), with the reason in the log.
+    private func changedBlocks(since parent: BackupManifest, until start: LSN, timeline: UInt32, conn: PostgresConnection, identity: ClusterIdentity) async throws -> ChangedBlocks? {
+        guard identity.versionNumber >= 170000 else { return nil }
+        do {
+            // Summaries are read on one timeline; a parent on an ancestor (allowed by
+            // IncrementalParentRule) is compared page by page instead.
+            guard timeline == parent.timeline else {
+                progress("incremental: the parent is on timeline \(parent.timeline), the server on \(timeline); reading changed files whole")
+                return nil
+            }
+            switch try await WALSummaryReader(conn: conn).changes(timeline: timeline, from: parent.startLSN, to: start) {
+            case .changes(let blocks, let summaries):
+                progress("incremental: \(blocks.blockCount) changed blocks in \(blocks.forks.count) relation forks, from \(summaries) WAL summar\(summaries == 1 ? "y" : "ies")")
+                return blocks
+            case .unavailable(let why):
+                progress("incremental: WAL summaries cannot say what changed (\(why)); reading changed files whole")
+                return nil
+            }
+        } catch {
+            progress("incremental: reading WAL summaries failed (\(error)); reading changed files whole")
+            return nil
+        }
+    }
+
+    private func copyFiles(repository: Repository, pgdata: String, parent: BackupManifest?, changedBlocks: ChangedBlocks?,
+                           checksums: FileBackup.ChecksumCheck?) async throws -> CopyResult {
+        let scan = try DataDirectoryScanner(root: pgdata).scan()
+        let packs = try PackWriter(repository: repository, shard: shard.name)
+        counter?.setTotal(scan.files.reduce(Int64(0)) { $0 + $1.size })
+        let fileBackup = FileBackup(
+            level: policy.compression.level, packs: packs,
+            parent: parent.map { p in
+                // A parent that started "after" now (the clock stepped backwards since) cannot
+                // vouch for mtimes: every file is then compared page by page.
+                FileBackup.Parent(startLSN: p.startLSN, startEpoch: p.startEpoch <= Int64(Date().timeIntervalSince1970) ? p.startEpoch : 0,
+                                  files: Dictionary(p.files.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a }), extents: p.extents,
+                                  changedBlocks: changedBlocks)
+            },
+            progress: counter, checksums: checksums)
+        // Largest files first, so one big relation does not finish alone at the end; pg_control
+        // after every other file (below).
+        let control = scan.files.first { $0.path == ControlFile.path }
+        let queue = WorkQueue(scan.files.filter { $0.path != ControlFile.path }.sorted { $0.size > $1.size })
+        let level = policy.compression.level
+        let outputs = try await withThrowingTaskGroup(of: [FileBackup.Output].self) { group in
+            for _ in 0..<max(1, shard.settings.parallel) {
+                group.addTask {
+                    let compressor = try ZstdCompressor(level: max(level, 1))
+                    var done: [FileBackup.Output] = []
+                    while let entry = await queue.next() {
+                        try Task.checkCancellation()
+                        if let out = try await fileBackup.backup(entry, compressor: compressor) { done.append(out) }
+                    }
+                    return done
+                }
+            }
+            var all: [FileBackup.Output] = []
+            for try await part in group { all.append(contentsOf: part) }
+            return all
+        }
+        // pg_control last, as pg_basebackup copies it: a backup from a standby ends where the
+        // copied pg_control's minRecoveryPoint says, so it must be newer than every other file
+        // read. Its CRC proves the read whole; a torn read is read again.
+        guard let control else { throw OperationError(.refused, "\(pgdata) has no \(ControlFile.path): it is not a PostgreSQL data directory") }
+        let controlBytes = try await ControlFile.read(dataDirectory: pgdata).bytes
+        let controlOutput = try await fileBackup.backup(control, bytes: controlBytes, compressor: try ZstdCompressor(level: max(level, 1)))
+        try await packs.finish()
+
+        var extentIndex: [BackupManifest.Extent: Int] = [:]
+        var extents: [BackupManifest.Extent] = []
+        var files: [BackupManifest.File] = []
+        var bytesRead: Int64 = 0, databaseBytes: Int64 = 0
+        var failures: [BackupManifest.ChecksumFailure] = []
+        for out in (outputs + [controlOutput]).sorted(by: { $0.path < $1.path }) {
+            if !out.badBlocks.isEmpty { failures.append(.init(path: out.path, blocks: out.badBlocks)) }
+            var pieces: [BackupManifest.Piece] = []
+            for p in out.pieces {
+                let index: Int
+                if let i = extentIndex[p.extent] { index = i } else {
+                    index = extents.count
+                    extentIndex[p.extent] = index
+                    extents.append(p.extent)
+                }
+                PieceMap.append(BackupManifest.Piece(fileOffset: p.fileOffset, length: p.length, extent: index, extentOffset: p.extentOffset), to: &pieces)
+            }
+            files.append(BackupManifest.File(path: out.path, size: out.size, mode: out.mode, mtime: out.mtime, pieces: pieces))
+            bytesRead += out.bytesRead
+            databaseBytes += out.size
+        }
+        let newPacks = Set(await packs.packsWritten)
+        let referenced = extents.filter { !newPacks.contains($0.pack) }.reduce(Int64(0)) { $0 + $1.storedLength }
+        return CopyResult(files: files, extents: extents, directories: scan.directories, tablespaces: scan.tablespaces,
+                          databaseBytes: databaseBytes, bytesRead: bytesRead, storedNew: await packs.storedBytes, referenced: referenced,
+                          checksumFailures: failures)
+    }
+
+    /// The timeline from a backup_label's `START TIMELINE:` line.
+    static func timeline(fromLabel label: String) -> UInt32? {
+        for line in label.split(separator: "\n") where line.hasPrefix("START TIMELINE:") {
+            return UInt32(line.dropFirst("START TIMELINE:".count).trimmingSpacesSub())
+        }
+        return nil
+    }
+}

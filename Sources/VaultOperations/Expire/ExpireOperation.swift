@@ -1,0 +1,98 @@
+import Foundation
+import VaultStorage
+import VaultPostgres
+import VaultPolicy
+import VaultFormat
+
+/// `vault expire`: applies the retention policy, then collects what no kept backup needs:
+/// packs no kept manifest references (including leftovers of interrupted backups) and WAL
+/// older than the oldest kept backup's start.
+public struct ExpireOperation {
+    public let policy: Policy
+    public let shard: ShardPolicy
+
+    public init(policy: Policy, shard: ShardPolicy) {
+        self.policy = policy
+        self.shard = shard
+    }
+
+    /// Also the stable JSON of `vault expire --json`.
+    public struct Result: Sendable, Encodable {
+        public var expiredBackups: [String]
+        public var keptBackups: [String]
+        public var removedPacks: Int
+        public var removedWAL: Int
+        public var bytesFreed: Int64
+        public var dryRun: Bool
+        /// The newest backup that passed a restore verification, kept regardless of retention.
+        public var verifiedBackup: String?
+        /// Full backups that do not count toward `retention.full_backups` because they cannot
+        /// be restored (WAL missing from the archive, or bad pages found).
+        public var unrestorableFulls: [String]
+    }
+
+    public func run(dryRun: Bool, now: Date = Date()) async throws -> Result {
+        let repository = try await RepositoryOpener.open(policy)
+        let record = try await repository.shardRecord(shard.name)
+        return try await repository.storage.withLock(BackupOperation.lockName(shard.name), owner: "vault expire pid \(getpid())") { lock in
+            try await expire(repository: repository, record: record, dryRun: dryRun, now: now, lock: lock)
+        }
+    }
+
+    private func expire(repository: Repository, record: ShardRecord, dryRun: Bool, now: Date, lock: any StorageLock) async throws -> Result {
+        let storage = repository.storage
+
+        let backups = try await repository.backups(shard: shard.name)
+        // The newest backup proved restorable is kept whatever the retention says.
+        let verifications = try await repository.verifications(shard: shard.name)
+        let verified = verifications.lastRestoredAndPassed?.backup
+        // One listing of the WAL answers both which backups can restore and what WAL can go.
+        let walObjects = try await storage.listSizes(prefix: "\(shard.name)/wal")
+        let inventory = try await WALInventory.load(WALArchive(repository: repository, record: record), names: walObjects.map(\.name))
+        let expired = RetentionPlan.expired(backups, retention: shard.settings.retention, now: now, protected: Set([verified].compactMap { $0 }),
+                                            restorable: inventory.canRestore)
+        let expiredIDs = Set(expired.map(\.id))
+        let kept = backups.filter { !expiredIDs.contains($0.id) }
+        var freed: Int64 = 0
+
+        // Manifests go first, in their own batch: a crash part-way must never leave a kept
+        // manifest pointing at removed packs.
+        var manifests: [String] = []
+        let listed = try await storage.listSizes(prefix: "\(shard.name)/backups") + storage.listSizes(prefix: "\(shard.name)/verify")
+        let sizes = Dictionary(listed.map { ($0.name, $0.size) }, uniquingKeysWith: { a, _ in a })
+        for b in expired {
+            manifests.append(BackupManifest.objectName(shard: shard.name, id: b.id))
+            manifests += verifications.filter { $0.backup == b.id }.map { VerificationRecord.objectName(shard: $0.shard, backup: $0.backup, finished: $0.finished) }
+        }
+        freed += manifests.reduce(0) { $0 + (sizes[$1] ?? 0) }
+
+        let referenced = kept.reduce(into: Set<String>()) { $0.formUnion($1.packs) }
+        let packs = try await storage.listSizes(prefix: "\(shard.name)/packs").filter { !referenced.contains($0.name) }
+        freed += packs.reduce(0) { $0 + $1.size }
+
+        var wal: [String] = []
+        if let oldest = kept.min(by: { $0.id < $1.id }),
+           let floor = WALFileName(oldest.walStart)?.segmentNumber(segmentSize: record.walSegmentSize) {
+            for object in walObjects {
+                guard let file = WALFileName(String(object.name.split(separator: "/").last ?? "")), file.kind != .history,
+                      file.timeline <= oldest.timeline,
+                      let n = file.segmentNumber(segmentSize: record.walSegmentSize), n < floor else { continue }
+                freed += object.size
+                wal.append(object.name)
+            }
+        }
+        if !dryRun {
+            // Unreferenced packs are a killed backup's leftovers only while no backup runs: the
+            // lock must still be ours now, after the listing (confirming renews an S3 lease
+            // for lease_seconds, longer than these deletions take).
+            try await lock.confirm()
+            try await storage.delete(manifests)
+            try await storage.delete(packs.map(\.name))
+            try await storage.delete(wal)
+        }
+        let removedPacks = packs.count, removedWAL = wal.count
+        return Result(expiredBackups: expired.map(\.id), keptBackups: kept.map(\.id), removedPacks: removedPacks,
+                      removedWAL: removedWAL, bytesFreed: freed, dryRun: dryRun, verifiedBackup: verified,
+                      unrestorableFulls: backups.filter { $0.kind == .full && !inventory.canRestore($0) }.map(\.id))
+    }
+}

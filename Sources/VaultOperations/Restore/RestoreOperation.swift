@@ -1,0 +1,111 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import VaultPolicy
+import VaultFormat
+import VaultSystem
+
+/// `vault restore`: checks that the archive reaches the target, lays out the directory
+/// (fresh, or reshaped for `--delta`), writes the backup's bytes straight from the packs,
+/// and prepares recovery through `vault archive-get` (or a streaming standby).
+public struct RestoreOperation {
+    public struct Options: Sendable {
+        public var targetDir: String
+        public var backupID: String?
+        public var target: RecoveryTarget
+        /// What PostgreSQL does on reaching the target: promote, pause or shutdown.
+        public var targetAction: String
+        /// `latest`, `current` or a timeline number.
+        public var targetTimeline: String?
+        /// Port the restored server listens on (written to postgresql.auto.conf).
+        public var port: Int?
+        /// Start PostgreSQL and wait until the target is reached.
+        public var start: Bool = false
+        /// Update an existing directory, writing only what differs from the backup.
+        public var delta: Bool = false
+        /// Make a streaming replica of the shard's primary instead of recovering to a target.
+        public var standby: Bool = false
+        /// Tablespace OID → directory, for tablespaces restored somewhere else.
+        public var tablespaceMap: [String: String] = [:]
+
+        public init(targetDir: String, backupID: String? = nil, target: RecoveryTarget = .endOfWAL, targetAction: String = "promote", targetTimeline: String? = nil) {
+            self.targetDir = targetDir
+            self.backupID = backupID
+            self.target = target
+            self.targetAction = targetAction
+            self.targetTimeline = targetTimeline
+        }
+    }
+
+    public struct Result: Sendable, Codable {
+        public var backup: String
+        public var files: Int
+        public var bytesWritten: Int64
+        /// Bytes a delta restore found already correct.
+        public var bytesUnchanged: Int64
+        public var extentsRead: Int
+        /// Entries a delta restore removed because the backup does not have them.
+        public var removed: Int
+        /// Recovery and standby settings (`file: name`) and signal files the backup carried from
+        /// an earlier recovery, removed before vault wrote its own.
+        public var removedSettings: [String]
+        /// Where recovery stopped, with `start`.
+        public var reached: RecoveryStarter.Reached?
+    }
+
+    public let policy: Policy
+    public let shard: ShardPolicy
+
+    public init(policy: Policy, shard: ShardPolicy) {
+        self.policy = policy
+        self.shard = shard
+    }
+
+    public func run(_ options: Options) async throws -> Result {
+        let repository = try await RepositoryOpener.open(policy)
+        let backups = try await repository.backups(shard: shard.name)
+        let manifest = try RecoveryTarget.chooseBackup(backups, id: options.backupID, for: options.target, shard: shard.name)
+        let archive = WALArchive(repository: repository, record: try await repository.shardRecord(shard.name))
+        _ = try await RecoveryReach(inventory: try await WALInventory.load(archive), archive: archive)
+            .check(manifest, target: options.target, timeline: options.targetTimeline)
+        return try await restore(manifest, from: repository, options)
+    }
+
+    /// Writes `manifest`'s backup and the recovery settings, once the backup is chosen and the
+    /// archive checked (by `run`, or by verify, which has done both already).
+    func restore(_ manifest: BackupManifest, from repository: Repository, _ options: Options) async throws -> Result {
+        let settings = RecoverySettings(
+            vaultPath: Self.executablePath(), policyPath: policy.sourcePath, shard: shard.name, target: options.target,
+            targetAction: options.targetAction, targetTimeline: options.targetTimeline, port: options.port,
+            primaryConninfo: options.standby ? try NodeDiscovery.connectPrimary(shard).0.conninfo : nil)
+        // With --start, the server binaries must exist before anything is written.
+        let bindir = options.start ? try RecoveryStarter.bindir(shard: shard, majorVersion: manifest.versionNumber / 10000) : nil
+
+        let directory = try RestoreTargetDirectory(root: options.targetDir, manifest: manifest, relocations: options.tablespaceMap)
+        var removed = 0
+        if options.delta {
+            removed = try directory.reshapeForDelta()
+        } else {
+            try directory.createFresh()
+        }
+        let totals = try await ExtentRestorer(repository: repository, manifest: manifest, directory: directory,
+                                              parallel: shard.settings.parallel, delta: options.delta).run()
+        try directory.finish()
+        let inherited = try InheritedRecoverySettings.remove(from: directory.root)
+        try settings.write(into: directory.root)
+        try directory.activate()
+        var reached: RecoveryStarter.Reached?
+        if let bindir {
+            reached = try await RecoveryStarter(dataDir: directory.root, bindir: bindir, action: options.standby ? "standby" : options.targetAction, timeout: 3600).run()
+            if !options.standby { PrefetchWorker(spool: SpoolDirectory(try directory.path("pg_wal/vault_prefetch"))).clearSpool() }
+        }
+        return Result(backup: manifest.id, files: manifest.files.count, bytesWritten: totals.bytesWritten, bytesUnchanged: totals.bytesUnchanged,
+                      extentsRead: totals.extentsFetched, removed: removed, removedSettings: inherited, reached: reached)
+    }
+
+    /// The absolute path of the running vault binary, for restore_command.
+    static func executablePath() -> String {
+        (try? FileIO.readLink("/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+}

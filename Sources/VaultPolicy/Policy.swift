@@ -1,0 +1,161 @@
+import VaultStorage
+
+/// The operator's declarative policy: where the repository is, how objects are protected,
+/// which shards exist and what should happen to them. Loaded by `PolicyLoader`; every key is
+/// documented in Policies/README.md.
+public struct Policy: Sendable {
+    public var version: Int
+    public var repository: RepositorySettings
+    public var encryption: EncryptionSettings
+    public var compression: CompressionSettings
+    public var archive: ArchiveSettings
+    public var verify: VerifySettings
+    public var defaults: ShardSettings
+    public var shards: [ShardPolicy]
+    /// The file this policy came from (absolute when known), for messages and restore_command.
+    public var sourcePath: String
+
+    /// The shard named `name`, or a clear error listing the known names.
+    public func shard(named name: String) throws -> ShardPolicy {
+        if let s = shards.first(where: { $0.name == name }) { return s }
+        let known = shards.map(\.name).joined(separator: ", ")
+        throw ShardLookupError(.unknownShard, "no shard '\(name)' in policy \(sourcePath) (shards: \(known))")
+    }
+
+    /// The shard a command applies to: the named one, or the only one when the policy has one.
+    public func resolveShard(_ name: String?) throws -> ShardPolicy {
+        if let name { return try shard(named: name) }
+        if shards.count == 1, let only = shards.first { return only }
+        throw ShardLookupError(.shardRequired, "policy \(sourcePath) has \(shards.count) shards: name one with --shard")
+    }
+}
+
+public struct RepositorySettings: Sendable {
+    public var path: String?
+    public var s3: S3Settings?
+
+    /// Names the repository without opening it (a directory, or endpoint, bucket and prefix),
+    /// for local state that must never answer for another repository.
+    public var identity: String {
+        if let s3 { return "s3 \(s3.endpoint) \(s3.bucket) \(s3.prefix)" }
+        return "path \(path ?? "")"
+    }
+}
+
+/// Where the passphrase comes from. It is never written in the policy itself.
+public enum EncryptionSettings: Sendable, Equatable {
+    case none
+    case passphraseFile(String)
+    case passphraseEnv(String)
+    case passphraseCommand(String)
+}
+
+public struct CompressionSettings: Sendable {
+    public var level: Int32
+}
+
+/// How `archive-push` works beyond the one segment PostgreSQL asks for.
+public struct ArchiveSettings: Sendable {
+    /// Also push up to this many following `.ready` segments in parallel (0: off).
+    public var pushAhead: Int
+    /// Where markers of pushed-ahead segments are kept (default: `vault_spool` in pg_wal).
+    public var spool: String?
+    /// `archive-get` also fetches up to this many following segments in parallel into
+    /// `pg_wal/vault_prefetch`, so recovery is not one round trip per segment (0: off).
+    public var getAhead: Int
+
+    public static let `default` = ArchiveSettings(pushAhead: 0, spool: nil, getAhead: 8)
+}
+
+/// Where `vault verify` puts its scratch instances (a host matter, so top-level).
+public struct VerifySettings: Sendable {
+    /// Base directory; each verify uses `<scratch>/<shard>-<pid>` and removes it.
+    public var scratch: String
+
+    public static let `default` = VerifySettings(scratch: "/var/tmp/vault-verify")
+}
+
+/// Settings a shard inherits from `defaults` unless it sets its own.
+public struct ShardSettings: Sendable {
+    public var schedule: ScheduleSettings
+    public var retention: RetentionSettings
+    public var parallel: Int
+    public var backupFrom: BackupSource
+    /// How long a backup waits, after `pg_backup_stop`, for its WAL to reach the repository
+    /// before it is recorded with its WAL marked incomplete (seconds).
+    public var archiveTimeout: Int
+
+    public static let builtIn = ShardSettings(
+        schedule: ScheduleSettings(), retention: RetentionSettings(fullBackups: 2, window: nil),
+        parallel: 2, backupFrom: .primary, archiveTimeout: 300)
+}
+
+public struct ScheduleSettings: Sendable {
+    public var full: CronExpression?
+    public var incremental: CronExpression?
+    public var verify: CronExpression?
+    public var expire: CronExpression?
+    public init(full: CronExpression? = nil, incremental: CronExpression? = nil, verify: CronExpression? = nil, expire: CronExpression? = nil) {
+        self.full = full
+        self.incremental = incremental
+        self.verify = verify
+        self.expire = expire
+    }
+}
+
+public struct RetentionSettings: Sendable {
+    /// Keep at least this many full backups (and what depends on them).
+    public var fullBackups: Int?
+    /// Keep backups younger than this many seconds.
+    public var window: Int?
+}
+
+public enum BackupSource: String, Sendable {
+    case primary
+    case standby
+    case preferStandby = "prefer-standby"
+}
+
+/// An inclusive range of the shard key space.
+public struct KeyRange: Sendable, Equatable {
+    public var from: Int64
+    public var to: Int64
+    public init(from: Int64, to: Int64) {
+        self.from = from
+        self.to = to
+    }
+    public func contains(_ key: Int64) -> Bool { key >= from && key <= to }
+}
+
+public struct ShardPolicy: Sendable {
+    public var name: String
+    public var keys: KeyRange?
+    public var pgdata: String?
+    /// Directory of PostgreSQL's server binaries (pg_ctl, postgres) for this shard's version.
+    public var bindir: String?
+    public var nodes: [NodePolicy]
+    public var failover: FailoverSettings
+    public var smoke: [SmokeQuery]
+    public var settings: ShardSettings
+    public var line: Int
+}
+
+public struct NodePolicy: Sendable {
+    public var name: String
+    public var conninfo: String
+    public var priority: Int
+    public var pgdata: String?
+    public var stopCommand: String?
+    public var startCommand: String?
+}
+
+public struct FailoverSettings: Sendable {
+    public var maxLagBytes: Int64?
+    public var fenceCommand: String?
+}
+
+public struct SmokeQuery: Sendable {
+    public var sql: String
+    public var expect: String
+    public var database: String?
+}

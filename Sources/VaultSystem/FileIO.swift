@@ -1,0 +1,194 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Whole-file reads and durable writes on local paths, through `Syscall`.
+public enum FileIO {
+    /// Reads a whole file; throws `.notFound` when it does not exist.
+    public static func read(_ path: String) throws -> [UInt8] {
+        guard let bytes = try readIfExists(path) else {
+            throw SystemError(.notFound, "cannot read \(path): No such file or directory", code: ENOENT)
+        }
+        return bytes
+    }
+
+    /// Reads a whole file, or returns nil when it does not exist.
+    public static func readIfExists(_ path: String) throws -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            let e = Syscall.currentErrno
+            if e == ENOENT { return nil }
+            throw Syscall.error("open \(path)", errno: e)
+        }
+        defer { close(fd) }
+        var st = stat()
+        try Syscall.call("stat \(path)") { fstat(fd, &st) }
+        let size = Int(st.st_size)
+        // Uninitialised capacity: zero-filling 16 MiB first would cost as much as reading it.
+        var failure: (any Error)?
+        let out = [UInt8](unsafeUninitializedCapacity: size) { buf, count in
+            var done = 0
+            while done < size {
+                do {
+                    let n = try Syscall.call("read \(path)") { Glibc.read(fd, buf.baseAddress.map { $0 + done }, size - done) }
+                    if n == 0 { break }
+                    done += n
+                } catch {
+                    failure = error
+                    break
+                }
+            }
+            count = done
+        }
+        if let failure { throw failure }
+        return out
+    }
+
+    /// Reads `length` bytes at `offset`; fewer only when the file ends first.
+    public static func readRange(_ path: String, offset: Int, length: Int) throws -> [UInt8] {
+        let fd = try Syscall.call("open \(path)") { open(path, O_RDONLY | O_CLOEXEC) }
+        defer { close(fd) }
+        var out = [UInt8](repeating: 0, count: length)
+        let n = try preadFully(fd, into: &out, at: offset, what: path)
+        if n < length { out.removeSubrange(n...) }
+        return out
+    }
+
+    /// Reads into `buffer` from `offset` until it is full or the file ends; returns bytes read.
+    public static func preadFully(_ fd: Int32, into buffer: inout [UInt8], at offset: Int, what: String) throws -> Int {
+        var done = 0
+        while done < buffer.count {
+            let n = try buffer.withUnsafeMutableBytes { buf in
+                try Syscall.call("read \(what)") { pread(fd, buf.baseAddress.map { $0 + done }, buf.count - done, off_t(offset + done)) }
+            }
+            if n == 0 { break }
+            done += n
+        }
+        return done
+    }
+
+    /// Writes `bytes` to `path` and fsyncs it. With `exclusive`, fails if the file exists.
+    public static func writeDurably(_ path: String, _ bytes: [UInt8], exclusive: Bool = false, mode: mode_t = 0o640) throws {
+        let flags = O_WRONLY | O_CREAT | O_CLOEXEC | (exclusive ? O_EXCL : O_TRUNC)
+        let fd = try Syscall.call("create \(path)") { open(path, flags, mode) }
+        var ok = false
+        defer {
+            close(fd)
+            if !ok { unlink(path) }
+        }
+        var done = 0
+        while done < bytes.count {
+            let n = try bytes.withUnsafeBytes { buf in
+                try Syscall.call("write \(path)") { write(fd, buf.baseAddress.map { $0 + done }, buf.count - done) }
+            }
+            done += n
+        }
+        try Syscall.call("fsync \(path)") { fsync(fd) }
+        ok = true
+    }
+
+    /// Writes a file atomically (temporary file, fsync, rename, directory fsync).
+    public static func replaceDurably(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o640) throws {
+        let tmp = path + ".vault-tmp-\(getpid())"
+        try writeDurably(tmp, bytes, mode: mode)
+        try rename(tmp, to: path)
+        try fsyncDirectory(parentDirectory(of: path))
+    }
+
+    public static func fsyncDirectory(_ dir: String) throws {
+        let fd = try Syscall.call("open directory \(dir)") { open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        defer { close(fd) }
+        try Syscall.call("fsync directory \(dir)") { fsync(fd) }
+    }
+
+    public static func parentDirectory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
+    /// Creates `path` and its missing parents.
+    public static func makeDirectories(_ path: String, mode: mode_t = 0o750) throws {
+        var current = path.hasPrefix("/") ? "" : "."
+        for part in path.split(separator: "/") {
+            current += "/" + part
+            if mkdir(current, mode) != 0 {
+                let e = Syscall.currentErrno
+                if e != EEXIST { throw Syscall.error("create directory \(current)", errno: e) }
+            }
+        }
+    }
+
+    public static func exists(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0
+    }
+
+    /// Calls `visit` with the path (relative to `dir`) of every regular file below `dir`,
+    /// skipping hidden entries (vault's temporary files). A missing `dir` visits nothing.
+    public static func walk(_ dir: String, _ visit: (String) throws -> Void) throws {
+        try walk(dir, relative: "", visit)
+    }
+
+    private static func walk(_ dir: String, relative: String, _ visit: (String) throws -> Void) throws {
+        guard let handle = opendir(dir) else {
+            let e = Syscall.currentErrno
+            if e == ENOENT || e == ENOTDIR { return }
+            throw Syscall.error("list \(dir)", errno: e)
+        }
+        defer { closedir(handle) }
+        while let entry = readdir(handle) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name.hasPrefix(".") { continue }
+            let full = dir + "/" + name
+            let rel = relative.isEmpty ? name : relative + "/" + name
+            var st = stat()
+            guard lstat(full, &st) == 0 else { continue }
+            if (st.st_mode & S_IFMT) == S_IFDIR {
+                try walk(full, relative: rel, visit)
+            } else if (st.st_mode & S_IFMT) == S_IFREG {
+                try visit(rel)
+            }
+        }
+    }
+}
+
+extension FileIO {
+    /// Renames a file, removing the source when the rename fails.
+    public static func rename(_ from: String, to: String) throws {
+        do {
+            try Syscall.call("rename \(from) to \(to)") { Glibc.rename(from, to) }
+        } catch {
+            unlink(from)
+            throw error
+        }
+    }
+}
+
+extension FileIO {
+    /// The names in a directory, without `.` and `..`.
+    public static func list(_ dir: String) throws -> [String] {
+        guard let handle = opendir(dir) else {
+            throw Syscall.error("list \(dir)", errno: Syscall.currentErrno)
+        }
+        defer { closedir(handle) }
+        var names: [String] = []
+        while let entry = readdir(handle) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// The target of a symbolic link.
+    public static func readLink(_ path: String) throws -> String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = try Syscall.call("read link \(path)") { readlink(path, &buffer, buffer.count - 1) }
+        return String(decoding: buffer.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+import Testing
+import VaultCompression
+import VaultCrypto
+import VaultFormat
+import VaultOperations
+import VaultPolicy
+import VaultPostgres
+import VaultStorage
+import VaultSupport
+import VaultSystem
+@testable import vault
+
+@Suite("exit codes: one mapping, documented in the README")
+struct ExitStatusTests {
+    @Test("the README's exit-code table is the one the code uses")
+    func readmeTable() throws {
+        let readme = try String(contentsOfFile: #filePath.replacingOccurrences(of: "/Tests/VaultCommandLineTests/ExitStatusTests.swift", with: "/README.md"), encoding: .utf8)
+        #expect(readme.contains(ExitStatus.markdownTable + "\n"), "README.md's exit-code table differs from ExitStatus.markdownTable:\n\(ExitStatus.markdownTable)")
+    }
+
+    /// Exit 1 is what PostgreSQL's restore_command reads as "not archived". Only an answer that
+    /// something is absent may map to it: an unreachable store, a denied read, a damaged object
+    /// or a wrong key never may.
+    @Test("only absence maps to 1; every layer's failures keep their own codes")
+    func mapping() {
+        let cases: [(any Error, ExitStatus)] = [
+            (StorageError(.notFound, ""), .notFound),
+            (StorageError(.unreachable, ""), .io),
+            (StorageError(.denied, ""), .io),
+            (StorageError(.io, ""), .io),
+            (StorageError(.credentialsRefused, ""), .key),
+            (StorageError(.misconfigured, ""), .usage),
+            (StorageError(.lockHeld, ""), .refused),
+            (StorageError(.lockLost, ""), .refused),
+            (SystemError("open /x", errno: ENOENT), .notFound),
+            (SystemError("open /x", errno: EACCES), .io),
+            (SystemError("write /x", errno: ENOSPC), .io),
+            (FormatError(.corrupt, ""), .corrupt),
+            (FormatError(.wrongKey, ""), .key),
+            (FormatError(.keyMismatch, ""), .key),
+            (FormatError(.notFound, ""), .notFound),
+            (FormatError(.refused, ""), .refused),
+            (CryptoError(.authenticationFailed, ""), .corrupt),
+            (CryptoError(.library, ""), .library),
+            (CompressionError(.corrupt, ""), .corrupt),
+            (CodingError(.malformed, ""), .corrupt),
+            (PostgresError(.connection, ""), .database),
+            (PostgresError(.query, ""), .database),
+            (PostgresError(.damagedFile, ""), .corrupt),
+            (PolicyError(path: "/p", issues: []), .policy),
+            (ShardLookupError(.unknownShard, ""), .usage),
+            (ShardLookupError(.keyOutsideMap, ""), .notFound),
+            (OperationError(.refused, ""), .refused),
+            (OperationError(.checkFailed, ""), .checkFailed),
+            (CancellationError(), .library),
+        ]
+        for (error, expected) in cases {
+            #expect(ExitStatus.of(error) == expected, "\(type(of: error)) \(error)")
+        }
+        #expect(SystemError("open /x", errno: ENOENT).kind == .notFound)
+        #expect(SystemError("open /x", errno: EROFS).kind == .denied)
+    }
+}

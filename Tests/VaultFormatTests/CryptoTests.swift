@@ -1,0 +1,63 @@
+import Testing
+@testable import VaultSupport
+@testable import VaultCrypto
+@testable import VaultCompression
+@testable import VaultPostgres
+@testable import VaultFormat
+
+@Suite("libcrypto wrappers: known answers")
+struct CryptoTests {
+    @Test("SHA-256 of 'abc' matches FIPS 180-2")
+    func sha256() throws {
+        #expect(Hex.encode(try SHA256.hash(Array("abc".utf8))) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    }
+
+    @Test("AES-256-GCM matches the GCM specification's test case 14")
+    func aesGCMKnownAnswer() throws {
+        let key = try SymmetricKey(bytes: [UInt8](repeating: 0, count: 32))
+        let sealed = try AESGCM.seal([UInt8](repeating: 0, count: 16), key: key, nonce: [UInt8](repeating: 0, count: 12), aad: [])
+        #expect(Hex.encode(sealed.prefix(16)) == "cea7403d4d606b6e074ec5d3baf39d18")
+        #expect(Hex.encode(sealed.suffix(16)) == "d0d1c8a799996bf0265b98b5d48ab919")
+        let opened = try AESGCM.open(sealed[...], key: key, nonce: [UInt8](repeating: 0, count: 12), aad: [], what: "tc14")
+        #expect(opened == [UInt8](repeating: 0, count: 16))
+    }
+
+    @Test("AES-256-GCM rejects a flipped tag, a changed AAD and the wrong key")
+    func aesGCMTamper() throws {
+        let key = try SymmetricKey.random()
+        let nonce = try SecureRandom.bytes(12)
+        let sealed = try AESGCM.seal(Array("hello".utf8), key: key, nonce: nonce, aad: Array("name".utf8))
+        var flipped = sealed
+        flipped[flipped.count - 1] ^= 1
+        #expect(throws: CryptoError.self) { try AESGCM.open(flipped[...], key: key, nonce: nonce, aad: Array("name".utf8), what: "x") }
+        #expect(throws: CryptoError.self) { try AESGCM.open(sealed[...], key: key, nonce: nonce, aad: Array("other".utf8), what: "x") }
+        #expect(throws: CryptoError.self) { try AESGCM.open(sealed[...], key: try SymmetricKey.random(), nonce: nonce, aad: Array("name".utf8), what: "x") }
+    }
+
+    @Test("scrypt matches RFC 7914's test vector (first 32 bytes)")
+    func scryptKnownAnswer() throws {
+        let params = ScryptParameters(n: 1024, r: 8, p: 16, salt: Base64.encode(Array("NaCl".utf8)))
+        let key = try KeyDerivation.scrypt(Passphrase(bytes: Array("password".utf8)), params)
+        #expect(key.withBytes { Hex.encode($0) } == "fdbabe1c9d3472007856e7190d01e9fe7c6ad7cbc8237830e77376634b373162")
+    }
+
+    @Test("long passphrases get the light scrypt cost, short ones the strong cost")
+    func scryptCostChoice() throws {
+        #expect(try ScryptParameters.recommended(for: Passphrase(bytes: Array(repeating: 65, count: 44))).n == ScryptParameters.randomCostN)
+        #expect(try ScryptParameters.recommended(for: Passphrase(bytes: Array("short but ok!".utf8))).n == ScryptParameters.humanCostN)
+    }
+
+    @Test("a wrapped data key unwraps with its passphrase and fails clearly with another")
+    func keyWrapping() throws {
+        let (file, key) = try KeyFile.create(passphrase: Passphrase(bytes: Array("the right passphrase".utf8)), created: "now")
+        let again = try file.unwrap(passphrase: Passphrase(bytes: Array("the right passphrase".utf8)), repository: "/repo")
+        #expect(again.id == key.id)
+        #expect(again.key.withBytes { Array($0) } == key.key.withBytes { Array($0) })
+        let error = #expect(throws: FormatError.self) {
+            try file.unwrap(passphrase: Passphrase(bytes: Array("the wrong passphrase".utf8)), repository: "/repo")
+        }
+        #expect(error?.kind == .wrongKey)
+        #expect(error?.message.hasPrefix("wrong passphrase for repository /repo") == true)
+        #expect(Passphrase(bytes: Array("secret".utf8)).description == "<passphrase>")
+    }
+}

@@ -1,0 +1,188 @@
+import Foundation
+import Testing
+@testable import VaultSupport
+@testable import VaultSystem
+@testable import VaultPostgres
+@testable import VaultPolicy
+@testable import VaultFormat
+@testable import VaultOperations
+
+@Suite("backup logic without a server")
+struct BackupLogicTests {
+    typealias Piece = BackupManifest.Piece
+
+    @Test("slicing pieces covers exactly the asked range")
+    func slice() {
+        let pieces = [Piece(fileOffset: 0, length: 8192, extent: 0, extentOffset: 0),
+                      Piece(fileOffset: 8192, length: 16384, extent: 1, extentOffset: 4096),
+                      Piece(fileOffset: 24576, length: 8192, extent: 2, extentOffset: 0)]
+        #expect(PieceMap.slice(pieces, from: 8192, to: 16384) == [Piece(fileOffset: 8192, length: 8192, extent: 1, extentOffset: 4096)])
+        #expect(PieceMap.slice(pieces, from: 4096, to: 28672) == [
+            Piece(fileOffset: 4096, length: 4096, extent: 0, extentOffset: 4096),
+            Piece(fileOffset: 8192, length: 16384, extent: 1, extentOffset: 4096),
+            Piece(fileOffset: 24576, length: 4096, extent: 2, extentOffset: 0)])
+        #expect(PieceMap.slice(pieces, from: 40000, to: 50000).isEmpty)
+        #expect(PieceMap.slice(pieces, from: 100, to: 100).isEmpty)
+    }
+
+    @Test("appending merges only pieces that continue the same extent")
+    func merge() {
+        var pieces: [Piece] = []
+        PieceMap.append(Piece(fileOffset: 0, length: 10, extent: 0, extentOffset: 0), to: &pieces)
+        PieceMap.append(Piece(fileOffset: 10, length: 10, extent: 0, extentOffset: 10), to: &pieces)
+        PieceMap.append(Piece(fileOffset: 20, length: 10, extent: 0, extentOffset: 40), to: &pieces)
+        PieceMap.append(Piece(fileOffset: 30, length: 10, extent: 1, extentOffset: 50), to: &pieces)
+        PieceMap.append(Piece(fileOffset: 40, length: 0, extent: 1, extentOffset: 60), to: &pieces)
+        #expect(pieces == [Piece(fileOffset: 0, length: 20, extent: 0, extentOffset: 0),
+                           Piece(fileOffset: 20, length: 10, extent: 0, extentOffset: 40),
+                           Piece(fileOffset: 30, length: 10, extent: 1, extentOffset: 50)])
+    }
+
+    @Test("relation file names and which are page-tracked")
+    func relationFiles() {
+        #expect(RelationFile("16384")?.node == "16384")
+        #expect(RelationFile("16384.2")?.segment == 2)
+        #expect(RelationFile("16384_fsm")?.isPageTracked == false)
+        #expect(RelationFile("16384_vm")?.isPageTracked == false, "visibility-map clears leave the page LSN as it was")
+        #expect(RelationFile("16384_init")?.fork == "init")
+        #expect(RelationFile("PG_VERSION") == nil)
+        #expect(RelationFile("16384_xyz") == nil)
+        #expect(RelationFile("pg_filenode.map") == nil)
+        #expect(RelationFile.isRelationPath("base/5/16384"))
+        #expect(RelationFile.isRelationPath("global/1262"))
+        #expect(RelationFile.isRelationPath("pg_tblspc/16400/PG_15_202209061/5/16401.1"))
+        #expect(!RelationFile.isRelationPath("base/5/PG_VERSION"))
+        #expect(!RelationFile.isRelationPath("pg_xact/0000"))
+    }
+
+    @Test("the scanner applies PostgreSQL's exclusions")
+    func scanner() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("vault-scan-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let files = ["PG_VERSION", "postmaster.pid", "backup_label", "base/5/16384", "base/5/16385", "base/5/16385_init", "base/5/16385_fsm",
+                     "base/5/t3_16390", "base/5/pg_internal.init", "base/pgsql_tmp/pgsql_tmp1.0", "pg_wal/000000010000000000000001",
+                     "pg_wal/archive_status/000000010000000000000001.done", "pg_replslot/s/state", "pg_stat/pgstat.stat", "global/1262"]
+        for f in files {
+            let path = root + "/" + f
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            FileManager.default.createFile(atPath: path, contents: Data("x".utf8))
+        }
+        let result = try DataDirectoryScanner(root: root).scan()
+        #expect(Set(result.files.map(\.path)) == ["PG_VERSION", "base/5/16384", "base/5/16385_init", "pg_stat/pgstat.stat", "global/1262"])
+        let dirs = Set(result.directories.map(\.path))
+        #expect(dirs.contains("pg_wal") && dirs.contains("pg_wal/archive_status") && dirs.contains("pg_replslot"))
+        #expect(!dirs.contains("pg_replslot/s"))
+    }
+
+    func manifest(_ id: String, _ kind: BackupManifest.Kind, epoch: Int64) -> BackupManifest {
+        BackupManifest(format: 1, id: id, kind: kind, parent: nil, shard: "s", systemIdentifier: "1", versionNumber: 150000, node: "n",
+                       startTime: "", stopTime: "", startEpoch: epoch, startLSN: LSN(0), stopLSN: LSN(0), timeline: 1,
+                       walStart: "000000010000000000000001", walStop: "000000010000000000000001", walComplete: true, backupLabel: "",
+                       tablespaceMap: nil, tablespaces: [], directories: [], files: [], extents: [],
+                       stats: .init(databaseBytes: 0, bytesRead: 0, bytesStoredNew: 0, bytesReferenced: 0, files: 0, seconds: 0))
+    }
+
+    @Test("retention by count keeps the newest fulls and everything after the oldest kept one")
+    func retentionCount() {
+        let b = [manifest("1-F", .full, epoch: 100), manifest("2-I", .incremental, epoch: 200), manifest("3-F", .full, epoch: 300),
+                 manifest("4-I", .incremental, epoch: 400), manifest("5-F", .full, epoch: 500), manifest("6-I", .incremental, epoch: 600)]
+        let now = Date(timeIntervalSince1970: 1000)
+        #expect(RetentionPlan.expired(b, retention: .init(fullBackups: 2, window: nil), now: now).map(\.id) == ["1-F", "2-I"])
+        #expect(RetentionPlan.expired(b, retention: .init(fullBackups: 1, window: nil), now: now).map(\.id) == ["1-F", "2-I", "3-F", "4-I"])
+        #expect(RetentionPlan.expired(b, retention: .init(fullBackups: 9, window: nil), now: now).isEmpty)
+        #expect(RetentionPlan.expired(b, retention: .init(fullBackups: 1, window: nil), now: now, protected: ["3-F"]).map(\.id) == ["1-F", "2-I", "4-I"])
+    }
+
+    @Test("only restorable full backups count toward retention; with none, nothing is expired")
+    func retentionRestorable() {
+        let b = [manifest("1-F", .full, epoch: 100), manifest("2-I", .incremental, epoch: 200), manifest("3-F", .full, epoch: 300),
+                 manifest("4-F", .full, epoch: 400)]
+        let now = Date(timeIntervalSince1970: 1000)
+        let broken: Set<String> = ["3-F", "4-F"]
+        #expect(RetentionPlan.expired(b, retention: .init(fullBackups: 1, window: nil), now: now, restorable: { !broken.contains($0.id) }).isEmpty,
+                "1-F is the newest restorable full: it and everything after it stay")
+        #expect(RetentionPlan.expired(b, retention: .init(fullBackups: 1, window: nil), now: now, restorable: { $0.id != "4-F" }).map(\.id) == ["1-F", "2-I"])
+        #expect(RetentionPlan.expired(b, retention: .init(fullBackups: 1, window: 10), now: now, restorable: { _ in false }).isEmpty)
+    }
+
+    @Test("retention by window never drops the last full backup")
+    func retentionWindow() {
+        let b = [manifest("1-F", .full, epoch: 100), manifest("2-I", .incremental, epoch: 900)]
+        let now = Date(timeIntervalSince1970: 1000)
+        #expect(RetentionPlan.expired(b, retention: .init(fullBackups: nil, window: 500), now: now).isEmpty)
+        let two = [manifest("0-F", .full, epoch: 50)] + b
+        #expect(RetentionPlan.expired(two, retention: .init(fullBackups: nil, window: 500), now: now).map(\.id) == ["0-F"])
+    }
+
+    @Test("data directory paths map to the relation forks WAL summaries name")
+    func forkIDs() {
+        typealias ID = ChangedBlocks.ForkID
+        #expect(ID.of(path: "base/5/16384")?.0 == ID(tablespace: 1663, database: 5, relfilenode: 16384, fork: 0))
+        #expect(ID.of(path: "base/5/16384.2")?.segment == 2)
+        #expect(ID.of(path: "base/5/16384_vm")?.0.fork == 2)
+        #expect(ID.of(path: "base/5/16384_fsm")?.0.fork == 1)
+        #expect(ID.of(path: "base/5/16384_init")?.0.fork == 3)
+        #expect(ID.of(path: "global/1262")?.0 == ID(tablespace: 1664, database: 0, relfilenode: 1262, fork: 0))
+        #expect(ID.of(path: "pg_tblspc/16390/PG_18_202506291/5/16391.1")?.0 == ID(tablespace: 16390, database: 5, relfilenode: 16391, fork: 0))
+        #expect(ID.of(path: "pg_xact/0000") == nil)
+        #expect(ID.of(path: "base/5/PG_VERSION") == nil)
+
+        var blocks = ChangedBlocks()
+        let id = ID(tablespace: 1663, database: 5, relfilenode: 16384, fork: 0)
+        blocks.add(id, block: 7, isLimit: false)
+        blocks.add(id, block: 40, isLimit: true)
+        blocks.add(id, block: 30, isLimit: true)
+        let fork = blocks.changes(forPath: "base/5/16384")?.0
+        #expect(fork?.contains(7) == true && fork?.contains(8) == false)
+        #expect(fork?.contains(29) == false && fork?.contains(30) == true && fork?.contains(1_000_000) == true, "the shortest truncation wins")
+        // A fork WAL never touched: nothing changed.
+        #expect(blocks.changes(forPath: "base/5/99999")?.0 == ChangedBlocks.Fork())
+        // A database created (or dropped and created again) in the range: all of it changed.
+        blocks.add(ID(tablespace: 1663, database: 16500, relfilenode: 0, fork: 0), block: 0, isLimit: true)
+        #expect(blocks.changes(forPath: "base/16500/1259")?.0.contains(0) == true)
+        #expect(blocks.changes(forPath: "base/16500/1259_vm")?.0.contains(3) == true)
+        #expect(blocks.changes(forPath: "base/5/99999")?.0.contains(0) == false)
+    }
+
+    @Test("WAL summaries are used only when they cover the range without a gap")
+    func summaryChain() throws {
+        func lsn(_ v: UInt64) -> LSN { LSN(v) }
+        let ranges = [(lsn(100), lsn(200)), (lsn(200), lsn(350)), (lsn(350), lsn(500)), (lsn(0), lsn(100))]
+        let chain = try #require(WALSummaryReader.chain(ranges, from: lsn(150), to: lsn(400)))
+        #expect(chain.map(\.0.value) == [100, 200, 350])
+        #expect(WALSummaryReader.chain([(lsn(100), lsn(200)), (lsn(250), lsn(500))], from: lsn(150), to: lsn(400)) == nil, "a gap")
+        #expect(WALSummaryReader.chain([(lsn(100), lsn(200))], from: lsn(150), to: lsn(400)) == nil, "not far enough")
+        #expect(WALSummaryReader.chain([(lsn(100), lsn(500))], from: lsn(400), to: lsn(150)) == nil, "a parent that began after this backup proves nothing")
+        #expect(WALSummaryReader.chain([(lsn(200), lsn(500))], from: lsn(150), to: lsn(400)) == nil, "starts too late")
+    }
+}
+
+@Suite("recovery targets")
+struct RecoveryTargetTests {
+    func backup(_ id: String, stop: String, lsn: UInt64) -> BackupManifest {
+        var m = BackupLogicTests().manifest(id, .full, epoch: 0)
+        m.stopTime = stop
+        m.stopLSN = LSN(lsn)
+        return m
+    }
+
+    @Test("the newest backup that ended before the target is chosen")
+    func choose() throws {
+        let b = [backup("1-F", stop: "2026-11-26T01:00:00Z", lsn: 100), backup("2-F", stop: "2026-11-26T02:00:00Z", lsn: 200)]
+        let t = try #require(RecoveryTarget.time("2026-11-26 01:30:00.123456"))
+        #expect(try RecoveryTarget.chooseBackup(b, id: nil, for: t, shard: "s").id == "1-F")
+        #expect(try RecoveryTarget.chooseBackup(b, id: nil, for: .lsn(LSN(250)), shard: "s").id == "2-F")
+        #expect(try RecoveryTarget.chooseBackup(b, id: nil, for: .endOfWAL, shard: "s").id == "2-F")
+        #expect(throws: OperationError.self) { try RecoveryTarget.chooseBackup(b, id: nil, for: .lsn(LSN(50)), shard: "s") }
+        #expect(throws: OperationError.self) { try RecoveryTarget.chooseBackup(b, id: "2-F", for: t, shard: "s") }
+    }
+
+    @Test("time text reaches PostgreSQL with its microseconds and a zone")
+    func timeText() throws {
+        #expect(RecoveryTarget.time("2026-11-26 01:30:00.123456")?.settings == ["recovery_target_time = '2026-11-26 01:30:00.123456+00'"])
+        #expect(RecoveryTarget.time("2026-11-26T01:30:00Z")?.settings == ["recovery_target_time = '2026-11-26T01:30:00Z'"])
+        #expect(RecoveryTarget.time("2026-11-26 03:30:00+02") != nil)
+        #expect(RecoveryTarget.time("yesterday") == nil)
+        #expect(RecoveryTarget.name("it's").settings == ["recovery_target_name = 'it''s'"])
+    }
+}

@@ -1,0 +1,134 @@
+import Foundation
+import Testing
+@testable import VaultFormat
+@testable import VaultOperations
+@testable import VaultPolicy
+@testable import VaultPostgres
+import VaultSupport
+
+/// The `--json` output of every reporting command is a contract with operators' scripts and
+/// monitoring. These tests pin each shape as the set of key paths it encodes (every optional
+/// filled), so renaming or dropping a field fails here before it breaks someone's alerting.
+@Suite("JSON output shapes are stable")
+struct ReportShapeTests {
+    /// Every key path in the encoded JSON: `a`, `a.b`, `list[].c`.
+    static func keyPaths(_ value: some Encodable) throws -> Set<String> {
+        let object = try JSONSerialization.jsonObject(with: Data(try JSONCoding.encode(value)))
+        var out = Set<String>()
+        func walk(_ node: Any, _ prefix: String) {
+            if let dict = node as? [String: Any] {
+                for (key, child) in dict {
+                    let path = prefix.isEmpty ? key : prefix + "." + key
+                    out.insert(path)
+                    walk(child, path)
+                }
+            } else if let list = node as? [Any] {
+                for child in list { walk(child, prefix + "[]") }
+            }
+        }
+        walk(object, "")
+        return out
+    }
+
+    static let manifest = BackupManifest(
+        format: 1, id: "20261202T010000Z-I", kind: .incremental, parent: "20261201T010000Z-F", shard: "main",
+        systemIdentifier: "7", versionNumber: 150000, node: "a", startTime: "2026-12-02T01:00:00Z", stopTime: "2026-12-02T01:00:05Z",
+        startEpoch: 0, startLSN: LSN(0x100_0028), stopLSN: LSN(0x100_0100), timeline: 1, walStart: "000000010000000000000001",
+        walStop: "000000010000000000000001", walComplete: true, backupLabel: "", tablespaces: [], directories: [], files: [], extents: [],
+        stats: BackupManifest.Stats(databaseBytes: 1, bytesRead: 1, bytesStoredNew: 1, bytesReferenced: 0, files: 1, seconds: 1),
+        checksumFailures: [BackupManifest.ChecksumFailure(path: "base/5/16384", blocks: [2])])
+
+    static let record = VerificationRecord(
+        format: 1, shard: "main", backup: "20261202T010000Z-I", finished: "2026-12-02T02:00:00Z", passed: false, repositoryOnly: false,
+        target: "immediate", checked: ["repository"], problems: [RepositoryProblem("pack", "missing")],
+        timings: VerificationRecord.Timings(repositorySeconds: 1, restoreSeconds: 1, recoverySeconds: 1, checksSeconds: 1, totalSeconds: 4),
+        reachedLSN: "0/1000100", reachedTimeline: "1")
+
+    static let verificationKeys: Set<String> = ["backup", "finished", "passed", "repositoryOnly", "recoverySeconds", "firstProblem"]
+
+    @Test("list and backup: one object per backup")
+    func backupSummary() throws {
+        let expected: Set<String> = [
+            "id", "type", "parent", "shard", "node", "startTime", "stopTime", "startLSN", "stopLSN", "timeline", "databaseBytes",
+            "bytesRead", "bytesStoredNew", "bytesReferenced", "files", "seconds", "walStart", "walStop", "walComplete",
+            "pageChecksumFailures", "lastVerification",
+        ].union(Self.verificationKeys.map { "lastVerification." + $0 })
+        #expect(try Self.keyPaths(BackupSummary(Self.manifest, verification: Self.record)) == expected)
+    }
+
+    @Test("status: one object per shard")
+    func shardStatus() throws {
+        let summary = VerificationSummary(Self.record)
+        let status = ShardStatus(shard: "main", backups: 2, newestBackup: "x", newestBackupStopTime: "t", newestBackupAgeSeconds: 1,
+                                 newestWAL: "w", newestWALArchivedAt: "t", newestWALAgeSeconds: 1,
+                                 lastVerification: summary, lastVerifiedRestore: summary)
+        let expected: Set<String> = [
+            "shard", "backups", "newestBackup", "newestBackupStopTime", "newestBackupAgeSeconds", "newestWAL", "newestWALArchivedAt",
+            "newestWALAgeSeconds", "lastVerification", "lastVerifiedRestore",
+        ].union(Self.verificationKeys.map { "lastVerification." + $0 }).union(Self.verificationKeys.map { "lastVerifiedRestore." + $0 })
+        #expect(try Self.keyPaths(status) == expected)
+    }
+
+    @Test("verify: the stored record")
+    func verification() throws {
+        let expected: Set<String> = [
+            "format", "shard", "backup", "finished", "passed", "repositoryOnly", "target", "checked", "problems", "problems[].object",
+            "problems[].problem", "timings", "timings.repositorySeconds", "timings.restoreSeconds", "timings.recoverySeconds",
+            "timings.checksSeconds", "timings.totalSeconds", "reachedLSN", "reachedTimeline",
+        ]
+        #expect(try Self.keyPaths(Self.record) == expected)
+    }
+
+    @Test("restore")
+    func restore() throws {
+        let reached = RecoveryStarter.Reached(lsn: "0/1", timeline: "1", lastCommit: "t", state: "promoted", seconds: 1)
+        let result = RestoreOperation.Result(backup: "b", files: 1, bytesWritten: 1, bytesUnchanged: 0, extentsRead: 1, removed: 0,
+                                             removedSettings: ["postgresql.auto.conf: restore_command"], reached: reached)
+        let expected: Set<String> = [
+            "backup", "files", "bytesWritten", "bytesUnchanged", "extentsRead", "removed", "removedSettings", "reached",
+            "reached.lsn", "reached.timeline", "reached.lastCommit", "reached.state", "reached.seconds",
+        ]
+        #expect(try Self.keyPaths(result) == expected)
+    }
+
+    @Test("expire")
+    func expire() throws {
+        let result = ExpireOperation.Result(expiredBackups: ["a"], keptBackups: ["b"], removedPacks: 1, removedWAL: 1, bytesFreed: 1,
+                                            dryRun: false, verifiedBackup: "b", unrestorableFulls: ["c"])
+        let expected: Set<String> = ["expiredBackups", "keptBackups", "removedPacks", "removedWAL", "bytesFreed", "dryRun", "verifiedBackup", "unrestorableFulls"]
+        #expect(try Self.keyPaths(result) == expected)
+    }
+
+    @Test("init, check, policy check and locate")
+    func setup() throws {
+        let initResult = InitOperation.Result(repositoryCreated: true, location: "/r", encrypted: true, shards: [
+            InitOperation.ShardResult(shard: "main", systemIdentifier: "7", majorVersion: 15, created: true),
+        ])
+        #expect(try Self.keyPaths(initResult) == ["repositoryCreated", "location", "encrypted", "shards", "shards[].shard",
+                                                  "shards[].systemIdentifier", "shards[].majorVersion", "shards[].created"])
+        let check = CheckOperation.Result(shard: "main", node: "a", archiveMode: "on", segment: "000000010000000000000003", seconds: 0.2)
+        #expect(try Self.keyPaths(check) == ["shard", "node", "archiveMode", "segment", "seconds"])
+
+        let policy = try PolicyLoader.parse("""
+            version: 1
+            repository: {path: /r}
+            encryption: none
+            shards:
+              - name: a
+                keys: {from: 0, to: 9}
+                nodes: [{name: n1, conninfo: "host=h"}]
+              - name: b
+                keys: {from: 10, to: 19}
+                nodes: [{name: n2, conninfo: "host=h"}]
+            """, path: "/p.yaml")
+        let valid = PolicyCheckReport(path: "/p.yaml", policy: policy)
+        #expect(try Self.keyPaths(valid) == ["path", "valid", "shards", "nodes", "shardMap", "shardMap.from", "shardMap.to", "issues"])
+        #expect(valid.valid && valid.shards == 2 && valid.nodes == 2 && valid.shardMap?.to == 19)
+        let invalid = PolicyCheckReport(path: "/p.yaml", error: PolicyError(path: "/p.yaml", issues: [PolicyIssue(line: 3, column: 1, message: "unknown key")]))
+        #expect(try Self.keyPaths(invalid) == ["path", "valid", "shards", "nodes", "issues", "issues[].line", "issues[].column", "issues[].message"])
+
+        let located = LocateReport(key: 12, shard: try policy.locate(key: 12))
+        #expect(try Self.keyPaths(located) == ["key", "shard", "from", "to", "nodes"])
+        #expect(located.shard == "b" && located.nodes == ["n2"])
+    }
+}
