@@ -11,6 +11,9 @@ import VaultSupport
 import VaultSystem
 @testable import vault
 
+/// Swift Testing has an `ExitStatus` of its own.
+private typealias ExitStatus = vault.ExitStatus
+
 @Suite("exit codes: one mapping, documented in the README")
 struct ExitStatusTests {
     @Test("the README's exit-code table is the one the code uses")

@@ -48,11 +48,11 @@ struct ReportShapeTests {
 
     @Test("list and backup: one object per backup")
     func backupSummary() throws {
-        let expected: Set<String> = [
+        let expected = Set<String>([
             "id", "type", "parent", "shard", "node", "startTime", "stopTime", "startLSN", "stopLSN", "timeline", "databaseBytes",
             "bytesRead", "bytesStoredNew", "bytesReferenced", "files", "seconds", "walStart", "walStop", "walComplete",
             "pageChecksumFailures", "lastVerification",
-        ].union(Self.verificationKeys.map { "lastVerification." + $0 })
+        ]).union(Self.verificationKeys.map { "lastVerification." + $0 })
         #expect(try Self.keyPaths(BackupSummary(Self.manifest, verification: Self.record)) == expected)
     }
 
@@ -62,10 +62,10 @@ struct ReportShapeTests {
         let status = ShardStatus(shard: "main", backups: 2, newestBackup: "x", newestBackupStopTime: "t", newestBackupAgeSeconds: 1,
                                  newestWAL: "w", newestWALArchivedAt: "t", newestWALAgeSeconds: 1,
                                  lastVerification: summary, lastVerifiedRestore: summary)
-        let expected: Set<String> = [
+        let expected = Set<String>([
             "shard", "backups", "newestBackup", "newestBackupStopTime", "newestBackupAgeSeconds", "newestWAL", "newestWALArchivedAt",
             "newestWALAgeSeconds", "lastVerification", "lastVerifiedRestore",
-        ].union(Self.verificationKeys.map { "lastVerification." + $0 }).union(Self.verificationKeys.map { "lastVerifiedRestore." + $0 })
+        ]).union(Self.verificationKeys.map { "lastVerification." + $0 }).union(Self.verificationKeys.map { "lastVerifiedRestore." + $0 })
         #expect(try Self.keyPaths(status) == expected)
     }
 
