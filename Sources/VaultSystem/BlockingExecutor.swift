@@ -18,9 +18,13 @@ public final class BlockingExecutor: TaskExecutor, @unchecked Sendable {
     // @unchecked: `pool` is a thread-safe NIOThreadPool, set once in init.
     private let pool: NIOThreadPool
 
-    /// Enough threads that work blocked in I/O never starves the work that computes: twice the
-    /// cores, and never fewer than 8 (a restore's writers, a prefetch and a libpq wait at once).
-    public static let shared = BlockingExecutor(threads: max(8, 2 * System.coreCount))
+    /// Two threads more than cores, and at least four: a worker blocked in a read or a libpq
+    /// wait leaves the cores to the workers that compute. More threads cost time: every
+    /// executor hop wakes a thread, and with twice the cores a 600 MB backup took about 0.4 s
+    /// longer (docs/BENCHMARKS.md).
+    public static let threadCount = max(4, System.coreCount + 2)
+
+    public static let shared = BlockingExecutor(threads: threadCount)
 
     public init(threads: Int) {
         pool = NIOThreadPool(numberOfThreads: threads)

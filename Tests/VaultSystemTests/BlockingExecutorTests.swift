@@ -4,12 +4,14 @@ import VaultSystem
 
 @Suite("work that blocks runs on threads made for it")
 struct BlockingExecutorTests {
-    /// Eight child tasks each block their thread until all eight have arrived. Swift's
-    /// cooperative pool has one thread per core, so on a small host this rendezvous can only
-    /// complete when the tasks run on the blocking executor, as every command does.
-    @Test("eight tasks blocked at once all make progress")
+    /// As many child tasks as the executor has threads each block their thread until all have
+    /// arrived. Swift's cooperative pool has one thread per core, fewer than the executor's,
+    /// so this rendezvous can only complete when the tasks run on the blocking executor, as
+    /// every command does.
+    @Test("as many tasks as the executor has threads, blocked at once, all make progress")
     func rendezvous() async throws {
-        let barrier = Barrier(participants: 8)
+        #expect(BlockingExecutor.threadCount > ProcessInfo.processInfo.activeProcessorCount)
+        let barrier = Barrier(participants: BlockingExecutor.threadCount)
         let results = try await BlockingExecutor.run {
             try await withThrowingTaskGroup(of: Bool.self) { group in
                 for _ in 0..<barrier.participants {

@@ -101,7 +101,7 @@ public struct ArchiveGetOperation {
             for _ in 0..<min(names.count, max(2, shard.settings.parallel)) {
                 group.addTask {
                     var stored = 0
-                    while let next = await work.next() {
+                    while let next = work.next() {
                         guard let bytes = try? await archive.get(next) else { continue }
                         if (try? spool.store(next.text, bytes)) != nil { stored += 1 }
                     }

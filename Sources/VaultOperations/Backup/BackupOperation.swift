@@ -284,7 +284,7 @@ public struct BackupOperation {
                 group.addTask {
                     let compressor = try ZstdCompressor(level: max(level, 1))
                     var done: [FileBackup.Output] = []
-                    while let entry = await queue.next() {
+                    while let entry = queue.next() {
                         try Task.checkCancellation()
                         if let out = try await fileBackup.backup(entry, compressor: compressor) { done.append(out) }
                     }
@@ -324,10 +324,10 @@ public struct BackupOperation {
             bytesRead += out.bytesRead
             databaseBytes += out.size
         }
-        let newPacks = Set(await packs.packsWritten)
+        let newPacks = Set(packs.packsWritten)
         let referenced = extents.filter { !newPacks.contains($0.pack) }.reduce(Int64(0)) { $0 + $1.storedLength }
         return CopyResult(files: files, extents: extents, directories: scan.directories, tablespaces: scan.tablespaces,
-                          databaseBytes: databaseBytes, bytesRead: bytesRead, storedNew: await packs.storedBytes, referenced: referenced,
+                          databaseBytes: databaseBytes, bytesRead: bytesRead, storedNew: packs.storedBytes, referenced: referenced,
                           checksumFailures: failures)
     }
 

@@ -58,7 +58,7 @@ struct ExtentRestorer {
             for _ in 0..<max(1, parallel) {
                 group.addTask {
                     var totals = Totals()
-                    while let run = await work.next() {
+                    while let run = work.next() {
                         let bytes = try await run.fetch(repository)
                         for index in run.members {
                             let plain = try run.open(manifest.extents[index], in: bytes, repository: repository)
@@ -81,7 +81,7 @@ struct ExtentRestorer {
             for _ in 0..<max(1, parallel) {
                 group.addTask {
                     var kept: [Int] = [], dropped: [Int] = []
-                    while let item = await work.next() {
+                    while let item = work.next() {
                         if let k = try body(item) { kept.append(k) } else { dropped.append(item) }
                     }
                     return (kept, dropped)

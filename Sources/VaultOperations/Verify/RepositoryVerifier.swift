@@ -55,7 +55,7 @@ struct RepositoryVerifier {
                     var problems: [RepositoryProblem] = []
                     var count = 0
                     var bytes: Int64 = 0
-                    while let run = await work.next() {
+                    while let run = work.next() {
                         let data: [UInt8]
                         do {
                             data = try await run.fetch(repository)

@@ -23,7 +23,7 @@ struct MultipartUpload {
                 for _ in 0..<2 {
                     group.addTask {
                         var done: [(Int, String)] = []
-                        while let (index, range) = await work.next() {
+                        while let (index, range) = work.next() {
                             let r = try await client.send(.PUT, key: key, query: [("partNumber", "\(index + 1)"), ("uploadId", uploadId)], body: Array(bytes[range]))
                             guard r.isSuccess, let etag = r.headers.first(name: "etag") else { throw client.failure(r, "uploading part \(index + 1) of \(name)") }
                             done.append((index + 1, etag))
