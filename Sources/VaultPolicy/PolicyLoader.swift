@@ -223,7 +223,7 @@ public enum PolicyLoader {
                     issues.add(nm.value("conninfo"), "node \(nodeName): conninfo contains a password; use ~/.pgpass or PGPASSFILE instead")
                 }
                 nodes.append(NodePolicy(
-                    name: nodeName, conninfo: conninfo, priority: Int(nm.int("priority", range: 0...1_000_000) ?? 0),
+                    name: nodeName, conninfo: conninfo, priority: Int(nm.int("priority", range: 0...1_000_000) ?? 100),
                     pgdata: nm.string("pgdata"), stopCommand: nm.string("stop_command"), startCommand: nm.string("start_command")))
                 nm.finish()
             }

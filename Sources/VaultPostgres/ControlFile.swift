@@ -16,6 +16,24 @@ public struct ControlFile: Sendable {
     public let bytes: [UInt8]
     public let systemIdentifier: UInt64
 
+    /// `DBState` values of `ControlFileData.state` (the same from PostgreSQL 9.6 to 18).
+    public enum ClusterState: UInt32, Sendable {
+        case startingUp = 0, shutDown, shutDownInRecovery, shuttingDown, inCrashRecovery, inArchiveRecovery, inProduction
+    }
+
+    /// The cluster's state: `shutDown` after a clean stop of a primary.
+    /// Layout (every version vault supports): system_identifier (8 bytes), pg_control_version
+    /// (4), catalog_version_no (4), state (4, then 4 of padding), time (8), checkPoint (8).
+    public var state: ClusterState? { ClusterState(rawValue: bytes.readLE(UInt32.self, at: 16)) }
+
+    /// The location of the latest checkpoint record: after a clean stop, the shutdown
+    /// checkpoint, the last record the server wrote.
+    public var checkpoint: LSN { LSN(bytes.readLE(UInt64.self, at: 32)) }
+
+    /// The latest checkpoint's timeline: `checkPointCopy.ThisTimeLineID`, right after the
+    /// checkpoint's redo pointer (`checkPointCopy` starts at offset 40).
+    public var timeline: UInt32 { bytes.readLE(UInt32.self, at: 48) }
+
     /// Parses `bytes`; nil when no CRC matches.
     public init?(bytes: [UInt8]) {
         guard bytes.count >= 512 else { return nil }

@@ -90,6 +90,12 @@ public final class PostgresConnection {
         return value
     }
 
+    /// The single value of a one-row, one-column query, or nil for SQL NULL (a standby's
+    /// `pg_last_wal_replay_lsn()` before it replayed anything).
+    public func scalarOrNil(_ sql: String, _ parameters: [String] = []) throws -> String? {
+        try query(sql, parameters).first?.first ?? nil
+    }
+
     /// PostgreSQL's version as `server_version_num` (e.g. 150018).
     public var serverVersionNumber: Int { Int(PQserverVersion(conn)) }
 

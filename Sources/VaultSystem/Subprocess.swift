@@ -25,7 +25,7 @@ public enum Subprocess {
                             UnsafePointer(e).withMemoryRebound(to: UnsafeMutablePointer<CChar>?.self, capacity: env.count + 1) { $0 })
             }
         }
-        guard status == 0 else { throw SystemError("start \(full[0])", errno: status) }
+        guard status == 0 else { throw SystemError(.io, "cannot start \(full[0]): \(String(cString: strerror(status)))", code: status) }
         var wstatus: Int32 = 0
         while waitpid(pid, &wstatus, 0) < 0 && errno == EINTR {}
         return (wstatus & 0x7f) == 0 ? (wstatus >> 8) & 0xff : 128 + (wstatus & 0x7f)
@@ -54,7 +54,7 @@ public enum Subprocess {
                             UnsafePointer(e).withMemoryRebound(to: UnsafeMutablePointer<CChar>?.self, capacity: env.count + 1) { $0 })
             }
         }
-        guard status == 0 else { throw SystemError("start \(argv[0])", errno: status) }
+        guard status == 0 else { throw SystemError(.io, "cannot start \(argv[0]): \(String(cString: strerror(status)))", code: status) }
         // Reaped by init once this process exits; PostgreSQL's restore_command returns now.
     }
 

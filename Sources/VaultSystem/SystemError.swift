@@ -9,7 +9,7 @@ import Glibc
 /// layer says so, never because some path on the way did not exist.
 public struct SystemError: Error, CustomStringConvertible, Sendable, Equatable {
     public enum Kind: Sendable, Equatable {
-        /// ENOENT, ENOTDIR: the path, or a directory on the way to it, does not exist.
+        /// ENOENT: the path does not exist.
         case notFound
         /// EACCES, EPERM, EROFS: the operating system refused.
         case denied
@@ -36,7 +36,7 @@ public struct SystemError: Error, CustomStringConvertible, Sendable, Equatable {
     public init(_ what: String, errno code: Int32) {
         let kind: Kind
         switch code {
-        case ENOENT, ENOTDIR: kind = .notFound
+        case ENOENT: kind = .notFound
         case EACCES, EPERM, EROFS: kind = .denied
         case ENOSPC, EDQUOT: kind = .noSpace
         default: kind = .io

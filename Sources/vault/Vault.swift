@@ -58,7 +58,8 @@ struct Vault: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             InitCommand.self, CheckCommand.self, ArchivePushCommand.self, ArchiveGetCommand.self,
-            BackupCommand.self, ListCommand.self, RestoreCommand.self, VerifyCommand.self, StatusCommand.self, ExpireCommand.self, PolicyCommand.self, LocateCommand.self,
+            BackupCommand.self, ListCommand.self, RestoreCommand.self, VerifyCommand.self, StatusCommand.self, ExpireCommand.self,
+            SwitchoverCommand.self, FailoverCommand.self, RejoinCommand.self, PolicyCommand.self, LocateCommand.self,
         ]
     )
 }

@@ -56,17 +56,57 @@ struct ReportShapeTests {
         #expect(try Self.keyPaths(BackupSummary(Self.manifest, verification: Self.record)) == expected)
     }
 
-    @Test("status: one object per shard")
+    static let node = NodeState(
+        name: "b", priority: 100, host: "h", port: "5432", reachable: true, error: "e", systemIdentifier: "7", role: .standby, timeline: 1,
+        currentLSN: LSN(1), receiveLSN: LSN(1), replayLSN: LSN(1), replayPaused: false, replayDelaySeconds: 0.1,
+        upstream: .init(status: "streaming", host: "h", port: "5432", timeline: 1),
+        downstream: [.init(applicationName: "c", state: "streaming", syncState: "async", replayLSN: LSN(1))],
+        archiver: .init(failedCount: 0, lastFailedWAL: "w", lastArchivedWAL: "w", readyCount: 0), synchronousStandbyNames: "")
+
+    static let nodeKeys: Set<String> = [
+        "name", "priority", "host", "port", "reachable", "error", "systemIdentifier", "role", "timeline", "currentLSN", "receiveLSN",
+        "replayLSN", "replayPaused", "replayDelaySeconds", "upstream", "upstream.status", "upstream.host", "upstream.port",
+        "upstream.timeline", "downstream", "downstream[].applicationName", "downstream[].state", "downstream[].syncState",
+        "downstream[].replayLSN", "archiver", "archiver.failedCount", "archiver.lastFailedWAL", "archiver.lastArchivedWAL",
+        "archiver.readyCount", "synchronousStandbyNames",
+    ]
+
+    static let event = TopologyEvent(shard: "main", kind: .failover, started: "t", finished: "t", user: "u", host: "h", command: "vault failover",
+                                     from: "a", to: "b", lsn: "0/1", timeline: 2, outcome: "completed", steps: ["s"])
+    static let eventKeys: Set<String> = ["format", "shard", "kind", "started", "finished", "user", "host", "command", "from", "to", "lsn",
+                                         "timeline", "outcome", "steps"]
+
+    @Test("status: one object per shard, with the topology, the last topology change and fenced nodes")
     func shardStatus() throws {
         let summary = VerificationSummary(Self.record)
+        var topology = Topology(shard: "main", nodes: [Self.node])
+        topology.primary = "a"
         let status = ShardStatus(shard: "main", backups: 2, newestBackup: "x", newestBackupStopTime: "t", newestBackupAgeSeconds: 1,
                                  newestWAL: "w", newestWALArchivedAt: "t", newestWALAgeSeconds: 1,
-                                 lastVerification: summary, lastVerifiedRestore: summary)
+                                 lastVerification: summary, lastVerifiedRestore: summary, topology: topology,
+                                 lastTopologyChange: Self.event, fenced: ["a"])
         let expected = Set<String>([
             "shard", "backups", "newestBackup", "newestBackupStopTime", "newestBackupAgeSeconds", "newestWAL", "newestWALArchivedAt",
-            "newestWALAgeSeconds", "lastVerification", "lastVerifiedRestore",
+            "newestWALAgeSeconds", "lastVerification", "lastVerifiedRestore", "topology", "topology.shard", "topology.nodes",
+            "topology.primary", "topology.drift", "topology.warnings", "lastTopologyChange", "fenced",
         ]).union(Self.verificationKeys.map { "lastVerification." + $0 }).union(Self.verificationKeys.map { "lastVerifiedRestore." + $0 })
+            .union(Self.nodeKeys.map { "topology.nodes[]." + $0 }).union(Self.eventKeys.map { "lastTopologyChange." + $0 })
         #expect(try Self.keyPaths(status) == expected)
+    }
+
+    @Test("switchover, failover and rejoin")
+    func replicaCommands() throws {
+        let check = ReplicaCheck("lag", true, "0 bytes")
+        let checkKeys: Set<String> = ["checks", "checks[].name", "checks[].passed", "checks[].detail"]
+        let switchover = SwitchoverOperation.Result(shard: "main", dryRun: false, checks: [check], from: "a", to: "b", shutdownCheckpoint: "0/1",
+                                                    timeline: 2, outcome: "completed", steps: ["s"])
+        #expect(try Self.keyPaths(switchover) == checkKeys.union(["shard", "dryRun", "from", "to", "shutdownCheckpoint", "timeline", "outcome", "steps"]))
+        let failover = FailoverOperation.Result(shard: "main", dryRun: false, checks: [check], ranking: ["b"], from: "a", to: "b", promotedAt: "0/1",
+                                                lagBytes: 0, timeline: 2, outcome: "completed", steps: ["s"])
+        #expect(try Self.keyPaths(failover) == checkKeys.union(["shard", "dryRun", "ranking", "from", "to", "promotedAt", "lagBytes", "timeline", "outcome", "steps"]))
+        let rejoin = RejoinOperation.Result(shard: "main", dryRun: false, node: "a", primary: "b", checks: [check], method: "pg_rewind",
+                                            outcome: "completed", steps: ["s"])
+        #expect(try Self.keyPaths(rejoin) == checkKeys.union(["shard", "dryRun", "node", "primary", "method", "outcome", "steps"]))
     }
 
     @Test("verify: the stored record")

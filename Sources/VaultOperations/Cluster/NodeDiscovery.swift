@@ -16,8 +16,8 @@ public enum NodeDiscovery {
                 } else {
                     failures.append("\(node.name) is a standby")
                 }
-            } catch let e as PostgresError {
-                failures.append(e.message)
+            } catch let e {
+                failures.append("\(e)")
             }
         }
         if found.count > 1 {
@@ -44,8 +44,8 @@ public enum NodeDiscovery {
                         let (_, primary) = try connectPrimary(shard)
                         return (node, conn, primary)
                     }
-                } catch let e as PostgresError {
-                    reasons.append(e.message)
+                } catch let e {
+                    reasons.append("\(e)")
                 }
             }
             if from == .standby {

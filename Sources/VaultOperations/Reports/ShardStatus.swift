@@ -2,6 +2,7 @@ import Foundation
 import VaultSupport
 import VaultPostgres
 import VaultFormat
+import VaultPolicy
 
 /// The stable JSON shape of one shard in `vault status --json`.
 public struct ShardStatus: Encodable {
@@ -18,6 +19,13 @@ public struct ShardStatus: Encodable {
     public var newestWALAgeSeconds: Int?
     public var lastVerification: VerificationSummary?
     public var lastVerifiedRestore: VerificationSummary?
+    /// Every node's role, timeline, positions and upstream, and what drifted; nil when the
+    /// nodes were not asked.
+    public var topology: Topology?
+    /// The newest switchover, failover or rejoin recorded for the shard.
+    public var lastTopologyChange: TopologyEvent?
+    /// Old primaries a failover left fenced, until `vault rejoin`.
+    public var fenced: [String]?
 
     public static func load(_ shard: String, repository: Repository, now: Date = Date()) async throws -> ShardStatus {
         // Only the newest manifest is read, however many backups the shard has.
@@ -35,6 +43,27 @@ public struct ShardStatus: Encodable {
                            newestWALArchivedAt: walTime.map(Timestamp.format), newestWALAgeSeconds: walTime.map { Int(now.timeIntervalSince($0)) },
                            lastVerification: verifications.last.map(VerificationSummary.init),
                            lastVerifiedRestore: verifications.lastRestoredAndPassed.map(VerificationSummary.init))
+    }
+
+    /// Adds the nodes' topology (each node asked over libpq) and the recorded topology changes.
+    public mutating func addTopology(_ shard: ShardPolicy, repository: Repository) async throws {
+        topology = Topology(shard: shard.name, nodes: NodeProbe.observe(shard))
+        let events = try await repository.topologyEvents(shard: shard.name)
+        lastTopologyChange = events.last
+        fenced = Self.fenced(events)
+    }
+
+    /// A failover's old primary stays fenced until a later rejoin of that node completes.
+    static func fenced(_ events: [TopologyEvent]) -> [String] {
+        var fenced: [String] = []
+        for event in events where event.outcome.hasPrefix("completed") {
+            switch event.kind {
+            case .failover: if let from = event.from, !fenced.contains(from) { fenced.append(from) }
+            case .rejoin: fenced.removeAll { $0 == event.from }
+            case .switchover: break
+            }
+        }
+        return fenced
     }
 
     /// "45 s", "12 min", "3 h 5 min", "2 d 4 h".
@@ -60,6 +89,39 @@ public struct ShardStatus: Encodable {
         if let v = lastVerification, !v.passed {
             lines.append("  LAST VERIFICATION FAILED: backup \(v.backup) at \(v.finished): \(v.firstProblem ?? "?")")
         }
+        if let topology { lines += Self.topologyLines(topology) }
+        if let change = lastTopologyChange {
+            lines.append("  last topology change: \(change.kind.rawValue) \(change.from ?? "?") → \(change.to ?? "?") at \(change.finished) by \(change.user)@\(change.host): \(change.outcome)")
+        }
+        for node in fenced ?? [] { lines.append("  FENCED: \(node) (old primary of a failover; bring it back with vault rejoin --node \(node))") }
         return lines.joined(separator: "\n")
+    }
+
+    static func topologyLines(_ t: Topology) -> [String] {
+        var lines = ["  nodes: \(t.primary.map { "primary \($0)" } ?? "NO PRIMARY")"]
+        for node in t.nodes {
+            guard node.reachable else {
+                lines.append("    \(node.name)  unreachable: \(node.error ?? "no answer")")
+                continue
+            }
+            var cells = [node.name, node.role?.rawValue ?? "?", "timeline \(node.timeline.map(String.init) ?? "?")"]
+            if node.role == .primary {
+                cells.append("at \(node.currentLSN.map(\.description) ?? "?")")
+                if let a = node.archiver { cells.append(a.failedCount > 0 && (a.lastFailedWAL ?? "") > (a.lastArchivedWAL ?? "") ? "ARCHIVER FAILING (\(a.lastFailedWAL ?? "?"))" : "archiver ok\(a.readyCount.map { ", \($0) waiting" } ?? "")") }
+            } else {
+                let source = node.upstream.map { "\($0.status) from \($0.host ?? "?"):\($0.port ?? "?")" } ?? "no WAL receiver"
+                cells.append(source)
+                cells.append("received \(node.receiveLSN.map(\.description) ?? "-") replayed \(node.replayLSN.map(\.description) ?? "-")")
+                if let lag = t.lagBytes(node) { cells.append("lag \(ByteCount.text(lag))\(node.replayDelaySeconds.map { String(format: ", %.1f s", $0) } ?? "")") }
+                if node.replayPaused == true { cells.append("REPLAY PAUSED") }
+                if let primary = t.nodes.first(where: { $0.name == t.primary }), let sync = primary.downstream.first(where: { $0.applicationName == node.name }) {
+                    cells.append(sync.syncState)
+                }
+            }
+            lines.append("    " + cells.joined(separator: "  "))
+        }
+        for d in t.drift { lines.append("  DRIFT: \(d)") }
+        for w in t.warnings { lines.append("  warning: \(w)") }
+        return lines
     }
 }

@@ -19,12 +19,12 @@ struct RecoverySettings {
         var lines = [
             "",
             "# Added by vault restore",
-            "restore_command = '\(Self.quoted(vaultPath)) --policy \(Self.quoted(policyPath)) --shard \(shard) archive-get %f %p'",
+            "restore_command = \(ConfigValue.quoted(Self.restoreCommand(vaultPath: vaultPath, policyPath: policyPath, shard: shard)))",
         ]
         lines += target.settings
         if target != .endOfWAL { lines.append("recovery_target_action = '\(targetAction)'") }
         if let targetTimeline { lines.append("recovery_target_timeline = '\(targetTimeline)'") }
-        if let primaryConninfo { lines.append("primary_conninfo = '\(primaryConninfo.replacingOccurrences(of: "'", with: "''"))'") }
+        if let primaryConninfo { lines.append("primary_conninfo = \(ConfigValue.quoted(primaryConninfo))") }
         if let port { lines.append("port = \(port)") }
         return lines
     }
@@ -37,8 +37,14 @@ struct RecoverySettings {
         try FileIO.writeDurably(directory + (primaryConninfo == nil ? "/recovery.signal" : "/standby.signal"), [], mode: 0o600)
     }
 
-    /// A path inside restore_command's single-quoted setting, shell-quoted for the command.
-    private static func quoted(_ path: String) -> String {
-        path.allSatisfy { $0.isLetter || $0.isNumber || "/._-+".contains($0) } ? path : "\"" + path.replacingOccurrences(of: "'", with: "''") + "\""
+    /// restore_command calling this vault with this policy for `shard`, before quoting for
+    /// the configuration file (`ConfigValue`).
+    static func restoreCommand(vaultPath: String, policyPath: String, shard: String) -> String {
+        "\(shellQuoted(vaultPath)) --policy \(shellQuoted(policyPath)) --shard \(shard) archive-get %f %p"
+    }
+
+    /// A path as one shell word: as it is when it holds only safe characters, else in double quotes.
+    private static func shellQuoted(_ path: String) -> String {
+        path.allSatisfy { $0.isLetter || $0.isNumber || "/._-+".contains($0) } ? path : "\"" + path + "\""
     }
 }

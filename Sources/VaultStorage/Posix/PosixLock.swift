@@ -46,6 +46,6 @@ final class PosixLock: StorageLock {
 extension PosixStorage {
     public func lock(_ name: String, owner: String) async throws -> any StorageLock {
         try Self.checkName(name)
-        return try PosixLock(path: path(name), owner: owner)
+        return try storageErrors { try PosixLock(path: path(name), owner: owner) }
     }
 }

@@ -24,43 +24,51 @@ public struct PosixStorage: Storage {
     func path(_ name: String) -> String { root + "/" + name }
 
     public func get(_ name: String) async throws -> [UInt8]? {
-        try Self.checkName(name)
-        return try FileIO.readIfExists(path(name))
+        try storageErrors {
+            try Self.checkName(name)
+            return try FileIO.readIfExists(path(name))
+        }
     }
 
     public func getRange(_ name: String, offset: Int, length: Int) async throws -> [UInt8] {
-        try Self.checkName(name)
-        return try FileIO.readRange(path(name), offset: offset, length: length)
+        try storageErrors {
+            try Self.checkName(name)
+            return try FileIO.readRange(path(name), offset: offset, length: length)
+        }
     }
 
     public func put(_ name: String, _ bytes: [UInt8]) async throws {
-        try Self.checkName(name)
-        let final = path(name)
-        let dir = try ensureParent(of: name)
-        let tmp = try writeTemporary(in: dir, bytes)
-        do {
-            try Syscall.call("rename \(tmp) to \(final)") { rename(tmp, final) }
-        } catch {
-            unlink(tmp)
-            throw error
+        try storageErrors {
+            try Self.checkName(name)
+            let final = path(name)
+            let dir = try ensureParent(of: name)
+            let tmp = try writeTemporary(in: dir, bytes)
+            do {
+                try Syscall.call("rename \(tmp) to \(final)") { rename(tmp, final) }
+            } catch {
+                unlink(tmp)
+                throw error
+            }
+            try FileIO.fsyncDirectory(dir)
         }
-        try FileIO.fsyncDirectory(dir)
     }
 
     public func putIfAbsent(_ name: String, _ bytes: [UInt8]) async throws -> Bool {
-        try Self.checkName(name)
-        let final = path(name)
-        let dir = try ensureParent(of: name)
-        let tmp = try writeTemporary(in: dir, bytes)
-        defer { unlink(tmp) }
-        while link(tmp, final) != 0 {
-            let e = Syscall.currentErrno
-            if e == EINTR { continue }
-            if e == EEXIST { return false }
-            throw Syscall.error("link \(final)", errno: e)
+        try storageErrors {
+            try Self.checkName(name)
+            let final = path(name)
+            let dir = try ensureParent(of: name)
+            let tmp = try writeTemporary(in: dir, bytes)
+            defer { unlink(tmp) }
+            while link(tmp, final) != 0 {
+                let e = Syscall.currentErrno
+                if e == EINTR { continue }
+                if e == EEXIST { return false }
+                throw Syscall.error("link \(final)", errno: e)
+            }
+            try FileIO.fsyncDirectory(dir)
+            return true
         }
-        try FileIO.fsyncDirectory(dir)
-        return true
     }
 
     public func exists(_ name: String) async throws -> Bool {
@@ -77,22 +85,26 @@ public struct PosixStorage: Storage {
 
     /// The object file's stat, or nil when it does not exist.
     private func status(_ name: String) throws -> stat? {
-        try Self.checkName(name)
-        var st = stat()
-        if stat(path(name), &st) == 0 { return st }
-        let e = Syscall.currentErrno
-        if e == ENOENT || e == ENOTDIR { return nil }
-        throw Syscall.error("stat \(path(name))", errno: e)
+        try storageErrors {
+            try Self.checkName(name)
+            var st = stat()
+            if stat(path(name), &st) == 0 { return st }
+            let e = Syscall.currentErrno
+            if e == ENOENT || e == ENOTDIR { return nil }
+            throw Syscall.error("stat \(path(name))", errno: e)
+        }
     }
 
     public func list(prefix: String) async throws -> [String] {
-        let trimmed = prefix.hasSuffix("/") ? String(prefix.dropLast()) : prefix
-        let start = trimmed.isEmpty ? root : path(trimmed)
-        var names: [String] = []
-        try FileIO.walk(start) { relative in
-            names.append(trimmed.isEmpty ? relative : trimmed + "/" + relative)
+        try storageErrors {
+            let trimmed = prefix.hasSuffix("/") ? String(prefix.dropLast()) : prefix
+            let start = trimmed.isEmpty ? root : path(trimmed)
+            var names: [String] = []
+            try FileIO.walk(start) { relative in
+                names.append(trimmed.isEmpty ? relative : trimmed + "/" + relative)
+            }
+            return names.sorted()
         }
-        return names.sorted()
     }
 
     public func listSizes(prefix: String) async throws -> [ListedObject] {
@@ -105,10 +117,12 @@ public struct PosixStorage: Storage {
     }
 
     public func delete(_ name: String) async throws {
-        try Self.checkName(name)
-        if unlink(path(name)) != 0 {
-            let e = Syscall.currentErrno
-            if e != ENOENT { throw Syscall.error("remove \(path(name))", errno: e) }
+        try storageErrors {
+            try Self.checkName(name)
+            if unlink(path(name)) != 0 {
+                let e = Syscall.currentErrno
+                if e != ENOENT { throw Syscall.error("remove \(path(name))", errno: e) }
+            }
         }
     }
 
@@ -116,12 +130,14 @@ public struct PosixStorage: Storage {
     /// durable before the call returns: expire removes manifests in one call and their packs
     /// in the next, and a crash between must never bring back a manifest whose packs are gone.
     public func delete(_ names: [String]) async throws {
-        var directories = Set<String>()
-        for name in names {
-            try await delete(name)
-            directories.insert(FileIO.parentDirectory(of: path(name)))
+        try await storageErrors {
+            var directories = Set<String>()
+            for name in names {
+                try await delete(name)
+                directories.insert(FileIO.parentDirectory(of: path(name)))
+            }
+            for dir in directories.sorted() where FileIO.exists(dir) { try FileIO.fsyncDirectory(dir) }
         }
-        for dir in directories.sorted() where FileIO.exists(dir) { try FileIO.fsyncDirectory(dir) }
     }
 
     /// Creates the parent directories of `name` (fsyncing each parent that gained an entry)
@@ -151,5 +167,25 @@ public struct PosixStorage: Storage {
         let tmp = dir + "/.vault-tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
         try FileIO.writeDurably(tmp, bytes, exclusive: true)
         return tmp
+    }
+}
+
+extension PosixStorage {
+    /// Runs `body`, turning the operating system's failures into storage errors: the layers
+    /// above see `StorageError` from every backend.
+    func storageErrors<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let e as SystemError {
+            throw StorageError(e)
+        }
+    }
+
+    func storageErrors<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let e as SystemError {
+            throw StorageError(e)
+        }
     }
 }

@@ -99,6 +99,9 @@ struct S3Client: Sendable {
                 return response
             } catch let e as StorageError {
                 throw e
+            } catch let e as CryptoError {
+                // Signing failed: no retry can help.
+                throw e
             } catch let e as NIOSSLError {
                 // A certificate that does not verify will not verify on the next attempt either.
                 let reason = "\(e)".contains("CERTIFICATE_VERIFY_FAILED") ? "its certificate did not verify (CERTIFICATE_VERIFY_FAILED)" : "\(e)"

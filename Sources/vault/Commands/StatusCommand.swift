@@ -10,7 +10,13 @@ import VaultOperations
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "Show each shard's newest backup, newest archived WAL and last verified restore.")
+        abstract: "Show each shard's backups, archived WAL, last verified restore and node topology.",
+        discussion: """
+            Asks every node of the shard its role, timeline, WAL positions, upstream and archiver \
+            state (3 s connect timeout). Exits 10 when the topology drifted: not exactly one \
+            primary, a standby not streaming from it or on another timeline, a node of another \
+            cluster, or streaming connections from nodes absent from the policy.
+            """)
 
     @OptionGroup var global: GlobalOptions
 
@@ -23,12 +29,17 @@ struct StatusCommand: AsyncParsableCommand {
             let shards = try global.shard.map { [try policy.shard(named: $0)] } ?? policy.shards
             let repository = try await RepositoryOpener.open(policy)
             var out: [ShardStatus] = []
-            for shard in shards { out.append(try await ShardStatus.load(shard.name, repository: repository)) }
+            for shard in shards {
+                var status = try await ShardStatus.load(shard.name, repository: repository)
+                try await status.addTopology(shard, repository: repository)
+                out.append(status)
+            }
             if json {
                 try printJSON(out)
-                return
+            } else {
+                for s in out { print(s.text) }
             }
-            for s in out { print(s.text) }
+            if out.contains(where: { !($0.topology?.drift.isEmpty ?? true) }) { throw ExitCode(ExitStatus.checkFailed.rawValue) }
         }
     }
 }

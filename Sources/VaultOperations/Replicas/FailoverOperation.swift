@@ -1,0 +1,233 @@
+import Foundation
+import VaultSupport
+import VaultSystem
+import VaultPostgres
+import VaultPolicy
+import VaultFormat
+
+/// `vault failover`: promotes a standby when the primary is gone.
+///
+/// The old primary must be proved gone (no node accepts writes) and fenced (the policy's
+/// `fence_command` succeeded, or the operator confirmed it is down) before anything changes.
+/// Positions are frozen (each standby's WAL receiver stopped) before they are compared; the
+/// most advanced standby wins, and its lag is measured against what vault can prove (the
+/// archive and every standby's received WAL). Then replay is resumed and allowed to finish,
+/// the candidate promoted and checkpointed, the others re-pointed, and segments the candidate
+/// received but the old primary never archived are pushed, so the archive has no gap.
+public struct FailoverOperation {
+    /// The lag limit when the policy sets none: one WAL segment.
+    public static let defaultMaxLagBytes: Int64 = 16 << 20
+
+    public struct Options: Sendable {
+        public var target: String?
+        public var dryRun: Bool
+        public var allowDataLoss: Bool
+        public var confirmPrimaryDown: Bool
+        public var timeoutSeconds: Double
+        public var command: String
+
+        public init(target: String?, dryRun: Bool, allowDataLoss: Bool, confirmPrimaryDown: Bool, timeoutSeconds: Double = 120, command: String) {
+            self.target = target
+            self.dryRun = dryRun
+            self.allowDataLoss = allowDataLoss
+            self.confirmPrimaryDown = confirmPrimaryDown
+            self.timeoutSeconds = timeoutSeconds
+            self.command = command
+        }
+    }
+
+    /// Also the stable JSON of `vault failover --json`.
+    public struct Result: Sendable, Encodable {
+        public var shard: String
+        public var dryRun: Bool
+        public var checks: [ReplicaCheck]
+        public var ranking: [String]
+        public var from: String?
+        public var to: String?
+        /// The position the candidate had replayed when it was promoted.
+        public var promotedAt: String?
+        public var lagBytes: Int64?
+        public var timeline: UInt32?
+        public var outcome: String
+        public var steps: [String]
+    }
+
+    public let policy: Policy
+    public let shard: ShardPolicy
+
+    public init(policy: Policy, shard: ShardPolicy) {
+        self.policy = policy
+        self.shard = shard
+    }
+
+    public func run(_ options: Options) async throws -> Result {
+        let context = try await ReplicaOperationContext.open(policy: policy, shard: shard, command: options.command)
+        let record = try await context.repository.shardRecord(shard.name)
+        let archive = WALArchive(repository: context.repository, record: record)
+        return try await context.withLock("failover") {
+            var nodes = NodeProbe.observe(shard)
+            var steps: [String] = []
+            let gone = nodes.filter { !$0.reachable }.map(\.name)
+            // The fence runs only once no node accepts writes: fencing a live primary while a
+            // switchover is what the operator meant would be a needless outage.
+            var fenced: Bool?
+            var fenceDetail = ""
+            if nodes.contains(where: { $0.reachable && $0.role == .primary }) {
+                fenced = false
+                fenceDetail = "not attempted: a node accepts writes"
+            } else if let command = shard.failover.fenceCommand {
+                if options.dryRun {
+                    fenced = true
+                    fenceDetail = "fence_command would run: \(command)"
+                } else {
+                    (fenced, fenceDetail) = try Self.fence(command)
+                    steps.append("fence_command: \(fenceDetail)")
+                }
+            } else if options.confirmPrimaryDown {
+                fenced = true
+                fenceDetail = "confirmed by the operator (--confirm-primary-down)"
+            }
+            if fenced == nil && options.confirmPrimaryDown {
+                fenced = true
+                fenceDetail = "confirmed by the operator (--confirm-primary-down)"
+            }
+
+            // Freeze: with every WAL receiver stopped, positions cannot move while compared.
+            var saved: [String: String] = [:]
+            let mayProceed = fenced == true && !nodes.contains(where: { $0.reachable && $0.role == .primary })
+            if !options.dryRun && mayProceed {
+                saved = try freeze(nodes)
+                steps.append("stopped the WAL receivers of \(saved.keys.sorted().joined(separator: ", "))")
+                nodes = NodeProbe.observe(shard)
+            }
+            let inventory = try await WALInventory.load(archive)
+            let archivedThrough = inventory.segments.filter { !$0.value.isEmpty }.max { $0.key < $1.key }
+                .flatMap { entry in entry.value.max().map { LSN(($0 + 1) * inventory.segmentSize) } }
+            let decision = FailoverDecision(.init(nodes: nodes, systemIdentifier: record.systemIdentifier, archivedThrough: archivedThrough,
+                                                  maxLagBytes: shard.failover.maxLagBytes ?? Self.defaultMaxLagBytes, target: options.target,
+                                                  allowDataLoss: options.allowDataLoss, fenced: fenced, fenceDetail: fenceDetail))
+            var result = Result(shard: shard.name, dryRun: options.dryRun, checks: decision.checks, ranking: decision.ranking,
+                                from: gone.count == 1 ? gone[0] : nil, to: decision.candidate ?? options.target, promotedAt: nil,
+                                lagBytes: decision.lagBytes, timeline: nil, outcome: "", steps: [])
+            if options.dryRun {
+                result.outcome = decision.approved ? "would fail over" : "would be refused"
+                if decision.approved, let to = decision.candidate { result.steps = Self.plan(to: to, others: nodes.filter { $0.role == .standby && $0.name != to }.map(\.name)) }
+                return result
+            }
+            guard decision.approved, let to = decision.candidate else {
+                try thaw(saved)
+                let failed = decision.refusal
+                if fenced == false && !fenceDetail.hasPrefix("not attempted") {
+                    try await context.record(.failover, from: result.from, to: nil, lsn: nil, timeline: nil, outcome: "refused", steps: steps + ["refused: fence failed"])
+                }
+                throw OperationError(.refused, "failover of shard \(shard.name) refused: \(failed?.name ?? "check"): \(failed?.detail ?? "not approved"); no node was promoted")
+            }
+            result.steps = steps
+            return try await promote(to, decision: decision, context: context, archive: archive, inventory: inventory, options: options, result: result)
+        }
+    }
+
+    static func plan(to: String, others: [String]) -> [String] {
+        ["run failover.fence_command (or rely on --confirm-primary-down)", "stop every standby's WAL receiver, then compare positions",
+         "resume replay on \(to) if paused and wait until it has replayed all it received", "promote \(to), then CHECKPOINT on it"]
+            + others.map { "re-point \($0) at \(to) (recovery_target_timeline = latest)" }
+            + ["push WAL segments \(to) received that the archive lacks", "confirm the new timeline's history file is in the repository",
+               "record the failover (the old primary stays fenced until vault rejoin)"]
+    }
+
+    /// Runs the fence command as an argument vector; (true, detail) when it exits 0.
+    static func fence(_ command: String) throws -> (Bool, String) {
+        let argv = ArgumentVector.split(command)
+        guard !argv.isEmpty else { return (false, "failover.fence_command is empty") }
+        let log = FileManager.default.temporaryDirectory.path + "/vault-fence-\(getpid()).log"
+        defer { unlink(log) }
+        let status: Int32
+        do {
+            status = try Subprocess.run(argv, output: log)
+        } catch {
+            return (false, "\(argv[0]) could not run: \(error)")
+        }
+        let tail = String(decoding: (try? FileIO.read(log)) ?? [], as: UTF8.self).split(separator: "\n").suffix(2).joined(separator: "; ")
+        return status == 0 ? (true, "\(argv[0]) succeeded") : (false, "\(argv[0]) exited \(status)\(tail.isEmpty ? "" : ": \(tail)")")
+    }
+
+    /// Stops each reachable standby's WAL receiver (primary_conninfo emptied and reloaded);
+    /// returns each one's previous primary_conninfo so a refusal can put it back.
+    private func freeze(_ nodes: [NodeState]) throws -> [String: String] {
+        var saved: [String: String] = [:]
+        for node in nodes where node.reachable && node.role == .standby {
+            let conn = try NodeControl(shard: shard, node: try policyNode(node.name)).connect()
+            saved[node.name] = try conn.scalarOrNil("SHOW primary_conninfo") ?? ""
+            try NodeControl.repoint(conn, to: "")
+        }
+        for name in saved.keys {
+            let conn = try NodeControl(shard: shard, node: try policyNode(name)).connect()
+            for _ in 0..<50 {
+                if try conn.scalarOrNil("SELECT count(*)::text FROM pg_stat_wal_receiver WHERE status = 'streaming'") == "0" { break }
+                usleep(100_000)
+            }
+        }
+        return saved
+    }
+
+    private func thaw(_ saved: [String: String]) throws {
+        for (name, conninfo) in saved {
+            try NodeControl.repoint(try NodeControl(shard: shard, node: try policyNode(name)).connect(), to: conninfo)
+        }
+    }
+
+    private func policyNode(_ name: String) throws -> NodePolicy {
+        guard let node = shard.nodes.first(where: { $0.name == name }) else { throw OperationError(.usage, "no node \(name) in shard \(shard.name)") }
+        return node
+    }
+
+    private func promote(_ to: String, decision: FailoverDecision, context: ReplicaOperationContext, archive: WALArchive,
+                         inventory: WALInventory, options: Options, result: Result) async throws -> Result {
+        var result = result
+        var steps = result.steps
+        let target = try context.control(to)
+        let conn = try target.connect()
+        if try conn.scalar("SELECT pg_get_wal_replay_pause_state()") != "not paused" {
+            try conn.query("SELECT pg_wal_replay_resume()")
+            steps.append("resumed replay on \(to)")
+        }
+        let caughtUp = try await ReplicaOperationContext.wait(seconds: options.timeoutSeconds) {
+            try conn.scalar("SELECT (pg_last_wal_replay_lsn() >= coalesce(pg_last_wal_receive_lsn(), '0/0'))::text") == "true"
+        }
+        let replayed = try conn.scalarOrNil("SELECT pg_last_wal_replay_lsn()::text")
+        steps.append(caughtUp ? "\(to) replayed everything it received (to \(replayed ?? "?"))" : "\(to) did not finish replaying within \(Int(options.timeoutSeconds)) s; promoting at \(replayed ?? "?")")
+        result.promotedAt = replayed
+        guard try conn.scalar("SELECT pg_promote(true, \(Int(options.timeoutSeconds)))") == "t" else {
+            throw OperationError(.database, "failover of shard \(shard.name): pg_promote() on \(to) did not finish within \(Int(options.timeoutSeconds)) s; run vault status")
+        }
+        try conn.query("CHECKPOINT")
+        let timeline = UInt32(try conn.scalar("SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)"), radix: 16)
+        result.timeline = timeline
+        steps.append("promoted \(to) (timeline \(timeline.map(String.init) ?? "?")) and ran CHECKPOINT")
+
+        let others = shard.nodes.filter { $0.name != to && NodeProbe.observe($0, shard: shard.name).role == .standby }
+        for node in others {
+            try NodeControl.repoint(try NodeControl(shard: shard, node: node).connect(), to: target.streamingConninfo(for: node.name))
+            steps.append("re-pointed \(node.name) at \(to)")
+        }
+        // Promotion has happened: a failure here is reported, not thrown.
+        do {
+            steps += try await ArchiveContinuity(conn: conn, archive: archive, inventory: inventory, timeline: timeline ?? 1).pushMissing()
+        } catch {
+            steps.append("archive continuity: NOT checked (\(error)); push the old timeline's segments from \(to)'s pg_wal with vault archive-push")
+        }
+
+        let notStreaming = try await ReplicaOperationContext.waitStreaming(others, from: to, shard: shard, seconds: options.timeoutSeconds)
+        if !others.isEmpty {
+            steps.append(notStreaming.isEmpty ? "\(others.map(\.name).joined(separator: ", ")) stream from \(to)" : "NOT streaming from \(to): \(notStreaming.joined(separator: ", "))")
+        }
+        let archived = try await context.waitHistoryArchived(timeline ?? 1, seconds: options.timeoutSeconds)
+        steps.append(archived ? "timeline \(timeline.map(String.init) ?? "?")'s history file is in the repository"
+                              : "timeline \(timeline.map(String.init) ?? "?")'s history file did NOT reach the repository: check archive_command on \(to)")
+        if let from = result.from { steps.append("\(from) stays fenced until vault rejoin --node \(from)") }
+        result.outcome = notStreaming.isEmpty && archived ? "completed" : "completed with warnings"
+        result.steps = steps
+        try await context.record(.failover, from: result.from, to: to, lsn: replayed.flatMap { LSN($0) }, timeline: timeline, outcome: result.outcome, steps: steps)
+        return result
+    }
+}

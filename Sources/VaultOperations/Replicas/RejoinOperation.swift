@@ -1,0 +1,171 @@
+import Foundation
+import VaultSupport
+import VaultSystem
+import VaultPostgres
+import VaultPolicy
+import VaultFormat
+
+/// `vault rejoin --node N`: brings an old primary (or any node off the current timeline) back
+/// as a standby of the shard's primary.
+///
+/// The node is stopped first (a node that still accepts writes is fenced that way). Its WAL
+/// that PostgreSQL marked ready but never archived is archived before anything else, because
+/// pg_rewind would delete it. Then `pg_rewind --restore-target-wal` (restore_command =
+/// vault archive-get) winds it back to where its history left the primary's; when the
+/// rewind fails, the node is restored from the repository as a standby with a delta restore.
+/// standby.signal and primary_conninfo are written before it starts, so it never starts as a
+/// primary. A node ahead of the primary on the primary's own timeline cannot follow it and is
+/// refused.
+public struct RejoinOperation {
+    public struct Options: Sendable {
+        public var node: String
+        public var dryRun: Bool
+        public var timeoutSeconds: Double
+        public var command: String
+
+        public init(node: String, dryRun: Bool, timeoutSeconds: Double = 120, command: String) {
+            self.node = node
+            self.dryRun = dryRun
+            self.timeoutSeconds = timeoutSeconds
+            self.command = command
+        }
+    }
+
+    /// Also the stable JSON of `vault rejoin --json`.
+    public struct Result: Sendable, Encodable {
+        public var shard: String
+        public var dryRun: Bool
+        public var node: String
+        public var primary: String?
+        public var checks: [ReplicaCheck]
+        /// `pg_rewind`, `none needed`, or `delta restore` (after a failed rewind).
+        public var method: String?
+        public var outcome: String
+        public var steps: [String]
+    }
+
+    public let policy: Policy
+    public let shard: ShardPolicy
+
+    public init(policy: Policy, shard: ShardPolicy) {
+        self.policy = policy
+        self.shard = shard
+    }
+
+    public func run(_ options: Options) async throws -> Result {
+        let context = try await ReplicaOperationContext.open(policy: policy, shard: shard, command: options.command)
+        let record = try await context.repository.shardRecord(shard.name)
+        let archive = WALArchive(repository: context.repository, record: record)
+        return try await context.withLock("rejoin") {
+            let node = try context.control(options.node)
+            let states = NodeProbe.observe(shard)
+            let others = states.filter { $0.name != options.node && $0.reachable && $0.role == .primary }
+            let primary = others.count == 1 ? others[0] : nil
+            let own = states.first { $0.name == options.node }
+            var checks: [ReplicaCheck] = []
+            checks.append(ReplicaCheck("one other primary", primary != nil,
+                                       primary.map { "\($0.name) accepts writes on timeline \($0.timeline.map(String.init) ?? "?")" }
+                                           ?? "\(others.isEmpty ? "no other node accepts writes" : "\(others.map(\.name).joined(separator: ", ")) accept writes"): nothing to rejoin"))
+            let pgdata = node.node.pgdata.flatMap { FileIO.exists($0 + "/PG_VERSION") ? $0 : nil }
+            checks.append(ReplicaCheck("node's data directory is here", pgdata != nil,
+                                       pgdata.map { "\($0)" } ?? "node \(options.node) has no pgdata on this host: run vault rejoin there"))
+            if let own, own.reachable, own.role == .standby, let primary, own.streams(from: primary), own.timeline == primary.timeline {
+                checks.append(ReplicaCheck("needs rejoining", false, "\(options.node) already streams from \(primary.name) on timeline \(primary.timeline.map(String.init) ?? "?")"))
+            }
+            var result = Result(shard: shard.name, dryRun: options.dryRun, node: options.node, primary: primary?.name, checks: checks,
+                                method: nil, outcome: "", steps: [])
+            if options.dryRun {
+                let ok = checks.allSatisfy(\.passed)
+                result.outcome = ok ? "would rejoin" : "would be refused"
+                if ok, let primary {
+                    result.steps = ["stop \(options.node)\(own?.role == .primary ? " (it accepts writes: this fences it)" : "")",
+                                    "archive the WAL \(options.node) marked ready but never archived",
+                                    "check it is not ahead of \(primary.name) on \(primary.name)'s timeline",
+                                    "pg_rewind onto \(primary.name) with --restore-target-wal (vault archive-get); on failure a delta restore as a standby",
+                                    "write standby.signal and primary_conninfo, start it, confirm it streams from \(primary.name)",
+                                    "record the rejoin (the node is no longer fenced)"]
+                }
+                return result
+            }
+            guard let primary, let pgdata, checks.allSatisfy(\.passed) else {
+                let failed = checks.first { !$0.passed }
+                throw OperationError(.refused, "rejoin of node \(options.node) refused: \(failed?.name ?? "check"): \(failed?.detail ?? "not approved"); nothing was changed")
+            }
+            let primaryControl = try context.control(primary.name)
+            var steps: [String] = []
+            if own?.reachable == true {
+                try node.stop()
+                steps.append("stopped \(options.node)\(own?.role == .primary ? " (it accepted writes)" : "")")
+            } else if let pid = node.livePostmaster {
+                throw OperationError(.refused, "rejoin of node \(options.node) refused: it does not answer, but its postmaster (pid \(pid)) is alive; stop it first; nothing was changed")
+            }
+            steps.append(try await archiveReady(pgdata: pgdata, archive: archive))
+
+            let control = try await ControlFile.read(dataDirectory: pgdata)
+            let primaryTimeline = primary.timeline ?? 0
+            if control.timeline == primaryTimeline, let head = primary.currentLSN, control.checkpoint > head {
+                throw OperationError(.refused, "rejoin of node \(options.node) refused: it is ahead of \(primary.name) on timeline \(primaryTimeline) (its checkpoint \(control.checkpoint), \(primary.name) at \(head)): it cannot follow; restore it from the repository (vault restore --standby --delta)")
+            }
+            let restoreCommand = RecoverySettings.restoreCommand(vaultPath: RestoreOperation.executablePath(), policyPath: policy.sourcePath, shard: shard.name)
+            let conninfo = primaryControl.streamingConninfo(for: options.node)
+            // pg_rewind reads restore_command from the target's configuration: it must be there
+            // before the rewind (standby.signal is written after it, before any start).
+            try node.writeStandbySettings(primaryConninfo: conninfo, restoreCommand: restoreCommand, signal: false)
+            // pg_rewind copies the source's configuration files; the node keeps its own (its
+            // port, its listen address, its pg_hba.conf).
+            let configuration = try Self.configurationFiles.compactMap { name in try FileIO.readIfExists(pgdata + "/" + name).map { (name, $0) } }
+            let rewind = try rewindNode(node, pgdata: pgdata, source: primary.name)
+            for (name, bytes) in configuration { try node.writeOwned(pgdata + "/" + name, bytes) }
+            if rewind.ok {
+                result.method = rewind.detail.contains("no rewind required") ? "none needed" : "pg_rewind"
+                steps.append("pg_rewind onto \(primary.name): \(rewind.detail)")
+            } else {
+                steps.append("pg_rewind failed (\(rewind.detail)); restoring \(options.node) from the repository as a standby (delta)")
+                var restore = RestoreOperation.Options(targetDir: pgdata)
+                restore.delta = true
+                restore.standby = true
+                _ = try await RestoreOperation(policy: policy, shard: shard).run(restore)
+                result.method = "delta restore"
+            }
+            // A rewind copies the source's configuration files: write ours again.
+            try node.writeStandbySettings(primaryConninfo: conninfo, restoreCommand: restoreCommand)
+            try node.start()
+            steps.append("started \(options.node) as a standby of \(primary.name)")
+            let missing = try await ReplicaOperationContext.waitStreaming(shard.nodes.filter { $0.name == options.node }, from: primary.name,
+                                                                          shard: shard, seconds: options.timeoutSeconds)
+            steps.append(missing.isEmpty ? "\(options.node) streams from \(primary.name)" : "\(options.node) does NOT stream from \(primary.name) after \(Int(options.timeoutSeconds)) s")
+            result.outcome = missing.isEmpty ? "completed" : "completed with warnings"
+            result.steps = steps
+            try await context.record(.rejoin, from: options.node, to: primary.name, lsn: nil, timeline: primary.timeline, outcome: result.outcome, steps: steps)
+            return result
+        }
+    }
+
+    /// The configuration files a data directory may hold, kept across a rewind.
+    static let configurationFiles = ["postgresql.conf", "postgresql.auto.conf", "pg_hba.conf", "pg_ident.conf"]
+
+    /// Archives every segment the node's archiver left `.ready`: pg_rewind would remove it.
+    private func archiveReady(pgdata: String, archive: WALArchive) async throws -> String {
+        let status = pgdata + "/pg_wal/archive_status"
+        var pushed: [String] = []
+        for entry in ((try? FileIO.list(status)) ?? []).sorted() where entry.hasSuffix(".ready") {
+            let name = String(entry.dropLast(".ready".count))
+            guard let file = WALFileName(name) else { continue }
+            _ = try await archive.push(file, contents: try FileIO.read(pgdata + "/pg_wal/" + name))
+            pushed.append(name)
+        }
+        return pushed.isEmpty ? "no unarchived WAL on the node" : "archived \(pushed.count) WAL file(s) the node had not: \(pushed.joined(separator: ", "))"
+    }
+
+    /// Runs pg_rewind as the data directory's owner; (true, its last line) on success.
+    private func rewindNode(_ node: NodeControl, pgdata: String, source: String) throws -> (ok: Bool, detail: String) {
+        let sourceNode = try NodeControl(shard: shard, node: shard.nodes.first { $0.name == source } ?? node.node)
+        let log = FileManager.default.temporaryDirectory.path + "/vault-rewind-\(getpid()).log"
+        defer { unlink(log) }
+        let argv = [try node.bindir(pgdata) + "/pg_rewind", "--target-pgdata", pgdata, "--source-server", sourceNode.node.conninfo, "--restore-target-wal"]
+        let status = try Subprocess.run(argv, asUser: Subprocess.owner(of: pgdata), output: log)
+        let lines = String(decoding: (try? FileIO.read(log)) ?? [], as: UTF8.self).split(separator: "\n").map(String.init)
+        let detail = lines.last { $0.contains("no rewind required") } ?? lines.last ?? "no output"
+        return (status == 0, status == 0 ? detail : "exit \(status): \(lines.suffix(2).joined(separator: "; "))")
+    }
+}

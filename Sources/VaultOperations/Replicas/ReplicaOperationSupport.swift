@@ -1,0 +1,85 @@
+import Foundation
+import VaultSupport
+import VaultSystem
+import VaultPostgres
+import VaultPolicy
+import VaultFormat
+import VaultStorage
+
+/// What switchover, failover and rejoin share: the shard's topology lock, waiting for a
+/// node to reach a state, the record in the repository.
+struct ReplicaOperationContext {
+    let policy: Policy
+    let shard: ShardPolicy
+    let repository: Repository
+    let started = Date()
+    let command: String
+
+    /// One switchover, failover or rejoin per shard at a time. Not the backup lock: a
+    /// running backup must never hold up a failover.
+    static func lockName(_ shard: String) -> String { "\(shard)/locks/topology.lock" }
+
+    static func open(policy: Policy, shard: ShardPolicy, command: String) async throws -> ReplicaOperationContext {
+        ReplicaOperationContext(policy: policy, shard: shard, repository: try await RepositoryOpener.open(policy), command: command)
+    }
+
+    func withLock<T: Sendable>(_ what: String, _ body: () async throws -> T) async throws -> T {
+        try await repository.storage.withLock(Self.lockName(shard.name), owner: "vault \(what) pid \(getpid()) on \(Self.host)") { _ in
+            try await body()
+        }
+    }
+
+    func control(_ name: String) throws -> NodeControl {
+        guard let node = shard.nodes.first(where: { $0.name == name }) else {
+            throw OperationError(.usage, "shard \(shard.name) has no node \(name) (nodes: \(shard.nodes.map(\.name).joined(separator: ", ")))")
+        }
+        return NodeControl(shard: shard, node: node)
+    }
+
+    /// Polls `condition` every 200 ms until it holds or `seconds` pass; true when it held.
+    static func wait(seconds: Double, _ condition: () throws -> Bool) async throws -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while true {
+            if (try? condition()) == true { return true }
+            if Date() > deadline { return false }
+            try await Task.sleep(nanoseconds: 200_000_000)
+        }
+    }
+
+    /// Waits until every one of `standbys` streams from `primary`; returns those that do not.
+    static func waitStreaming(_ standbys: [NodePolicy], from primary: String, shard: ShardPolicy, seconds: Double) async throws -> [String] {
+        var missing = standbys.map(\.name)
+        _ = try await wait(seconds: seconds) {
+            let states = NodeProbe.observe(shard)
+            guard let p = states.first(where: { $0.name == primary }) else { return false }
+            missing = standbys.map(\.name).filter { name in !(states.first { $0.name == name }?.streams(from: p) ?? false) }
+            return missing.isEmpty
+        }
+        return missing
+    }
+
+    /// Waits until the archive holds timeline `timeline`'s history file.
+    func waitHistoryArchived(_ timeline: UInt32, seconds: Double) async throws -> Bool {
+        guard timeline > 1, let file = WALFileName(String(format: "%08X.history", timeline)) else { return true }
+        let archive = WALArchive(repository: repository, record: try await repository.shardRecord(shard.name))
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try await repository.storage.exists(archive.objectName(file)) { return true }
+            try await Task.sleep(nanoseconds: 200_000_000)
+        }
+        return false
+    }
+
+    func record(_ kind: TopologyEvent.Kind, from: String?, to: String?, lsn: LSN?, timeline: UInt32?, outcome: String, steps: [String]) async throws {
+        try await repository.record(TopologyEvent(
+            shard: shard.name, kind: kind, started: Timestamp.precise(started), finished: Timestamp.precise(Date()),
+            user: Self.user, host: Self.host, command: command, from: from, to: to, lsn: lsn?.description, timeline: timeline,
+            outcome: outcome, steps: steps))
+    }
+
+    static var user: String {
+        getpwuid(geteuid()).map { String(cString: $0.pointee.pw_name) } ?? "uid \(geteuid())"
+    }
+
+    static var host: String { ProcessInfo.processInfo.hostName }
+}

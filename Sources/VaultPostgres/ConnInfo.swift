@@ -1,0 +1,39 @@
+internal import CLibPQ
+import Foundation
+import VaultSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A libpq connection string, parsed by libpq itself (`PQconninfoParse`), so vault reads
+/// `host=a port=5433`, quoted values and `postgresql://` URIs exactly as libpq does.
+public struct ConnInfo: Sendable, Equatable {
+    /// Every keyword the string sets, with its value.
+    public let values: [String: String]
+
+    /// Nil when libpq cannot parse the string.
+    public init?(_ conninfo: String) {
+        var errorMessage: UnsafeMutablePointer<CChar>?
+        guard let options = PQconninfoParse(conninfo, &errorMessage) else {
+            if let errorMessage { PQfreemem(errorMessage) }
+            return nil
+        }
+        defer { PQconninfoFree(options) }
+        var values: [String: String] = [:]
+        var option = options
+        while let keyword = option.pointee.keyword {
+            if let value = option.pointee.val { values[String(cString: keyword)] = String(cString: value) }
+            option += 1
+        }
+        self.values = values
+    }
+
+    public var host: String? { values["host"] ?? values["hostaddr"] }
+    public var port: String? { values["port"] }
+
+    /// The string with `keyword` set to `value` (added or replaced), quoted for libpq.
+    public static func setting(_ keyword: String, to value: String, in conninfo: String) -> String {
+        let quoted = "'" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
+        return conninfo.trimmingSpaces() + " \(keyword)=\(quoted)"
+    }
+}
