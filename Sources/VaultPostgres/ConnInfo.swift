@@ -31,9 +31,16 @@ public struct ConnInfo: Sendable, Equatable {
     public var host: String? { values["host"] ?? values["hostaddr"] }
     public var port: String? { values["port"] }
 
-    /// The string with `keyword` set to `value` (added or replaced), quoted for libpq.
+    /// The connection string with `keyword` set to `value`, as `keyword='value'` pairs (a
+    /// `postgresql://` URI becomes pairs too, since nothing may be appended to a URI).
     public static func setting(_ keyword: String, to value: String, in conninfo: String) -> String {
-        let quoted = "'" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
-        return conninfo.trimmingSpaces() + " \(keyword)=\(quoted)"
+        var values = ConnInfo(conninfo)?.values ?? [:]
+        values[keyword] = value
+        return values.sorted { $0.key < $1.key }.map { "\($0.key)=\(quoted($0.value))" }.joined(separator: " ")
+    }
+
+    /// A value quoted for a libpq connection string.
+    static func quoted(_ value: String) -> String {
+        "'" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
     }
 }

@@ -14,7 +14,7 @@ public final class PostgresConnection {
 
     /// Connects with `conninfo`; a 10-second connect timeout applies unless the conninfo
     /// sets its own. `replication` opens a physical replication connection (for WAL streaming).
-    public init(conninfo: String, label: String, replication: Bool = false) throws {
+    public init(conninfo: String, label: String, replication: Bool = false, connectTimeout: Int = 10) throws {
         self.label = label
         // The conninfo goes in as "dbname" with expand_dbname=1, so libpq parses it. Keywords
         // after it would override it, so only ones it does not set are added.
@@ -22,7 +22,7 @@ public final class PostgresConnection {
         var values = [conninfo, "vault"]
         if !conninfo.contains("connect_timeout") {
             keys.append("connect_timeout")
-            values.append("10")
+            values.append(String(connectTimeout))
         }
         if replication {
             keys.append("replication")

@@ -107,8 +107,19 @@ struct ReplicaIntegrationTests {
         #expect(after.status == 0, "\(after.stderr)")
         let copy = try await s.f.restoreAndRecover("restored-after", version: version, [])
         #expect(try s.ids(copy) == s.ids(primary), "a restore of the post-failover backup equals the new primary")
-        let point = try await s.f.restoreAndRecover("restored-point", version: version, ["--backup", try #require(Self.firstBackup(full.stdout)), "--target-name", "before-failover"])
+        let fullID = try #require(Self.firstBackup(full.stdout))
+        let point = try await s.f.restoreAndRecover("restored-point", version: version, ["--backup", fullID, "--target-name", "before-failover"])
         #expect(try s.ids(copy).isSuperset(of: beforePoint) && s.ids(point) == beforePoint, "PITR to the point before the failover")
+        // From the backup taken before the failover, across the switch to a point on the new
+        // timeline: the archive must be continuous through the switch.
+        try primary.sql("INSERT INTO log VALUES (1000001, 'after the point')")
+        try primary.sql("SELECT pg_create_restore_point('after-failover')")
+        let afterPoint = try s.ids(primary)
+        try primary.sql("INSERT INTO log VALUES (1000002, 'after the point')")
+        try primary.sql("SELECT pg_switch_wal()")
+        try await Task.sleep(nanoseconds: 2_000_000_000)
+        let across = try await s.f.restoreAndRecover("restored-across", version: version, ["--backup", fullID, "--target-name", "after-failover"])
+        #expect(try s.ids(across) == afterPoint, "PITR from the old backup across the switch to a point on the new timeline")
     }
 
     static func firstBackup(_ output: String) -> String? {
@@ -136,7 +147,8 @@ struct ReplicaIntegrationTests {
         try await s.kill(s.a)
         let before = try Self.fingerprint(s)
 
-        let fence = try s.f.vault(["failover"])
+        // The fence runs only when a promotion would follow: here only with --allow-data-loss.
+        let fence = try s.f.vault(["failover", "--allow-data-loss"])
         #expect(fence.status == 6 && fence.stderr.contains("old primary fenced") && fence.stderr.contains("/bin/false exited 1"), "\(fence.stderr)")
         #expect(try Self.fingerprint(s) == before, "a failing fence changes nothing")
 
@@ -206,6 +218,15 @@ struct ReplicaIntegrationTests {
         let failover = try s.f.vault(["failover", "--confirm-primary-down"])
         #expect(failover.status == 0, "\(failover.stdout)\(failover.stderr)")
         try s.b.sql("INSERT INTO log VALUES (2000, 'after failover')")
+
+        // The old primary comes back up as a primary (split brain): rejoining the new primary
+        // onto it would discard the writes since the failover, and is refused.
+        let up = try ProcessRunner.run([s.a.bindir + "/pg_ctl", "-D", s.a.dataDir, "-l", s.a.logFile, "-w", "start"], asPostgres: true)
+        #expect(up.status == 0, "\(up.stderr)")
+        let wrong = try s.f.vault(["rejoin", "--node", "b"])
+        #expect(wrong.status == 6 && wrong.stderr.contains("history"), "\(wrong.stderr)")
+        #expect(try s.b.sql("SELECT pg_is_in_recovery()") == "f", "b was left alone")
+        _ = try ProcessRunner.run([s.a.bindir + "/pg_ctl", "-D", s.a.dataDir, "-m", "fast", "-w", "stop"], asPostgres: true)
 
         let dry = try s.f.vault(["rejoin", "--node", "a", "--dry-run"])
         #expect(dry.status == 0 && dry.stdout.contains("would rejoin"), "\(dry.stdout)\(dry.stderr)")

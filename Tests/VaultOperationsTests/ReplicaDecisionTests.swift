@@ -24,7 +24,7 @@ struct ReplicaDecisionTests {
     }
 
     static func gone(_ name: String) -> NodeState {
-        NodeState(name: name, priority: 100, host: "127.0.0.1", port: "5432", reachable: false, error: "connection refused")
+        NodeState(name: name, priority: 100, host: "127.0.0.1", port: "5432", reachable: false, error: "Connection refused", down: true)
     }
 
     @Test("topology: a healthy shard has no drift; two primaries, a wrong upstream, another timeline, another cluster and unknown standbys are drift")
@@ -39,7 +39,7 @@ struct ReplicaDecisionTests {
         #expect(two.primary == nil && two.drift.first?.contains("split brain") == true)
         #expect(Topology(shard: "s", nodes: [Self.gone("a"), b]).drift == ["no reachable node accepts writes"])
         let wrongUpstream = Self.standby("b", received: 1, replayed: 1, port: "5433", upstreamPort: "5999")
-        #expect(Topology(shard: "s", nodes: [p, wrongUpstream]).drift.contains { $0.contains("does not stream from the primary a") })
+        #expect(Topology(shard: "s", nodes: [Self.primary(), wrongUpstream]).drift.contains { $0.contains("does not stream from the primary a") })
         let otherTimeline = Self.standby("b", received: 1, replayed: 1, timeline: 2, port: "5433")
         #expect(Topology(shard: "s", nodes: [p, otherTimeline]).drift.contains { $0.contains("timeline 2") })
         let foreign = Self.standby("b", received: 1, replayed: 1, port: "5433", sysid: "9999")
@@ -86,7 +86,14 @@ struct ReplicaDecisionTests {
         #expect(!live.approved && live.refusal?.name == "no node accepts writes")
         #expect(Self.failover([Self.gone("a"), b], fenced: nil).refusal?.name == "old primary fenced")
         #expect(Self.failover([Self.gone("a"), b], fenced: false).refusal?.name == "old primary fenced")
-        #expect(Self.failover([Self.gone("a"), Self.standby("b", received: 1, replayed: 1, priority: 0, port: "5433")]).refusal?.name == "candidate")
+        #expect(Self.failover([Self.gone("a"), Self.standby("b", received: 1, replayed: 1, priority: 0, port: "5433", upstreamPort: nil)]).refusal?.name == "candidate")
+        // Unreachable is not gone: a refused password proves a server answers, and a standby
+        // still streaming from the node proves it is up.
+        let answering = NodeState(name: "a", priority: 100, host: "127.0.0.1", port: "5432", reachable: false,
+                                  error: "password authentication failed", down: false)
+        #expect(Self.failover([answering, b, c]).refusal?.name == "old primary proved gone")
+        let stillStreaming = Self.standby("b", received: 0x500_0000, replayed: 0x4F0_0000, port: "5433", upstreamPort: "5432")
+        #expect(Self.failover([Self.gone("a"), stillStreaming, c]).refusal?.name == "old primary proved gone")
     }
 
     @Test("failover: lag is measured against the archive and the standbys, and over the limit needs --allow-data-loss")

@@ -64,7 +64,7 @@ struct ReportShapeTests {
         archiver: .init(failedCount: 0, lastFailedWAL: "w", lastArchivedWAL: "w", readyCount: 0), synchronousStandbyNames: "")
 
     static let nodeKeys: Set<String> = [
-        "name", "priority", "host", "port", "reachable", "error", "systemIdentifier", "role", "timeline", "currentLSN", "receiveLSN",
+        "name", "priority", "host", "port", "reachable", "error", "down", "systemIdentifier", "role", "timeline", "currentLSN", "receiveLSN",
         "replayLSN", "replayPaused", "replayDelaySeconds", "upstream", "upstream.status", "upstream.host", "upstream.port",
         "upstream.timeline", "downstream", "downstream[].applicationName", "downstream[].state", "downstream[].syncState",
         "downstream[].replayLSN", "archiver", "archiver.failedCount", "archiver.lastFailedWAL", "archiver.lastArchivedWAL",

@@ -28,7 +28,7 @@ public enum CandidateRanking {
     /// True when `a` should be promoted rather than `b`.
     public static func better(_ a: NodeState, _ b: NodeState) -> Bool {
         if (a.timeline ?? 0) != (b.timeline ?? 0) { return (a.timeline ?? 0) > (b.timeline ?? 0) }
-        let ar = a.receiveLSN ?? a.replayLSN ?? LSN(0), br = b.receiveLSN ?? b.replayLSN ?? LSN(0)
+        let ar = a.position ?? LSN(0), br = b.position ?? LSN(0)
         if ar != br { return ar > br }
         let ap = a.replayLSN ?? LSN(0), bp = b.replayLSN ?? LSN(0)
         if ap != bp { return ap > bp }

@@ -51,9 +51,19 @@ public struct FailoverDecision: Sendable, Codable, Equatable {
             "no node accepts writes", writable.isEmpty,
             writable.isEmpty ? "no reachable node is a primary (unreachable: \(input.nodes.filter { !$0.reachable }.map(\.name).joined(separator: ", ").nilIfEmpty ?? "none"))"
                 : "\(writable.map(\.name).joined(separator: ", ")) accepts writes: the primary is not gone; use vault switchover, or stop and fence it first"))
+        // Unreachable is not gone: a refused password or a full connection table proves a server
+        // runs there, and a standby that still streams from a node proves that node is up.
+        let unreachable = input.nodes.filter { !$0.reachable }
+        let answering = unreachable.filter { !$0.down }
+        let streaming = input.nodes.filter { $0.reachable && $0.role == .standby }.filter { standby in unreachable.contains { standby.streams(from: $0) } }
+        checks.append(ReplicaCheck(
+            "old primary proved gone", answering.isEmpty && streaming.isEmpty,
+            !answering.isEmpty ? "\(answering.map { "\($0.name) (\($0.error ?? "?"))" }.joined(separator: "; ")): a server answers there, it is not down; fix the access or stop it first"
+                : !streaming.isEmpty ? "\(streaming.map(\.name).joined(separator: ", ")) still stream from an unreachable node: it is up; use vault switchover, or stop it first"
+                : "every unreachable node refuses connections or does not answer"))
         switch input.fenced {
         case .some(true): checks.append(ReplicaCheck("old primary fenced", true, input.fenceDetail))
-        case .some(false): checks.append(ReplicaCheck("old primary fenced", false, input.fenceDetail))
+        case .some(false): checks.append(ReplicaCheck("old primary fenced", false, input.fenceDetail + "; fix failover.fence_command, or remove it from the policy and pass --confirm-primary-down once you fenced the old primary yourself"))
         case .none: checks.append(ReplicaCheck("old primary fenced", false, "no failover.fence_command in the policy: fence the old primary yourself, then pass --confirm-primary-down"))
         }
 
@@ -83,7 +93,8 @@ public struct FailoverDecision: Sendable, Codable, Equatable {
 
         // Lag against what vault can prove: the archive and every replica's received WAL,
         // never a remembered primary position that would freeze and block failover forever.
-        let received = input.nodes.filter { $0.reachable && $0.role == .standby }.compactMap(\.position)
+        let received = input.nodes.filter { $0.reachable && $0.role == .standby && (input.systemIdentifier == nil || $0.systemIdentifier == input.systemIdentifier) }
+            .compactMap(\.position)
         let reference = (received + [input.archivedThrough].compactMap { $0 }).max()
         self.reference = reference
         if let chosen {

@@ -4,6 +4,7 @@ import VaultSystem
 import VaultPostgres
 import VaultPolicy
 import VaultFormat
+import VaultStorage
 
 /// `vault failover`: promotes a standby when the primary is gone.
 ///
@@ -64,67 +65,85 @@ public struct FailoverOperation {
         let context = try await ReplicaOperationContext.open(policy: policy, shard: shard, command: options.command)
         let record = try await context.repository.shardRecord(shard.name)
         let archive = WALArchive(repository: context.repository, record: record)
-        return try await context.withLock("failover") {
+        return try await context.withLock("failover") { lock in
             var nodes = NodeProbe.observe(shard)
             var steps: [String] = []
             let gone = nodes.filter { !$0.reachable }.map(\.name)
-            // The fence runs only once no node accepts writes: fencing a live primary while a
-            // switchover is what the operator meant would be a needless outage.
-            var fenced: Bool?
-            var fenceDetail = ""
-            if nodes.contains(where: { $0.reachable && $0.role == .primary }) {
-                fenced = false
-                fenceDetail = "not attempted: a node accepts writes"
-            } else if let command = shard.failover.fenceCommand {
-                if options.dryRun {
-                    fenced = true
-                    fenceDetail = "fence_command would run: \(command)"
-                } else {
-                    (fenced, fenceDetail) = try Self.fence(command)
-                    steps.append("fence_command: \(fenceDetail)")
-                }
-            } else if options.confirmPrimaryDown {
-                fenced = true
-                fenceDetail = "confirmed by the operator (--confirm-primary-down)"
+            let inventory = try await WALInventory.load(archive)
+            let archivedThrough = Self.archivedThrough(inventory)
+            func decide(_ nodes: [NodeState], fenced: Bool?, detail: String) -> FailoverDecision {
+                FailoverDecision(.init(nodes: nodes, systemIdentifier: record.systemIdentifier, archivedThrough: archivedThrough,
+                                       maxLagBytes: shard.failover.maxLagBytes ?? Self.defaultMaxLagBytes, target: options.target,
+                                       allowDataLoss: options.allowDataLoss, fenced: fenced, fenceDetail: detail))
             }
-            if fenced == nil && options.confirmPrimaryDown {
-                fenced = true
-                fenceDetail = "confirmed by the operator (--confirm-primary-down)"
+            // Every other check first, as if fenced: a fence (which may power a machine off) runs
+            // only when a promotion would follow.
+            let fenceCommand = shard.failover.fenceCommand
+            let planned = fenceCommand.map { "fence_command would run: \($0)" }
+                ?? (options.confirmPrimaryDown ? "confirmed by the operator (--confirm-primary-down)" : "")
+            let precheck = decide(nodes, fenced: fenceCommand != nil || options.confirmPrimaryDown ? true : nil, detail: planned)
+            var result = Result(shard: shard.name, dryRun: options.dryRun, checks: precheck.checks, ranking: precheck.ranking,
+                                from: gone.count == 1 ? gone[0] : nil, to: precheck.candidate ?? options.target, promotedAt: nil,
+                                lagBytes: precheck.lagBytes, timeline: nil, outcome: "", steps: [])
+            if options.dryRun {
+                result.outcome = precheck.approved ? "would fail over" : "would be refused"
+                if precheck.approved, let to = precheck.candidate { result.steps = Self.plan(to: to, others: nodes.filter { $0.role == .standby && $0.name != to }.map(\.name)) }
+                return result
+            }
+            guard precheck.approved else { throw Self.refusal(precheck, shard: shard.name) }
+
+            var fenced = true
+            var fenceDetail = planned
+            if let fenceCommand {
+                (fenced, fenceDetail) = try Self.fence(fenceCommand)
+                steps.append("fence_command: \(fenceDetail)")
+            }
+            guard fenced else {
+                let decision = decide(nodes, fenced: false, detail: fenceDetail)
+                try await context.record(.failover, from: result.from, to: nil, lsn: nil, timeline: nil, outcome: "refused", steps: steps + ["refused: the fence failed; nothing else was done"])
+                throw Self.refusal(decision, shard: shard.name)
             }
 
             // Freeze: with every WAL receiver stopped, positions cannot move while compared.
             var saved: [String: String] = [:]
-            let mayProceed = fenced == true && !nodes.contains(where: { $0.reachable && $0.role == .primary })
-            if !options.dryRun && mayProceed {
+            do {
                 saved = try freeze(nodes)
                 steps.append("stopped the WAL receivers of \(saved.keys.sorted().joined(separator: ", "))")
                 nodes = NodeProbe.observe(shard)
-            }
-            let inventory = try await WALInventory.load(archive)
-            let archivedThrough = inventory.segments.filter { !$0.value.isEmpty }.max { $0.key < $1.key }
-                .flatMap { entry in entry.value.max().map { LSN(($0 + 1) * inventory.segmentSize) } }
-            let decision = FailoverDecision(.init(nodes: nodes, systemIdentifier: record.systemIdentifier, archivedThrough: archivedThrough,
-                                                  maxLagBytes: shard.failover.maxLagBytes ?? Self.defaultMaxLagBytes, target: options.target,
-                                                  allowDataLoss: options.allowDataLoss, fenced: fenced, fenceDetail: fenceDetail))
-            var result = Result(shard: shard.name, dryRun: options.dryRun, checks: decision.checks, ranking: decision.ranking,
-                                from: gone.count == 1 ? gone[0] : nil, to: decision.candidate ?? options.target, promotedAt: nil,
-                                lagBytes: decision.lagBytes, timeline: nil, outcome: "", steps: [])
-            if options.dryRun {
-                result.outcome = decision.approved ? "would fail over" : "would be refused"
-                if decision.approved, let to = decision.candidate { result.steps = Self.plan(to: to, others: nodes.filter { $0.role == .standby && $0.name != to }.map(\.name)) }
-                return result
-            }
-            guard decision.approved, let to = decision.candidate else {
-                try thaw(saved)
-                let failed = decision.refusal
-                if fenced == false && !fenceDetail.hasPrefix("not attempted") {
-                    try await context.record(.failover, from: result.from, to: nil, lsn: nil, timeline: nil, outcome: "refused", steps: steps + ["refused: fence failed"])
+                let decision = decide(nodes, fenced: true, detail: fenceDetail)
+                result.checks = decision.checks
+                result.ranking = decision.ranking
+                result.lagBytes = decision.lagBytes
+                result.to = decision.candidate ?? options.target
+                guard decision.approved, let to = decision.candidate else {
+                    try thaw(saved)
+                    throw Self.refusal(decision, shard: shard.name)
                 }
-                throw OperationError(.refused, "failover of shard \(shard.name) refused: \(failed?.name ?? "check"): \(failed?.detail ?? "not approved"); no node was promoted")
+                result.steps = steps
+                return try await promote(to, nodes: nodes, context: context, lock: lock, archive: archive, inventory: inventory, options: options,
+                                         result: result, saved: saved)
+            } catch let error as OperationError where error.kind == .refused {
+                throw error
+            } catch {
+                // Before a promotion the standbys go back to what they streamed from; after one,
+                // they stay where the failover put them.
+                if !nodes.contains(where: { NodeProbe.observe(try? policyNode($0.name), shard: shard.name)?.role == .primary }) { try? thaw(saved) }
+                try? await context.record(.failover, from: result.from, to: result.to, lsn: nil, timeline: result.timeline, outcome: "failed",
+                                          steps: steps + ["failed: \(error)"])
+                throw error
             }
-            result.steps = steps
-            return try await promote(to, decision: decision, context: context, archive: archive, inventory: inventory, options: options, result: result)
         }
+    }
+
+    /// The end of the newest archived segment on the newest timeline that has one.
+    static func archivedThrough(_ inventory: WALInventory) -> LSN? {
+        inventory.segments.filter { !$0.value.isEmpty }.max { $0.key < $1.key }
+            .flatMap { entry in entry.value.max().map { LSN(($0 + 1) * inventory.segmentSize) } }
+    }
+
+    static func refusal(_ decision: FailoverDecision, shard: String) -> OperationError {
+        let failed = decision.refusal
+        return OperationError(.refused, "failover of shard \(shard) refused: \(failed?.name ?? "check"): \(failed?.detail ?? "not approved"); no node was promoted")
     }
 
     static func plan(to: String, others: [String]) -> [String] {
@@ -181,8 +200,8 @@ public struct FailoverOperation {
         return node
     }
 
-    private func promote(_ to: String, decision: FailoverDecision, context: ReplicaOperationContext, archive: WALArchive,
-                         inventory: WALInventory, options: Options, result: Result) async throws -> Result {
+    private func promote(_ to: String, nodes: [NodeState], context: ReplicaOperationContext, lock: any StorageLock, archive: WALArchive,
+                         inventory: WALInventory, options: Options, result: Result, saved: [String: String]) async throws -> Result {
         var result = result
         var steps = result.steps
         let target = try context.control(to)
@@ -194,9 +213,21 @@ public struct FailoverOperation {
         let caughtUp = try await ReplicaOperationContext.wait(seconds: options.timeoutSeconds) {
             try conn.scalar("SELECT (pg_last_wal_replay_lsn() >= coalesce(pg_last_wal_receive_lsn(), '0/0'))::text") == "true"
         }
-        let replayed = try conn.scalarOrNil("SELECT pg_last_wal_replay_lsn()::text")
-        steps.append(caughtUp ? "\(to) replayed everything it received (to \(replayed ?? "?"))" : "\(to) did not finish replaying within \(Int(options.timeoutSeconds)) s; promoting at \(replayed ?? "?")")
-        result.promotedAt = replayed
+        let replayed = try conn.scalarOrNil("SELECT pg_last_wal_replay_lsn()::text").flatMap { LSN($0) }
+        steps.append(caughtUp ? "\(to) replayed everything it received (to \(replayed.map(\.description) ?? "?"))"
+                              : "\(to) did not finish replaying within \(Int(options.timeoutSeconds)) s; promoting at \(replayed.map(\.description) ?? "?")")
+        result.promotedAt = replayed?.description
+        // Before promotion, while the segments are still the standby's own: push what the old
+        // primary streamed but never archived, and name what nobody holds.
+        let oldTimeline = nodes.first { $0.name == to }?.timeline ?? 1
+        if let replayed {
+            do {
+                steps += try await ArchiveContinuity(conn: conn, archive: archive, inventory: inventory, timeline: oldTimeline, switchpoint: replayed).pushMissing()
+            } catch {
+                steps.append("archive continuity: NOT checked (\(error)); check the archive across the switch with vault verify")
+            }
+        }
+        try await lock.confirm()
         guard try conn.scalar("SELECT pg_promote(true, \(Int(options.timeoutSeconds)))") == "t" else {
             throw OperationError(.database, "failover of shard \(shard.name): pg_promote() on \(to) did not finish within \(Int(options.timeoutSeconds)) s; run vault status")
         }
@@ -205,29 +236,33 @@ public struct FailoverOperation {
         result.timeline = timeline
         steps.append("promoted \(to) (timeline \(timeline.map(String.init) ?? "?")) and ran CHECKPOINT")
 
-        let others = shard.nodes.filter { $0.name != to && NodeProbe.observe($0, shard: shard.name).role == .standby }
-        for node in others {
+        var followers: [NodePolicy] = []
+        for state in nodes where state.name != to && state.reachable && state.role == .standby {
+            guard let node = shard.nodes.first(where: { $0.name == state.name }) else { continue }
+            if state.systemIdentifier != nodes.first(where: { $0.name == to })?.systemIdentifier {
+                steps.append("left \(state.name) alone: it is another cluster")
+                continue
+            }
+            if let position = state.position, let replayed, position > replayed {
+                steps.append("\(state.name) holds WAL past \(to)'s promotion point (\(position) > \(replayed)): it cannot follow; rejoin it with vault rejoin --node \(state.name)")
+                continue
+            }
             try NodeControl.repoint(try NodeControl(shard: shard, node: node).connect(), to: target.streamingConninfo(for: node.name))
+            followers.append(node)
             steps.append("re-pointed \(node.name) at \(to)")
         }
-        // Promotion has happened: a failure here is reported, not thrown.
-        do {
-            steps += try await ArchiveContinuity(conn: conn, archive: archive, inventory: inventory, timeline: timeline ?? 1).pushMissing()
-        } catch {
-            steps.append("archive continuity: NOT checked (\(error)); push the old timeline's segments from \(to)'s pg_wal with vault archive-push")
-        }
-
-        let notStreaming = try await ReplicaOperationContext.waitStreaming(others, from: to, shard: shard, seconds: options.timeoutSeconds)
-        if !others.isEmpty {
-            steps.append(notStreaming.isEmpty ? "\(others.map(\.name).joined(separator: ", ")) stream from \(to)" : "NOT streaming from \(to): \(notStreaming.joined(separator: ", "))")
+        let notStreaming = try await ReplicaOperationContext.waitStreaming(followers, from: to, shard: shard, seconds: options.timeoutSeconds)
+        if !followers.isEmpty {
+            steps.append(notStreaming.isEmpty ? "\(followers.map(\.name).joined(separator: ", ")) stream from \(to)" : "NOT streaming from \(to): \(notStreaming.joined(separator: ", "))")
         }
         let archived = try await context.waitHistoryArchived(timeline ?? 1, seconds: options.timeoutSeconds)
         steps.append(archived ? "timeline \(timeline.map(String.init) ?? "?")'s history file is in the repository"
                               : "timeline \(timeline.map(String.init) ?? "?")'s history file did NOT reach the repository: check archive_command on \(to)")
         if let from = result.from { steps.append("\(from) stays fenced until vault rejoin --node \(from)") }
-        result.outcome = notStreaming.isEmpty && archived ? "completed" : "completed with warnings"
+        let warnings = steps.contains { $0.contains("NOT") || $0.contains("MISSING") || $0.contains("cannot follow") }
+        result.outcome = warnings ? "completed with warnings" : "completed"
         result.steps = steps
-        try await context.record(.failover, from: result.from, to: to, lsn: replayed.flatMap { LSN($0) }, timeline: timeline, outcome: result.outcome, steps: steps)
+        try await context.record(.failover, from: result.from, to: to, lsn: replayed, timeline: timeline, outcome: result.outcome, steps: steps)
         return result
     }
 }

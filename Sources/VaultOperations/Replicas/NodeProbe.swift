@@ -6,10 +6,15 @@ import VaultPolicy
 /// timeout: a node that does not answer is reported as unreachable, never waited for.
 public enum NodeProbe {
     /// Connect timeout for topology questions, unless the node's conninfo sets its own.
-    static let connectTimeout = "3"
+    static let connectTimeout = 3
 
     public static func observe(_ shard: ShardPolicy) -> [NodeState] {
         shard.nodes.map { observe($0, shard: shard.name) }
+    }
+
+    /// Nil for no node (a convenience for callers holding an optional).
+    public static func observe(_ node: NodePolicy?, shard: String) -> NodeState? {
+        node.map { observe($0, shard: shard) }
     }
 
     public static func observe(_ node: NodePolicy, shard: String) -> NodeState {
@@ -21,14 +26,19 @@ public enum NodeProbe {
             state.reachable = true
         } catch {
             state.error = "\(error)"
+            state.down = error is PostgresError && downSignatures.contains { "\(error)".contains($0) }
         }
         return state
     }
 
     static func connect(_ node: NodePolicy, shard: String) throws -> PostgresConnection {
-        let conninfo = node.conninfo.contains("connect_timeout") ? node.conninfo : node.conninfo + " connect_timeout=\(connectTimeout)"
-        return try PostgresConnection(conninfo: conninfo, label: "node \(node.name) of shard \(shard)")
+        try PostgresConnection(conninfo: node.conninfo, label: "node \(node.name) of shard \(shard)", connectTimeout: connectTimeout)
     }
+
+    /// libpq's words for "no server answers there". Anything else (a refused password, too
+    /// many clients, a server starting up) proves a server is running.
+    static let downSignatures = ["Connection refused", "timeout expired", "No route to host", "Network is unreachable",
+                                 "could not translate host name", "No such file or directory", "Connection timed out"]
 
     /// Fills `state` from one session. Every query works on PostgreSQL 15 and later.
     static func read(_ conn: PostgresConnection, into state: inout NodeState) throws {

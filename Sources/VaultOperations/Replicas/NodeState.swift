@@ -64,6 +64,9 @@ public struct NodeState: Sendable, Codable, Equatable {
     public var reachable: Bool
     /// Why the node could not be asked.
     public var error: String?
+    /// Unreachable because no server answers (refused, timed out, no route): what a failover
+    /// needs to believe a primary is gone. A refused password does not count.
+    public var down: Bool
     public var systemIdentifier: String?
     public var role: Role?
     public var timeline: UInt32?
@@ -80,7 +83,7 @@ public struct NodeState: Sendable, Codable, Equatable {
     public var archiver: Archiver?
     public var synchronousStandbyNames: String?
 
-    public init(name: String, priority: Int, host: String? = nil, port: String? = nil, reachable: Bool, error: String? = nil,
+    public init(name: String, priority: Int, host: String? = nil, port: String? = nil, reachable: Bool, error: String? = nil, down: Bool = false,
                 systemIdentifier: String? = nil, role: Role? = nil, timeline: UInt32? = nil, currentLSN: LSN? = nil,
                 receiveLSN: LSN? = nil, replayLSN: LSN? = nil, replayPaused: Bool? = nil, replayDelaySeconds: Double? = nil,
                 upstream: Upstream? = nil, downstream: [Downstream] = [], archiver: Archiver? = nil, synchronousStandbyNames: String? = nil) {
@@ -90,6 +93,7 @@ public struct NodeState: Sendable, Codable, Equatable {
         self.port = port
         self.reachable = reachable
         self.error = error
+        self.down = down
         self.systemIdentifier = systemIdentifier
         self.role = role
         self.timeline = timeline
@@ -110,9 +114,13 @@ public struct NodeState: Sendable, Codable, Equatable {
         role == .primary ? currentLSN : [receiveLSN, replayLSN].compactMap { $0 }.max()
     }
 
-    /// Whether this standby streams from `node` (its WAL receiver's host and port are the node's).
+    /// Whether this standby streams from `node`: the node lists it (by the `application_name`
+    /// vault gives re-pointed standbys) among its streaming connections, or its WAL receiver's
+    /// host and port are the node's.
     public func streams(from node: NodeState) -> Bool {
-        guard let upstream, upstream.status == "streaming", let host = upstream.host, let port = upstream.port else { return false }
+        guard let upstream, upstream.status == "streaming" else { return false }
+        if node.downstream.contains(where: { $0.applicationName == name && $0.state == "streaming" }) { return true }
+        guard let host = upstream.host, let port = upstream.port else { return false }
         return Self.sameHost(host, node.host) && port == (node.port ?? "5432")
     }
 

@@ -56,7 +56,7 @@ public struct RejoinOperation {
         let context = try await ReplicaOperationContext.open(policy: policy, shard: shard, command: options.command)
         let record = try await context.repository.shardRecord(shard.name)
         let archive = WALArchive(repository: context.repository, record: record)
-        return try await context.withLock("rejoin") {
+        return try await context.withLock("rejoin") { _ in
             let node = try context.control(options.node)
             let states = NodeProbe.observe(shard)
             let others = states.filter { $0.name != options.node && $0.reachable && $0.role == .primary }
@@ -71,6 +71,9 @@ public struct RejoinOperation {
                                        pgdata.map { "\($0)" } ?? "node \(options.node) has no pgdata on this host: run vault rejoin there"))
             if let own, own.reachable, own.role == .standby, let primary, own.streams(from: primary), own.timeline == primary.timeline {
                 checks.append(ReplicaCheck("needs rejoining", false, "\(options.node) already streams from \(primary.name) on timeline \(primary.timeline.map(String.init) ?? "?")"))
+            }
+            if let primary, let pgdata {
+                checks.append(try await Self.historyCheck(node: options.node, own: own, pgdata: pgdata, primary: primary))
             }
             var result = Result(shard: shard.name, dryRun: options.dryRun, node: options.node, primary: primary?.name, checks: checks,
                                 method: nil, outcome: "", steps: [])
@@ -101,21 +104,16 @@ public struct RejoinOperation {
             }
             steps.append(try await archiveReady(pgdata: pgdata, archive: archive))
 
-            let control = try await ControlFile.read(dataDirectory: pgdata)
-            let primaryTimeline = primary.timeline ?? 0
-            if control.timeline == primaryTimeline, let head = primary.currentLSN, control.checkpoint > head {
-                throw OperationError(.refused, "rejoin of node \(options.node) refused: it is ahead of \(primary.name) on timeline \(primaryTimeline) (its checkpoint \(control.checkpoint), \(primary.name) at \(head)): it cannot follow; restore it from the repository (vault restore --standby --delta)")
-            }
+            steps += try await saveUnarchived(pgdata: pgdata, archive: archive)
             let restoreCommand = RecoverySettings.restoreCommand(vaultPath: RestoreOperation.executablePath(), policyPath: policy.sourcePath, shard: shard.name)
             let conninfo = primaryControl.streamingConninfo(for: options.node)
             // pg_rewind reads restore_command from the target's configuration: it must be there
             // before the rewind (standby.signal is written after it, before any start).
             try node.writeStandbySettings(primaryConninfo: conninfo, restoreCommand: restoreCommand, signal: false)
-            // pg_rewind copies the source's configuration files; the node keeps its own (its
-            // port, its listen address, its pg_hba.conf).
+            // pg_rewind copies the source's configuration files, and so does a restore; the node
+            // keeps its own (its port, its listen address, its pg_hba.conf).
             let configuration = try Self.configurationFiles.compactMap { name in try FileIO.readIfExists(pgdata + "/" + name).map { (name, $0) } }
             let rewind = try rewindNode(node, pgdata: pgdata, source: primary.name)
-            for (name, bytes) in configuration { try node.writeOwned(pgdata + "/" + name, bytes) }
             if rewind.ok {
                 result.method = rewind.detail.contains("no rewind required") ? "none needed" : "pg_rewind"
                 steps.append("pg_rewind onto \(primary.name): \(rewind.detail)")
@@ -127,7 +125,7 @@ public struct RejoinOperation {
                 _ = try await RestoreOperation(policy: policy, shard: shard).run(restore)
                 result.method = "delta restore"
             }
-            // A rewind copies the source's configuration files: write ours again.
+            for (name, bytes) in configuration { try node.writeOwned(pgdata + "/" + name, bytes) }
             try node.writeStandbySettings(primaryConninfo: conninfo, restoreCommand: restoreCommand)
             try node.start()
             steps.append("started \(options.node) as a standby of \(primary.name)")
@@ -143,6 +141,46 @@ public struct RejoinOperation {
 
     /// The configuration files a data directory may hold, kept across a rewind.
     static let configurationFiles = ["postgresql.conf", "postgresql.auto.conf", "pg_hba.conf", "pg_ident.conf"]
+
+    /// Whether the node's history lets it follow `primary`: a node on a newer timeline than
+    /// the primary (it is the newer primary), or one that still accepts writes on the
+    /// primary's timeline or a newer one, must not be wound back onto it; a node ahead of the
+    /// primary on the primary's own timeline cannot follow it.
+    static func historyCheck(node: String, own: NodeState?, pgdata: String, primary: NodeState) async throws -> ReplicaCheck {
+        let control = try? await ControlFile.read(dataDirectory: pgdata)
+        let timeline = (own?.reachable == true ? own?.timeline : nil) ?? control?.timeline ?? 0
+        let end = (own?.reachable == true ? own?.position : nil) ?? control?.checkpoint
+        let primaryTimeline = primary.timeline ?? 0
+        if timeline > primaryTimeline || (own?.reachable == true && own?.role == .primary && timeline >= primaryTimeline) {
+            return ReplicaCheck("history", false, "\(node) is on timeline \(timeline), \(primary.name) on \(primaryTimeline): \(node) is not the old primary; rewinding it would discard its writes. Fence the right node and run vault status")
+        }
+        if timeline == primaryTimeline, let end, let head = primary.currentLSN, end > head {
+            return ReplicaCheck("history", false, "\(node) is ahead of \(primary.name) on timeline \(timeline) (\(end) > \(head)): it cannot follow; restore it as a standby (vault restore --standby --delta)")
+        }
+        return ReplicaCheck("history", true, "\(node) on timeline \(timeline), \(primary.name) on \(primaryTimeline)")
+    }
+
+    /// Keeps, beside the data directory, the node's WAL that neither the archive nor its
+    /// `.ready` list has (the segment being written when it died): the only copy of what a
+    /// failover lost, which pg_rewind would delete.
+    private func saveUnarchived(pgdata: String, archive: WALArchive) async throws -> [String] {
+        let inventory = try await WALInventory.load(archive)
+        var saved: [String] = []
+        let target = pgdata + ".vault-saved-wal-" + Timestamp.now().filter { $0.isNumber || $0 == "T" }
+        for name in ((try? FileIO.list(pgdata + "/pg_wal")) ?? []).sorted() {
+            guard let file = WALFileName(name), file.kind == .segment, let number = file.segmentNumber(segmentSize: inventory.segmentSize),
+                  !(inventory.segments[file.timeline]?.contains(number) ?? false),
+                  number > (inventory.segments[file.timeline]?.max() ?? 0) else { continue }
+            // A recycled file waits under a future name with old contents: its first page
+            // names another position. Only segments written for their own position are WAL.
+            let bytes = try FileIO.read(pgdata + "/pg_wal/" + name)
+            guard let header = WALLongPageHeader(bytes), header.pageAddress == number * inventory.segmentSize else { continue }
+            try FileIO.makeDirectories(target, mode: 0o700)
+            try FileIO.writeDurably(target + "/" + name, bytes, mode: 0o600)
+            saved.append(name)
+        }
+        return saved.isEmpty ? [] : ["kept \(saved.count) WAL file(s) the archive does not have in \(target) (\(saved.joined(separator: ", "))): they hold what the failover lost"]
+    }
 
     /// Archives every segment the node's archiver left `.ready`: pg_rewind would remove it.
     private func archiveReady(pgdata: String, archive: WALArchive) async throws -> String {
@@ -162,7 +200,10 @@ public struct RejoinOperation {
         let sourceNode = try NodeControl(shard: shard, node: shard.nodes.first { $0.name == source } ?? node.node)
         let log = FileManager.default.temporaryDirectory.path + "/vault-rewind-\(getpid()).log"
         defer { unlink(log) }
-        let argv = [try node.bindir(pgdata) + "/pg_rewind", "--target-pgdata", pgdata, "--source-server", sourceNode.node.conninfo, "--restore-target-wal"]
+        // -R writes standby.signal as the rewind finishes: from then on the node can only start
+        // as a standby, even if vault stops before it writes its own settings.
+        let argv = [try node.bindir(pgdata) + "/pg_rewind", "--target-pgdata", pgdata, "--source-server", sourceNode.node.conninfo,
+                    "--restore-target-wal", "--write-recovery-conf"]
         let status = try Subprocess.run(argv, asUser: Subprocess.owner(of: pgdata), output: log)
         let lines = String(decoding: (try? FileIO.read(log)) ?? [], as: UTF8.self).split(separator: "\n").map(String.init)
         let detail = lines.last { $0.contains("no rewind required") } ?? lines.last ?? "no output"

@@ -23,9 +23,11 @@ struct ReplicaOperationContext {
         ReplicaOperationContext(policy: policy, shard: shard, repository: try await RepositoryOpener.open(policy), command: command)
     }
 
-    func withLock<T: Sendable>(_ what: String, _ body: () async throws -> T) async throws -> T {
-        try await repository.storage.withLock(Self.lockName(shard.name), owner: "vault \(what) pid \(getpid()) on \(Self.host)") { _ in
-            try await body()
+    /// Runs `body` holding the lock; `body` confirms it (`confirm()`) right before promoting,
+    /// so an S3 lease that lapsed meanwhile stops the operation instead of a second promotion.
+    func withLock<T: Sendable>(_ what: String, _ body: (any StorageLock) async throws -> T) async throws -> T {
+        try await repository.storage.withLock(Self.lockName(shard.name), owner: "vault \(what) pid \(getpid()) on \(Self.host)") { lock in
+            try await body(lock)
         }
     }
 

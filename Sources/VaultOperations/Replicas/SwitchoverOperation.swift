@@ -4,6 +4,7 @@ import VaultSystem
 import VaultPostgres
 import VaultPolicy
 import VaultFormat
+import VaultStorage
 
 /// `vault switchover`: a planned change of primary that loses nothing.
 ///
@@ -58,7 +59,7 @@ public struct SwitchoverOperation {
     public func run(_ options: Options) async throws -> Result {
         let context = try await ReplicaOperationContext.open(policy: policy, shard: shard, command: options.command)
         let record = try await context.repository.shardRecord(shard.name)
-        return try await context.withLock("switchover") {
+        return try await context.withLock("switchover") { lock in
             let nodes = NodeProbe.observe(shard)
             let primaryName = nodes.first { $0.reachable && $0.role == .primary }?.name
             let controllable = try primaryName.map { try context.control($0) }.flatMap { control -> String? in
@@ -80,7 +81,7 @@ public struct SwitchoverOperation {
                 let failed = decision.refusal
                 throw OperationError(.refused, "switchover of shard \(shard.name) refused: \(failed?.name ?? "check"): \(failed?.detail ?? "not approved"); nothing was changed")
             }
-            return try await switchOver(from: from, to: to, others: otherStandbys(nodes, decision), context: context, options: options, result: result)
+            return try await switchOver(from: from, to: to, others: otherStandbys(nodes, decision), context: context, lock: lock, options: options, result: result)
         }
     }
 
@@ -96,71 +97,91 @@ public struct SwitchoverOperation {
                "confirm the new timeline's history file is in the repository", "record the switchover in the repository"]
     }
 
-    private func switchOver(from: String, to: String, others: [String], context: ReplicaOperationContext, options: Options,
-                            result: Result) async throws -> Result {
+    private func switchOver(from: String, to: String, others: [String], context: ReplicaOperationContext, lock: any StorageLock,
+                            options: Options, result: Result) async throws -> Result {
         var result = result
         var steps: [String] = []
         let old = try context.control(from)
         let target = try context.control(to)
         let pgdata = try old.localData()
+        var stopped = false
+        var promoted = false
+        do {
+            try old.connect().query("CHECKPOINT")
+            steps.append("CHECKPOINT on \(from)")
+            try old.stop()
+            stopped = true
+            let control = try await ControlFile.read(dataDirectory: pgdata)
+            guard control.state == .shutDown else {
+                throw Rollback("\(from) did not shut down cleanly (pg_control state \(control.state.map { "\($0)" } ?? "unknown"))")
+            }
+            let checkpoint = control.checkpoint
+            result.shutdownCheckpoint = checkpoint.description
+            steps.append("stopped \(from) cleanly; shutdown checkpoint at \(checkpoint)")
 
-        try old.connect().query("CHECKPOINT")
-        steps.append("CHECKPOINT on \(from)")
-        try old.stop()
-        let control = try await ControlFile.read(dataDirectory: pgdata)
-        guard control.state == .shutDown else {
+            let targetConn = try target.connect()
+            let replayed = try await ReplicaOperationContext.wait(seconds: options.timeoutSeconds) {
+                guard let text = try targetConn.scalarOrNil("SELECT pg_last_wal_replay_lsn()::text"), let lsn = LSN(text) else { return false }
+                return lsn > checkpoint
+            }
+            guard replayed else {
+                throw Rollback("\(to) did not replay \(from)'s shutdown checkpoint \(checkpoint) within \(Int(options.timeoutSeconds)) s")
+            }
+            steps.append("\(to) replayed past \(checkpoint)")
+
+            try await lock.confirm()
+            guard try targetConn.scalar("SELECT pg_promote(true, \(Int(options.timeoutSeconds)))") == "t" else {
+                throw OperationError(.database, "pg_promote() on \(to) did not finish within \(Int(options.timeoutSeconds)) s")
+            }
+            promoted = true
+            try targetConn.query("CHECKPOINT")
+            let timeline = try targetConn.scalar("SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)")
+            result.timeline = UInt32(timeline, radix: 16)
+            steps.append("promoted \(to) (timeline \(result.timeline.map(String.init) ?? "?")) and ran CHECKPOINT")
+
+            for name in others {
+                let standby = try context.control(name)
+                try NodeControl.repoint(try standby.connect(), to: target.streamingConninfo(for: name))
+                steps.append("re-pointed \(name) at \(to)")
+            }
+            try old.writeStandbySettings(primaryConninfo: target.streamingConninfo(for: from),
+                                         restoreCommand: RecoverySettings.restoreCommand(vaultPath: RestoreOperation.executablePath(),
+                                                                                         policyPath: policy.sourcePath, shard: shard.name))
             try old.start()
-            steps.append("\(from) did not shut down cleanly (pg_control state \(control.state.map { "\($0)" } ?? "unknown")); started it again")
-            try await context.record(.switchover, from: from, to: to, lsn: nil, timeline: nil, outcome: "rolled back", steps: steps)
-            throw OperationError(.database, "switchover of shard \(shard.name) rolled back: \(from) did not shut down cleanly; it runs as primary again")
-        }
-        let checkpoint = control.checkpoint
-        result.shutdownCheckpoint = checkpoint.description
-        steps.append("stopped \(from) cleanly; shutdown checkpoint at \(checkpoint)")
+            steps.append("started \(from) as a standby of \(to)")
 
-        let targetConn = try target.connect()
-        let replayed = try await ReplicaOperationContext.wait(seconds: options.timeoutSeconds) {
-            guard let text = try targetConn.scalarOrNil("SELECT pg_last_wal_replay_lsn()::text"), let lsn = LSN(text) else { return false }
-            return lsn > checkpoint
+            let followers = shard.nodes.filter { $0.name == from || others.contains($0.name) }
+            let notStreaming = try await ReplicaOperationContext.waitStreaming(followers, from: to, shard: shard, seconds: options.timeoutSeconds)
+            steps.append(notStreaming.isEmpty ? "\(followers.map(\.name).joined(separator: ", ")) stream from \(to)"
+                                              : "NOT streaming from \(to) after \(Int(options.timeoutSeconds)) s: \(notStreaming.joined(separator: ", "))")
+            let archived = try await context.waitHistoryArchived(result.timeline ?? 1, seconds: options.timeoutSeconds)
+            steps.append(archived ? "timeline \(result.timeline.map(String.init) ?? "?")'s history file is in the repository"
+                                  : "timeline \(result.timeline.map(String.init) ?? "?")'s history file did NOT reach the repository: check archive_command on \(to)")
+            result.outcome = notStreaming.isEmpty && archived ? "completed" : "completed with warnings"
+            result.steps = steps
+            try await context.record(.switchover, from: from, to: to, lsn: checkpoint, timeline: result.timeline, outcome: result.outcome, steps: steps)
+            return result
+        } catch {
+            // Before the promotion nothing is lost by going back: the old primary starts again
+            // as the primary it was. After it, the record says where things stand.
+            let reason = (error as? Rollback)?.reason ?? "\(error)"
+            if stopped && !promoted {
+                let restarted = (try? old.start()) != nil
+                steps.append("\(reason); \(restarted ? "started \(from) again as primary" : "could NOT start \(from) again: start it by hand")")
+                try? await context.record(.switchover, from: from, to: to, lsn: result.shutdownCheckpoint.flatMap { LSN($0) }, timeline: nil,
+                                          outcome: "rolled back", steps: steps)
+                throw OperationError(error is Rollback ? .checkFailed : .database,
+                                     "switchover of shard \(shard.name) rolled back: \(reason); \(restarted ? "\(from) runs as primary again and nothing else changed" : "\(from) is stopped: start it")")
+            }
+            steps.append("failed: \(reason)")
+            try? await context.record(.switchover, from: from, to: to, lsn: nil, timeline: result.timeline, outcome: promoted ? "failed after promotion" : "failed", steps: steps)
+            throw OperationError(.database, "switchover of shard \(shard.name) failed\(promoted ? " after \(to) was promoted" : ""): \(reason); run vault status")
         }
-        guard replayed else {
-            try old.start()
-            steps.append("\(to) did not replay past \(checkpoint) within \(Int(options.timeoutSeconds)) s; started \(from) again as primary")
-            try await context.record(.switchover, from: from, to: to, lsn: checkpoint, timeline: nil, outcome: "rolled back", steps: steps)
-            throw OperationError(.checkFailed, "switchover of shard \(shard.name) rolled back: \(to) did not replay \(from)'s shutdown checkpoint \(checkpoint) within \(Int(options.timeoutSeconds)) s; \(from) runs as primary again and nothing else changed")
-        }
-        steps.append("\(to) replayed past \(checkpoint)")
+    }
 
-        guard try targetConn.scalar("SELECT pg_promote(true, \(Int(options.timeoutSeconds)))") == "t" else {
-            throw OperationError(.database, "switchover of shard \(shard.name): pg_promote() on \(to) did not finish within \(Int(options.timeoutSeconds)) s; \(from) is stopped: run vault status")
-        }
-        try targetConn.query("CHECKPOINT")
-        let timeline = try targetConn.scalar("SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)")
-        result.timeline = UInt32(timeline, radix: 16)
-        steps.append("promoted \(to) (timeline \(result.timeline.map(String.init) ?? "?")) and ran CHECKPOINT")
-
-        for name in others {
-            let standby = try context.control(name)
-            try NodeControl.repoint(try standby.connect(), to: target.streamingConninfo(for: name))
-            steps.append("re-pointed \(name) at \(to)")
-        }
-        try old.writeStandbySettings(primaryConninfo: target.streamingConninfo(for: from),
-                                     restoreCommand: RecoverySettings.restoreCommand(vaultPath: RestoreOperation.executablePath(),
-                                                                                     policyPath: policy.sourcePath, shard: shard.name))
-        try old.start()
-        steps.append("started \(from) as a standby of \(to)")
-
-        let followers = shard.nodes.filter { $0.name == from || others.contains($0.name) }
-        let notStreaming = try await ReplicaOperationContext.waitStreaming(followers, from: to, shard: shard, seconds: options.timeoutSeconds)
-        steps.append(notStreaming.isEmpty ? "\(followers.map(\.name).joined(separator: ", ")) stream from \(to)"
-                                          : "NOT streaming from \(to) after \(Int(options.timeoutSeconds)) s: \(notStreaming.joined(separator: ", "))")
-        let archived = try await context.waitHistoryArchived(result.timeline ?? 1, seconds: options.timeoutSeconds)
-        steps.append(archived ? "timeline \(result.timeline.map(String.init) ?? "?")'s history file is in the repository"
-                              : "timeline \(result.timeline.map(String.init) ?? "?")'s history file did NOT reach the repository: check archive_command on \(to)")
-        let complete = notStreaming.isEmpty && archived
-        result.outcome = complete ? "completed" : "completed with warnings"
-        result.steps = steps
-        try await context.record(.switchover, from: from, to: to, lsn: checkpoint, timeline: result.timeline, outcome: result.outcome, steps: steps)
-        return result
+    /// Why a switchover goes back to the old primary.
+    private struct Rollback: Error {
+        let reason: String
+        init(_ reason: String) { self.reason = reason }
     }
 }
