@@ -19,7 +19,8 @@ now() { date +%s.%N; }
 
 swift build -c release 2>&1 | tail -1
 stop_all() { for n in a b c; do [ -f "$root/$n/postmaster.pid" ] && as_pg "$bin/pg_ctl" -D "$root/$n" -m immediate -w stop >/dev/null 2>&1 || true; done; }
-trap 'kill $writer 2>/dev/null || true; stop_all' EXIT
+writer=
+trap 'rc=$?; [ -n "$writer" ] && kill "$writer" 2>/dev/null; stop_all; exit $rc' EXIT
 
 # A writer that tries every node until one accepts the insert; logs "time id" per success.
 write_loop() {
@@ -41,6 +42,7 @@ gap() { awk -v a="$1" -v b="$2" '$1 >= a - 1 && $1 <= b + 2 { if (p) { g = $1 - 
 setup() {
   stop_all; rm -rf "$root"; mkdir -p "$root/bin"; cp .build/release/vault "$root/bin/"
   openssl rand -base64 32 > "$root/passphrase"
+  chown -R postgres:postgres "$root"
   as_pg "$bin/initdb" -D "$root/a" -A trust -U postgres --data-checksums >/dev/null
   cat >> "$root/a/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
