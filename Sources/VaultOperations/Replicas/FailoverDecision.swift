@@ -60,7 +60,7 @@ public struct FailoverDecision: Sendable, Codable, Equatable {
             "old primary proved gone", answering.isEmpty && streaming.isEmpty,
             !answering.isEmpty ? "\(answering.map { "\($0.name) (\($0.error ?? "?"))" }.joined(separator: "; ")): a server answers there, it is not down; fix the access or stop it first"
                 : !streaming.isEmpty ? "\(streaming.map(\.name).joined(separator: ", ")) still stream from an unreachable node: it is up; use vault switchover, or stop it first"
-                : "every unreachable node refuses connections or does not answer"))
+                : unreachable.isEmpty ? "no node is unreachable" : "\(unreachable.map(\.name).joined(separator: ", ")) refuse connections or do not answer"))
         switch input.fenced {
         case .some(true): checks.append(ReplicaCheck("old primary fenced", true, input.fenceDetail))
         case .some(false): checks.append(ReplicaCheck("old primary fenced", false, input.fenceDetail + "; fix failover.fence_command, or remove it from the policy and pass --confirm-primary-down once you fenced the old primary yourself"))

@@ -81,9 +81,8 @@ public struct RejoinOperation {
                 let ok = checks.allSatisfy(\.passed)
                 result.outcome = ok ? "would rejoin" : "would be refused"
                 if ok, let primary {
-                    result.steps = ["stop \(options.node)\(own?.role == .primary ? " (it accepts writes: this fences it)" : "")",
-                                    "archive the WAL \(options.node) marked ready but never archived",
-                                    "check it is not ahead of \(primary.name) on \(primary.name)'s timeline",
+                    result.steps = ["stop \(options.node) if it runs\(own?.role == .primary ? " (it accepts writes: this fences it)" : "")",
+                                    "archive the WAL \(options.node) marked ready but never archived; keep its other unarchived WAL beside its pgdata",
                                     "pg_rewind onto \(primary.name) with --restore-target-wal (vault archive-get); on failure a delta restore as a standby",
                                     "write standby.signal and primary_conninfo, start it, confirm it streams from \(primary.name)",
                                     "record the rejoin (the node is no longer fenced)"]
@@ -104,7 +103,7 @@ public struct RejoinOperation {
             }
             steps.append(try await archiveReady(pgdata: pgdata, archive: archive))
 
-            steps += try await saveUnarchived(pgdata: pgdata, archive: archive)
+            steps += try await saveUnarchived(pgdata: pgdata, timeline: try await ControlFile.read(dataDirectory: pgdata).timeline, archive: archive)
             let restoreCommand = RecoverySettings.restoreCommand(vaultPath: RestoreOperation.executablePath(), policyPath: policy.sourcePath, shard: shard.name)
             let conninfo = primaryControl.streamingConninfo(for: options.node)
             // pg_rewind reads restore_command from the target's configuration: it must be there
@@ -160,15 +159,16 @@ public struct RejoinOperation {
         return ReplicaCheck("history", true, "\(node) on timeline \(timeline), \(primary.name) on \(primaryTimeline)")
     }
 
-    /// Keeps, beside the data directory, the node's WAL that neither the archive nor its
-    /// `.ready` list has (the segment being written when it died): the only copy of what a
-    /// failover lost, which pg_rewind would delete.
-    private func saveUnarchived(pgdata: String, archive: WALArchive) async throws -> [String] {
+    /// Keeps, beside the data directory, the node's WAL on its own last timeline that neither
+    /// the archive nor its `.ready` list has (the segment being written when it died): the only
+    /// copy of what a failover lost, which pg_rewind would delete.
+    private func saveUnarchived(pgdata: String, timeline: UInt32, archive: WALArchive) async throws -> [String] {
         let inventory = try await WALInventory.load(archive)
         var saved: [String] = []
         let target = pgdata + ".vault-saved-wal-" + Timestamp.now().filter { $0.isNumber || $0 == "T" }
         for name in ((try? FileIO.list(pgdata + "/pg_wal")) ?? []).sorted() {
-            guard let file = WALFileName(name), file.kind == .segment, let number = file.segmentNumber(segmentSize: inventory.segmentSize),
+            guard let file = WALFileName(name), file.kind == .segment, file.timeline == timeline,
+                  let number = file.segmentNumber(segmentSize: inventory.segmentSize),
                   !(inventory.segments[file.timeline]?.contains(number) ?? false),
                   number > (inventory.segments[file.timeline]?.max() ?? 0) else { continue }
             // A recycled file waits under a future name with old contents: its first page

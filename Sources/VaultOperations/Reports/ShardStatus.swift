@@ -112,7 +112,8 @@ public struct ShardStatus: Encodable {
                 let source = node.upstream.map { "\($0.status) from \($0.host ?? "?"):\($0.port ?? "?")" } ?? "no WAL receiver"
                 cells.append(source)
                 cells.append("received \(node.receiveLSN.map(\.description) ?? "-") replayed \(node.replayLSN.map(\.description) ?? "-")")
-                if let lag = t.lagBytes(node) { cells.append("lag \(ByteCount.text(lag))\(node.replayDelaySeconds.map { String(format: ", %.1f s", $0) } ?? "")") }
+                if let lag = t.lagBytes(node) { cells.append("lag \(ByteCount.text(lag))") }
+                if let delay = node.replayDelaySeconds { cells.append(String(format: "last commit replayed %.1f s ago", delay)) }
                 if node.replayPaused == true { cells.append("REPLAY PAUSED") }
                 if let primary = t.nodes.first(where: { $0.name == t.primary }), let sync = primary.downstream.first(where: { $0.applicationName == node.name }) {
                     cells.append(sync.syncState)
@@ -121,7 +122,10 @@ public struct ShardStatus: Encodable {
             lines.append("    " + cells.joined(separator: "  "))
         }
         for d in t.drift { lines.append("  DRIFT: \(d)") }
-        for w in t.warnings { lines.append("  warning: \(w)") }
+        // An unreachable node's line already says why.
+        for w in t.warnings where !t.nodes.contains(where: { !$0.reachable && w.hasPrefix("\($0.name) is unreachable") }) {
+            lines.append("  warning: \(w)")
+        }
         return lines
     }
 }
