@@ -244,4 +244,51 @@ struct ReplicaIntegrationTests {
         #expect(status == 0 && (shard["fenced"] as? [String]) == [], "\(shard)")
         #expect((shard["lastTopologyChange"] as? [String: Any])?["kind"] as? String == "rejoin")
     }
+
+    @Test("a switchover whose target cannot replay the old primary's shutdown checkpoint in time is rolled back: the old primary is the primary again and takes writes")
+    func switchoverRollback() async throws {
+        let s = try ReplicaShard("replica-rollback", version: .v15)
+        defer { s.cleanUp() }
+        // b applies commits an hour late, so it never reaches a's shutdown checkpoint in time.
+        try s.b.sql("ALTER SYSTEM SET recovery_min_apply_delay = '1h'")
+        try s.b.sql("SELECT pg_reload_conf()")
+        try await Task.sleep(nanoseconds: 500_000_000)
+        try s.a.sql("INSERT INTO log VALUES (1, 'delayed on b')")
+        let r = try s.f.vault(["switchover", "--to", "b", "--timeout", "3s"])
+        #expect(r.status == 10 && r.stderr.contains("rolled back"), "\(r.stdout)\(r.stderr)")
+        #expect(try s.a.sql("SELECT pg_is_in_recovery()") == "f", "a runs as primary again")
+        try s.a.sql("INSERT INTO log VALUES (2, 'after the rollback')")
+        #expect(try s.b.sql("SELECT pg_is_in_recovery()") == "t", "b was not promoted")
+        let events = try await s.f.openRepository().topologyEvents(shard: "main")
+        #expect(events.last?.outcome == "rolled back" && events.last?.kind == .switchover, "\(events)")
+    }
+
+    @Test("WAL the old primary never archived (its archive_command failing) is pushed from the new primary before promotion, so the archive has no gap")
+    func archiveContinuity() async throws {
+        let s = try ReplicaShard("replica-continuity", version: .v15, priorities: ["b": 100, "c": 50])
+        defer { s.cleanUp() }
+        let full = try s.f.vault(["backup", "--type", "full"])
+        #expect(full.status == 0, "\(full.stderr)")
+        try s.a.sql("ALTER SYSTEM SET archive_command = '/bin/false'")
+        try s.a.sql("SELECT pg_reload_conf()")
+        for batch in 0..<3 {
+            try s.a.sql("INSERT INTO log SELECT g, md5(g::text) FROM generate_series(\(batch * 1000 + 1), \(batch * 1000 + 1000)) g")
+            try s.a.sql("SELECT pg_switch_wal()")
+        }
+        try s.a.sql("SELECT pg_create_restore_point('unarchived')")
+        let atPoint = try s.ids(s.a)
+        try s.a.sql("INSERT INTO log VALUES (99999, 'after the point')")
+        try await s.waitCaughtUp(s.b, with: s.a)
+        try await s.waitCaughtUp(s.c, with: s.a)
+        try await s.kill(s.a)
+        let r = try s.f.vault(["failover", "--confirm-primary-down"])
+        #expect(r.status == 0 && r.stdout.contains("archive continuity: pushed"), "\(r.stdout)\(r.stderr)")
+        // The restore point lies in WAL only the old primary and its standbys had: recovery from
+        // the backup before the failover reaches it through the segments pushed.
+        let fullID = try #require(Self.firstBackup(full.stdout))
+        try s.b.sql("SELECT pg_switch_wal()")
+        try await Task.sleep(nanoseconds: 2_000_000_000)
+        let copy = try await s.f.restoreAndRecover("restored", version: .v15, ["--backup", fullID, "--target-name", "unarchived"])
+        #expect(try s.ids(copy) == atPoint)
+    }
 }
