@@ -1,3 +1,5 @@
+import VaultSupport
+
 /// One problem found in a policy file, with the line and column where it is.
 public struct PolicyIssue: Sendable, Equatable, CustomStringConvertible {
     public var line: Int
@@ -37,21 +39,12 @@ public struct PolicyError: Error, Sendable, CustomStringConvertible {
 
 /// A shard asked for that the policy cannot name: no such shard, several and none chosen, or
 /// a key outside the shard map.
-public struct ShardLookupError: Error, CustomStringConvertible, Sendable, Equatable {
-    public enum Kind: Sendable, Equatable {
-        case unknownShard
-        case shardRequired
-        case noShardMap
-        case keyOutsideMap
-    }
+public typealias ShardLookupError = LayerError<ShardLookupErrorKind>
 
-    public let kind: Kind
-    public let message: String
-
-    public init(_ kind: Kind, _ message: String) {
-        self.kind = kind
-        self.message = message
-    }
-
-    public var description: String { message }
+/// The kinds of `ShardLookupError`.
+public enum ShardLookupErrorKind: Sendable, Equatable {
+    case unknownShard
+    case shardRequired
+    case noShardMap
+    case keyOutsideMap
 }

@@ -1,24 +1,17 @@
+import VaultSupport
+
 /// A failure talking to PostgreSQL or reading its files. Messages name the node, its host and
 /// port, never the conninfo (which may carry a password).
-public struct PostgresError: Error, CustomStringConvertible, Sendable, Equatable {
-    public enum Kind: Sendable, Equatable {
-        /// The server could not be reached, or refused the connection.
-        case connection
-        /// A statement failed on the server.
-        case query
-        /// The server answered, but not with what the statement should return.
-        case unexpectedAnswer
-        /// A file of the data directory (pg_control) fails its checksum.
-        case damagedFile
-    }
+public typealias PostgresError = LayerError<PostgresErrorKind>
 
-    public let kind: Kind
-    public let message: String
-
-    public init(_ kind: Kind, _ message: String) {
-        self.kind = kind
-        self.message = message
-    }
-
-    public var description: String { message }
+/// The kinds of `PostgresError`.
+public enum PostgresErrorKind: Sendable, Equatable {
+    /// The server could not be reached, or refused the connection.
+    case connection
+    /// A statement failed on the server.
+    case query
+    /// The server answered, but not with what the statement should return.
+    case unexpectedAnswer
+    /// A file of the data directory (pg_control) fails its checksum.
+    case damagedFile
 }

@@ -2,21 +2,12 @@
 ///
 /// `description` is one line naming the document, never its contents (which may hold a lease
 /// token or key material).
-public struct CodingError: Error, CustomStringConvertible, Sendable, Equatable {
-    public enum Kind: Sendable, Equatable {
-        /// The bytes are not the document they claim to be: damaged, or written by something else.
-        case malformed
-        /// A value could not be encoded (a program error, not an operator's).
-        case unencodable
-    }
+public typealias CodingError = LayerError<CodingErrorKind>
 
-    public let kind: Kind
-    public let message: String
-
-    public init(_ kind: Kind, _ message: String) {
-        self.kind = kind
-        self.message = message
-    }
-
-    public var description: String { message }
+/// The kinds of `CodingError`.
+public enum CodingErrorKind: Sendable, Equatable {
+    /// The bytes are not the document they claim to be: damaged, or written by something else.
+    case malformed
+    /// A value could not be encoded (a program error, not an operator's).
+    case unencodable
 }
