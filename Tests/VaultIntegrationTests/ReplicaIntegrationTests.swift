@@ -162,8 +162,12 @@ struct ReplicaIntegrationTests {
         // The refusal put c's WAL receiver settings back as they were.
         #expect(try s.c.sql("SELECT current_setting('primary_conninfo')") == "")
 
+        // The operator accepts the loss: c is promoted (b, priority 0, never is).
+        let forced = try s.f.vault(["failover", "--allow-data-loss", "--json"])
+        #expect(forced.status == 0 && Self.json(forced.stdout)["to"] as? String == "c", "\(forced.stdout)\(forced.stderr)")
+        #expect(try s.c.sql("SELECT pg_is_in_recovery()") == "f" && s.b.sql("SELECT pg_is_in_recovery()") == "t")
+
         // Two nodes accept writes: status reports drift, failover and switchover refuse.
-        try s.c.sql("SELECT pg_promote()")
         try s.b.sql("SELECT pg_wal_replay_pause()")
         try await Task.sleep(nanoseconds: 500_000_000)
         let restarted = try ProcessRunner.run([s.a.bindir + "/pg_ctl", "-D", s.a.dataDir, "-l", s.a.logFile, "-w", "start"], asPostgres: true)
