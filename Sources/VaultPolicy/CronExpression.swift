@@ -2,8 +2,14 @@ import Foundation
 import VaultSupport
 
 /// A standard five-field cron expression (minute hour day-of-month month day-of-week),
-/// evaluated in UTC. Supports `*`, lists, ranges, steps, month and weekday names, and the
-/// `@hourly`, `@daily`, `@weekly`, `@monthly` shorthands.
+/// evaluated in a time zone (UTC unless the policy names one). Supports `*`, lists, ranges,
+/// steps, month and weekday names, and the `@hourly`, `@daily`, `@weekly`, `@monthly`
+/// shorthands.
+///
+/// Across a daylight-saving change it behaves as classic cron does: a local time that does not
+/// exist (clocks skip from 02:00 to 03:00) fires once, at the same offset into the next hour
+/// (02:30 fires at 03:30), and a local time that happens twice (clocks go back) fires once, the
+/// first time.
 public struct CronExpression: Sendable, Equatable, CustomStringConvertible {
     public let text: String
     let minutes: Set<Int>
@@ -15,6 +21,20 @@ public struct CronExpression: Sendable, Equatable, CustomStringConvertible {
     let dayOfWeekRestricted: Bool
 
     public var description: String { text }
+
+    /// Coordinated Universal Time, the zone of a policy that names none.
+    public static let utc = TimeZone(identifier: "UTC") ?? TimeZone(secondsFromGMT: 0) ?? .current
+
+    /// The next `count` firing times after `date`.
+    public func upcoming(_ count: Int, after date: Date, in zone: TimeZone = CronExpression.utc) -> [Date] {
+        var out: [Date] = []
+        var from = date
+        while out.count < count, let next = next(after: from, in: zone) {
+            out.append(next)
+            from = next
+        }
+        return out
+    }
 
     private static let monthNames = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
     private static let dayNames = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
@@ -52,12 +72,12 @@ public struct CronExpression: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The first minute strictly after `date` at which the expression fires, or nil when it
-    /// never fires within the next eight years (for example `0 0 31 2 *`). Evaluated in UTC,
-    /// a day at a time, so a yearly expression costs a few hundred steps, not half a million.
-    public func next(after date: Date) -> Date? {
+    /// never fires within the next eight years (for example `0 0 31 2 *`). Evaluated in
+    /// `zone`, a day at a time, so a yearly expression costs a few hundred steps, not half a
+    /// million.
+    public func next(after date: Date, in zone: TimeZone = CronExpression.utc) -> Date? {
         var calendar = Calendar(identifier: .gregorian)
-        guard let utc = TimeZone(identifier: "UTC") else { return nil }
-        calendar.timeZone = utc
+        calendar.timeZone = zone
         // The next whole minute after `date`.
         let firstMinute = (date.timeIntervalSince1970 / 60).rounded(.down) * 60 + 60
         let start = Date(timeIntervalSince1970: firstMinute)
@@ -66,9 +86,13 @@ public struct CronExpression: Sendable, Equatable, CustomStringConvertible {
         for _ in 0..<(8 * 366) {
             let c = calendar.dateComponents([.day, .month, .weekday], from: day)
             if let d = c.day, let m = c.month, let w = c.weekday, months.contains(m), dayMatches(day: d, weekday: w - 1) {
+                let ymd = calendar.dateComponents([.year, .month, .day], from: day)
                 for hour in sortedHours {
                     for minute in sortedMinutes {
-                        let candidate = day.addingTimeInterval(TimeInterval(hour * 3600 + minute * 60))
+                        // The local wall-clock time, not an offset from midnight: a day with a
+                        // daylight-saving change is 23 or 25 hours long.
+                        let wall = DateComponents(year: ymd.year, month: ymd.month, day: ymd.day, hour: hour, minute: minute)
+                        guard let candidate = calendar.date(from: wall) else { continue }
                         if candidate >= start { return candidate }
                     }
                 }

@@ -1,3 +1,4 @@
+import Foundation
 import VaultStorage
 
 /// The operator's declarative policy: where the repository is, how objects are protected,
@@ -95,11 +96,20 @@ public struct ScheduleSettings: Sendable {
     public var incremental: CronExpression?
     public var verify: CronExpression?
     public var expire: CronExpression?
-    public init(full: CronExpression? = nil, incremental: CronExpression? = nil, verify: CronExpression? = nil, expire: CronExpression? = nil) {
+    /// The zone the expressions are read in (`schedule.timezone`, an IANA name; UTC by default).
+    public var timeZone: TimeZone
+    public init(full: CronExpression? = nil, incremental: CronExpression? = nil, verify: CronExpression? = nil, expire: CronExpression? = nil,
+                timeZone: TimeZone = CronExpression.utc) {
         self.full = full
         self.incremental = incremental
         self.verify = verify
         self.expire = expire
+        self.timeZone = timeZone
+    }
+
+    /// The jobs that have a schedule, in the order a person reads them.
+    public var jobs: [(job: String, cron: CronExpression)] {
+        [("full", full), ("incremental", incremental), ("verify", verify), ("expire", expire)].compactMap { job, cron in cron.map { (job, $0) } }
     }
 }
 

@@ -166,8 +166,17 @@ public enum PolicyLoader {
                     return nil
                 }
             }
+            var zone = base.schedule.timeZone
+            if let name = sched.string("timezone") {
+                if let z = TimeZone(identifier: name), name.contains("/") || name == "UTC" {
+                    zone = z
+                } else {
+                    issues.add(sched.value("timezone"), "schedule.timezone: '\(name)' is not an IANA time zone name (such as UTC or Europe/Berlin)")
+                }
+            }
             s.schedule = ScheduleSettings(full: cron("full") ?? base.schedule.full, incremental: cron("incremental") ?? base.schedule.incremental,
-                                          verify: cron("verify") ?? base.schedule.verify, expire: cron("expire") ?? base.schedule.expire)
+                                          verify: cron("verify") ?? base.schedule.verify, expire: cron("expire") ?? base.schedule.expire,
+                                          timeZone: zone)
             sched.finish()
         }
         if let r = m.mapping("retention") {

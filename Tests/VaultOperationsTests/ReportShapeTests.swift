@@ -162,10 +162,10 @@ struct ReportShapeTests {
                 nodes: [{name: n2, conninfo: "host=h"}]
             """, path: "/p.yaml")
         let valid = PolicyCheckReport(path: "/p.yaml", policy: policy)
-        #expect(try Self.keyPaths(valid) == ["path", "valid", "shards", "nodes", "shardMap", "shardMap.from", "shardMap.to", "issues"])
+        #expect(try Self.keyPaths(valid) == ["path", "valid", "shards", "nodes", "shardMap", "shardMap.from", "shardMap.to", "issues", "schedules"])
         #expect(valid.valid && valid.shards == 2 && valid.nodes == 2 && valid.shardMap?.to == 19)
         let invalid = PolicyCheckReport(path: "/p.yaml", error: PolicyError(path: "/p.yaml", issues: [PolicyIssue(line: 3, column: 1, message: "unknown key")]))
-        #expect(try Self.keyPaths(invalid) == ["path", "valid", "shards", "nodes", "issues", "issues[].line", "issues[].column", "issues[].message"])
+        #expect(try Self.keyPaths(invalid) == ["path", "valid", "shards", "nodes", "issues", "issues[].line", "issues[].column", "issues[].message", "schedules"])
 
         let located = LocateReport(key: 12, shard: try policy.locate(key: 12))
         #expect(try Self.keyPaths(located) == ["key", "shard", "from", "to", "nodes"])

@@ -200,3 +200,58 @@ struct CronTests {
         }
     }
 }
+
+@Suite("schedules in a time zone")
+struct ScheduleZoneTests {
+    static func utc(_ text: String) -> Date? { ISO8601DateFormatter().date(from: text) }
+    static let berlin = TimeZone(identifier: "Europe/Berlin")
+
+    @Test("a named zone moves the UTC instant with daylight saving; a skipped local time fires once after the gap, a repeated one once")
+    func daylightSaving() throws {
+        let zone = try #require(Self.berlin)
+        let nightly = try CronExpression("30 2 * * *")
+        // Spring forward on 2026-03-29: 02:00 CET becomes 03:00 CEST, so 02:30 does not exist.
+        let spring = nightly.upcoming(3, after: try #require(Self.utc("2026-03-27T12:00:00Z")), in: zone)
+        #expect(spring == [Self.utc("2026-03-28T01:30:00Z"), Self.utc("2026-03-29T01:30:00Z"), Self.utc("2026-03-30T00:30:00Z")].compactMap { $0 })
+        // Fall back on 2026-10-25: 02:30 happens twice and fires the first time only.
+        let fall = nightly.upcoming(3, after: try #require(Self.utc("2026-10-24T12:00:00Z")), in: zone)
+        #expect(fall == [Self.utc("2026-10-25T00:30:00Z"), Self.utc("2026-10-26T01:30:00Z"), Self.utc("2026-10-27T01:30:00Z")].compactMap { $0 })
+        // Weekdays at 09:00 local, across the change: 08:00Z in winter, 07:00Z in summer.
+        let weekdays = try CronExpression("0 9 * * mon-fri").upcoming(2, after: try #require(Self.utc("2026-03-26T12:00:00Z")), in: zone)
+        #expect(weekdays == [Self.utc("2026-03-27T08:00:00Z"), Self.utc("2026-03-30T07:00:00Z")].compactMap { $0 })
+    }
+
+    @Test("policy check shows every job's next three runs in its zone; a bad zone or a six-field expression is named with its line")
+    func visible() throws {
+        let policy = try PolicyLoader.parse("""
+            version: 1
+            repository: {path: /r}
+            encryption: none
+            defaults:
+              schedule: {full: "0 2 * * 0", verify: "30 4 * * *", timezone: Europe/Berlin}
+            shards:
+              - name: main
+                nodes: [{name: a, conninfo: "host=h"}]
+            """, path: "/p.yaml")
+        let report = PolicyCheckReport(path: "/p.yaml", policy: policy, now: try #require(Self.utc("2026-12-02T12:00:00Z")))
+        #expect(report.schedules.map(\.job) == ["full", "verify"])
+        #expect(report.schedules.first?.next == ["2026-12-06T02:00:00+01:00", "2026-12-13T02:00:00+01:00", "2026-12-20T02:00:00+01:00"])
+        #expect(report.text.contains("main full '0 2 * * 0' (Europe/Berlin): 2026-12-06T02:00:00+01:00"), "\(report.text)")
+
+        let bad = #expect(throws: PolicyError.self) {
+            try PolicyLoader.parse("""
+                version: 1
+                repository: {path: /r}
+                encryption: none
+                defaults:
+                  schedule: {full: "0 0 2 * * 0", timezone: Mars/Olympus}
+                shards:
+                  - name: main
+                    nodes: [{name: a, conninfo: "host=h"}]
+                """, path: "/p.yaml")
+        }
+        let messages = bad?.issues.map { "\($0.line): \($0.message)" } ?? []
+        #expect(messages.contains { $0.hasPrefix("5: schedule.full: cron expression '0 0 2 * * 0' has 6 fields") }, "\(messages)")
+        #expect(messages.contains { $0.hasPrefix("5: schedule.timezone: 'Mars/Olympus' is not an IANA time zone name") }, "\(messages)")
+    }
+}

@@ -56,7 +56,7 @@ public struct BackupOperation {
             }
             return manifest
         case .auto:
-            if let reason = Self.fullBackupDue(ids: ids, schedule: shard.settings.schedule.full, now: now) {
+            if let reason = Self.fullBackupDue(ids: ids, schedule: shard.settings.schedule.full, zone: shard.settings.schedule.timeZone, now: now) {
                 progress("auto: \(reason), taking a full backup")
                 return nil
             }
@@ -119,9 +119,9 @@ public struct BackupOperation {
 
     /// Why `auto` must take a full backup now, or nil when an incremental will do: there is no
     /// full backup among `ids`, or `schedule` fired after the newest full backup started.
-    static func fullBackupDue(ids: [String], schedule: CronExpression?, now: Date) -> String? {
+    static func fullBackupDue(ids: [String], schedule: CronExpression?, zone: TimeZone = CronExpression.utc, now: Date) -> String? {
         guard let lastFull = ids.last(where: { BackupID.kind($0) == .full }) else { return "no full backup yet" }
-        guard let schedule, let started = BackupID.started(lastFull), let due = schedule.next(after: started), due <= now else { return nil }
+        guard let schedule, let started = BackupID.started(lastFull), let due = schedule.next(after: started, in: zone), due <= now else { return nil }
         return "schedule.full '\(schedule.text)' came due at \(Timestamp.format(due)), after full backup \(lastFull)"
     }
 
