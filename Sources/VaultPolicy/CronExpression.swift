@@ -12,13 +12,14 @@ import VaultSupport
 /// first time.
 public struct CronExpression: Sendable, Equatable, CustomStringConvertible {
     public let text: String
-    let minutes: Set<Int>
-    let hours: Set<Int>
-    let daysOfMonth: Set<Int>
-    let months: Set<Int>
-    let daysOfWeek: Set<Int>
-    let dayOfMonthRestricted: Bool
-    let dayOfWeekRestricted: Bool
+    public let minutes: Set<Int>
+    public let hours: Set<Int>
+    public let daysOfMonth: Set<Int>
+    public let months: Set<Int>
+    /// 0 = Sunday … 6 = Saturday.
+    public let daysOfWeek: Set<Int>
+    public let dayOfMonthRestricted: Bool
+    public let dayOfWeekRestricted: Bool
 
     public var description: String { text }
 
