@@ -1,6 +1,6 @@
 import VaultPostgres
 
-/// Whether a failover may promote, and whom: every check of DESIGN's failover rules, from
+/// Whether a failover may promote, and whom: every check of the failover rules (docs/ARCHITECTURE.md), from
 /// node states frozen by the caller (WAL receivers stopped). Pure: values in, plan out.
 public struct FailoverDecision: Sendable, Codable, Equatable {
     public struct Input: Sendable {

@@ -107,7 +107,7 @@ public struct FailoverOperation {
             // Freeze: with every WAL receiver stopped, positions cannot move while compared.
             var saved: [String: String] = [:]
             do {
-                saved = try freeze(nodes)
+                saved = try await freeze(nodes)
                 steps.append("stopped the WAL receivers of \(saved.keys.sorted().joined(separator: ", "))")
                 nodes = NodeProbe.observe(shard)
                 let decision = decide(nodes, fenced: true, detail: fenceDetail)
@@ -121,7 +121,7 @@ public struct FailoverOperation {
                 }
                 result.steps = steps
                 return try await promote(to, nodes: nodes, context: context, lock: lock, archive: archive, inventory: inventory, options: options,
-                                         result: result, saved: saved)
+                                         result: result)
             } catch let error as OperationError where error.kind == .refused {
                 throw error
             } catch {
@@ -172,7 +172,7 @@ public struct FailoverOperation {
 
     /// Stops each reachable standby's WAL receiver (primary_conninfo emptied and reloaded);
     /// returns each one's previous primary_conninfo so a refusal can put it back.
-    private func freeze(_ nodes: [NodeState]) throws -> [String: String] {
+    private func freeze(_ nodes: [NodeState]) async throws -> [String: String] {
         var saved: [String: String] = [:]
         for node in nodes where node.reachable && node.role == .standby {
             let conn = try NodeControl(shard: shard, node: try policyNode(node.name)).connect()
@@ -183,7 +183,7 @@ public struct FailoverOperation {
             let conn = try NodeControl(shard: shard, node: try policyNode(name)).connect()
             for _ in 0..<50 {
                 if try conn.scalarOrNil("SELECT count(*)::text FROM pg_stat_wal_receiver WHERE status = 'streaming'") == "0" { break }
-                usleep(100_000)
+                try await Task.sleep(nanoseconds: 100_000_000)
             }
         }
         return saved
@@ -201,7 +201,7 @@ public struct FailoverOperation {
     }
 
     private func promote(_ to: String, nodes: [NodeState], context: ReplicaOperationContext, lock: any StorageLock, archive: WALArchive,
-                         inventory: WALInventory, options: Options, result: Result, saved: [String: String]) async throws -> Result {
+                         inventory: WALInventory, options: Options, result: Result) async throws -> Result {
         var result = result
         var steps = result.steps
         let target = try context.control(to)
