@@ -56,3 +56,17 @@ struct PostgresTypesTests {
         #expect(WALLongPageHeader(short) == nil)
     }
 }
+
+@Suite("connection strings, as libpq reads them")
+struct ConnInfoTests {
+    @Test("a keyword string or a URI gets application_name as one more keyword, quoted for libpq")
+    func setting() throws {
+        let plain = ConnInfo.setting("application_name", to: "b", in: "host=db-a port=5433 user=vault dbname=postgres")
+        #expect(plain == "application_name='b' dbname='postgres' host='db-a' port='5433' user='vault'")
+        let uri = ConnInfo.setting("application_name", to: "node 'b'\\x", in: "postgresql://vault@db-a:5433/postgres?sslmode=require")
+        let parsed = try #require(ConnInfo(uri))
+        #expect(parsed.host == "db-a" && parsed.port == "5433" && parsed.values["sslmode"] == "require" && parsed.values["user"] == "vault")
+        #expect(parsed.values["application_name"] == "node 'b'\\x", "quotes and backslashes survive: \(uri)")
+        #expect(ConnInfo("host=a port") == nil, "libpq refuses a malformed string")
+    }
+}
