@@ -63,8 +63,7 @@ public struct FailoverOperation {
 
     public func run(_ options: Options) async throws -> Result {
         let context = try await ReplicaOperationContext.open(policy: policy, shard: shard, command: options.command)
-        let record = try await context.repository.shardRecord(shard.name)
-        let archive = WALArchive(repository: context.repository, record: record)
+        let archive = context.archive
         return try await context.withLock("failover") { lock in
             var nodes = NodeProbe.observe(shard)
             var steps: [String] = []
@@ -72,7 +71,7 @@ public struct FailoverOperation {
             let inventory = try await WALInventory.load(archive)
             let archivedThrough = Self.archivedThrough(inventory)
             func decide(_ nodes: [NodeState], fenced: Bool?, detail: String) -> FailoverDecision {
-                FailoverDecision(.init(nodes: nodes, systemIdentifier: record.systemIdentifier, archivedThrough: archivedThrough,
+                FailoverDecision(.init(nodes: nodes, systemIdentifier: context.record.systemIdentifier, archivedThrough: archivedThrough,
                                        maxLagBytes: shard.failover.maxLagBytes ?? Self.defaultMaxLagBytes, target: options.target,
                                        allowDataLoss: options.allowDataLoss, fenced: fenced, fenceDetail: detail))
             }
@@ -107,7 +106,7 @@ public struct FailoverOperation {
             // Freeze: with every WAL receiver stopped, positions cannot move while compared.
             var saved: [String: String] = [:]
             do {
-                saved = try await freeze(nodes)
+                saved = try await freeze(nodes, context: context)
                 steps.append("stopped the WAL receivers of \(saved.keys.sorted().joined(separator: ", "))")
                 nodes = NodeProbe.observe(shard)
                 let decision = decide(nodes, fenced: true, detail: fenceDetail)
@@ -116,7 +115,7 @@ public struct FailoverOperation {
                 result.lagBytes = decision.lagBytes
                 result.to = decision.candidate ?? options.target
                 guard decision.approved, let to = decision.candidate else {
-                    try thaw(saved)
+                    try thaw(saved, context: context)
                     throw Self.refusal(decision, shard: shard.name)
                 }
                 result.steps = steps
@@ -127,7 +126,7 @@ public struct FailoverOperation {
             } catch {
                 // Before a promotion the standbys go back to what they streamed from; after one,
                 // they stay where the failover put them.
-                if !nodes.contains(where: { NodeProbe.observe(try? policyNode($0.name), shard: shard.name)?.role == .primary }) { try? thaw(saved) }
+                if !shard.nodes.contains(where: { NodeProbe.observe($0, shard: shard.name).role == .primary }) { try? thaw(saved, context: context) }
                 try? await context.record(.failover, from: result.from, to: result.to, lsn: nil, timeline: result.timeline, outcome: "failed",
                                           steps: steps + ["failed: \(error)"])
                 throw error
@@ -142,8 +141,7 @@ public struct FailoverOperation {
     }
 
     static func refusal(_ decision: FailoverDecision, shard: String) -> OperationError {
-        let failed = decision.refusal
-        return OperationError(.refused, "failover of shard \(shard) refused: \(failed?.name ?? "check"): \(failed?.detail ?? "not approved"); no node was promoted")
+        ReplicaOperationContext.refusal("failover of shard \(shard)", decision.refusal, "no node was promoted")
     }
 
     static func plan(to: String, others: [String]) -> [String] {
@@ -158,29 +156,27 @@ public struct FailoverOperation {
     static func fence(_ command: String) throws -> (Bool, String) {
         let argv = ArgumentVector.split(command)
         guard !argv.isEmpty else { return (false, "failover.fence_command is empty") }
-        let log = FileManager.default.temporaryDirectory.path + "/vault-fence-\(getpid()).log"
-        defer { unlink(log) }
-        let status: Int32
+        let run: (status: Int32, tail: [String])
         do {
-            status = try Subprocess.run(argv, output: log)
+            run = try ReplicaOperationContext.runLogged(argv, lines: 2)
         } catch {
             return (false, "\(argv[0]) could not run: \(error)")
         }
-        let tail = String(decoding: (try? FileIO.read(log)) ?? [], as: UTF8.self).split(separator: "\n").suffix(2).joined(separator: "; ")
-        return status == 0 ? (true, "\(argv[0]) succeeded") : (false, "\(argv[0]) exited \(status)\(tail.isEmpty ? "" : ": \(tail)")")
+        let tail = run.tail.joined(separator: "; ")
+        return run.status == 0 ? (true, "\(argv[0]) succeeded") : (false, "\(argv[0]) exited \(run.status)\(tail.isEmpty ? "" : ": \(tail)")")
     }
 
     /// Stops each reachable standby's WAL receiver (primary_conninfo emptied and reloaded);
     /// returns each one's previous primary_conninfo so a refusal can put it back.
-    private func freeze(_ nodes: [NodeState]) async throws -> [String: String] {
+    private func freeze(_ nodes: [NodeState], context: ReplicaOperationContext) async throws -> [String: String] {
         var saved: [String: String] = [:]
         for node in nodes where node.reachable && node.role == .standby {
-            let conn = try NodeControl(shard: shard, node: try policyNode(node.name)).connect()
+            let conn = try context.control(node.name).connect()
             saved[node.name] = try conn.scalarOrNil("SHOW primary_conninfo") ?? ""
             try NodeControl.repoint(conn, to: "")
         }
         for name in saved.keys {
-            let conn = try NodeControl(shard: shard, node: try policyNode(name)).connect()
+            let conn = try context.control(name).connect()
             for _ in 0..<50 {
                 if try conn.scalarOrNil("SELECT count(*)::text FROM pg_stat_wal_receiver WHERE status = 'streaming'") == "0" { break }
                 try await Task.sleep(nanoseconds: 100_000_000)
@@ -189,15 +185,10 @@ public struct FailoverOperation {
         return saved
     }
 
-    private func thaw(_ saved: [String: String]) throws {
+    private func thaw(_ saved: [String: String], context: ReplicaOperationContext) throws {
         for (name, conninfo) in saved {
-            try NodeControl.repoint(try NodeControl(shard: shard, node: try policyNode(name)).connect(), to: conninfo)
+            try NodeControl.repoint(try context.control(name).connect(), to: conninfo)
         }
-    }
-
-    private func policyNode(_ name: String) throws -> NodePolicy {
-        guard let node = shard.nodes.first(where: { $0.name == name }) else { throw OperationError(.usage, "no node \(name) in shard \(shard.name)") }
-        return node
     }
 
     private func promote(_ to: String, nodes: [NodeState], context: ReplicaOperationContext, lock: any StorageLock, archive: WALArchive,
@@ -247,7 +238,7 @@ public struct FailoverOperation {
                 steps.append("\(state.name) holds WAL past \(to)'s promotion point (\(position) > \(replayed)): it cannot follow; rejoin it with vault rejoin --node \(state.name)")
                 continue
             }
-            try NodeControl.repoint(try NodeControl(shard: shard, node: node).connect(), to: target.streamingConninfo(for: node.name))
+            try NodeControl.repoint(try context.control(node.name).connect(), to: target.streamingConninfo(for: node.name))
             followers.append(node)
             steps.append("re-pointed \(node.name) at \(to)")
         }

@@ -116,12 +116,10 @@ struct NodeControl {
 
     private func run(_ argv: [String], what: String, asUser: String? = nil) throws {
         guard !argv.isEmpty else { throw OperationError(.usage, "\(what) is empty") }
-        let log = FileManager.default.temporaryDirectory.path + "/vault-node-\(getpid()).log"
-        defer { unlink(log) }
-        let status = try Subprocess.run(argv, asUser: asUser, output: log)
-        guard status == 0 else {
-            let tail = String(decoding: (try? FileIO.read(log)) ?? [], as: UTF8.self).split(separator: "\n").suffix(3).joined(separator: "; ")
-            throw OperationError(.database, "\(what) exited \(status)\(tail.isEmpty ? "" : ": \(tail)")")
+        let run = try ReplicaOperationContext.runLogged(argv, asUser: asUser)
+        guard run.status == 0 else {
+            let tail = run.tail.joined(separator: "; ")
+            throw OperationError(.database, "\(what) exited \(run.status)\(tail.isEmpty ? "" : ": \(tail)")")
         }
     }
 }

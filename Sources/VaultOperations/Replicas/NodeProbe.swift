@@ -12,11 +12,6 @@ public enum NodeProbe {
         shard.nodes.map { observe($0, shard: shard.name) }
     }
 
-    /// Nil for no node (a convenience for callers holding an optional).
-    public static func observe(_ node: NodePolicy?, shard: String) -> NodeState? {
-        node.map { observe($0, shard: shard) }
-    }
-
     public static func observe(_ node: NodePolicy, shard: String) -> NodeState {
         let info = ConnInfo(node.conninfo)
         var state = NodeState(name: node.name, priority: node.priority, host: info?.host, port: info?.port, reachable: false)

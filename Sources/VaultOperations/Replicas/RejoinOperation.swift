@@ -54,8 +54,7 @@ public struct RejoinOperation {
 
     public func run(_ options: Options) async throws -> Result {
         let context = try await ReplicaOperationContext.open(policy: policy, shard: shard, command: options.command)
-        let record = try await context.repository.shardRecord(shard.name)
-        let archive = WALArchive(repository: context.repository, record: record)
+        let archive = context.archive
         return try await context.withLock("rejoin") { _ in
             let node = try context.control(options.node)
             let states = NodeProbe.observe(shard)
@@ -90,8 +89,7 @@ public struct RejoinOperation {
                 return result
             }
             guard let primary, let pgdata, checks.allSatisfy(\.passed) else {
-                let failed = checks.first { !$0.passed }
-                throw OperationError(.refused, "rejoin of node \(options.node) refused: \(failed?.name ?? "check"): \(failed?.detail ?? "not approved"); nothing was changed")
+                throw ReplicaOperationContext.refusal("rejoin of node \(options.node)", checks.first { !$0.passed }, "nothing was changed")
             }
             let primaryControl = try context.control(primary.name)
             var steps: [String] = []
@@ -112,7 +110,7 @@ public struct RejoinOperation {
             // pg_rewind copies the source's configuration files, and so does a restore; the node
             // keeps its own (its port, its listen address, its pg_hba.conf).
             let configuration = try Self.configurationFiles.compactMap { name in try FileIO.readIfExists(pgdata + "/" + name).map { (name, $0) } }
-            let rewind = try rewindNode(node, pgdata: pgdata, source: primary.name)
+            let rewind = try rewindNode(node, pgdata: pgdata, source: primaryControl)
             if rewind.ok {
                 result.method = rewind.detail.contains("no rewind required") ? "none needed" : "pg_rewind"
                 steps.append("pg_rewind onto \(primary.name): \(rewind.detail)")
@@ -196,17 +194,13 @@ public struct RejoinOperation {
     }
 
     /// Runs pg_rewind as the data directory's owner; (true, its last line) on success.
-    private func rewindNode(_ node: NodeControl, pgdata: String, source: String) throws -> (ok: Bool, detail: String) {
-        let sourceNode = try NodeControl(shard: shard, node: shard.nodes.first { $0.name == source } ?? node.node)
-        let log = FileManager.default.temporaryDirectory.path + "/vault-rewind-\(getpid()).log"
-        defer { unlink(log) }
+    private func rewindNode(_ node: NodeControl, pgdata: String, source: NodeControl) throws -> (ok: Bool, detail: String) {
         // -R writes standby.signal as the rewind finishes: from then on the node can only start
         // as a standby, even if vault stops before it writes its own settings.
-        let argv = [try node.bindir(pgdata) + "/pg_rewind", "--target-pgdata", pgdata, "--source-server", sourceNode.node.conninfo,
+        let argv = [try node.bindir(pgdata) + "/pg_rewind", "--target-pgdata", pgdata, "--source-server", source.node.conninfo,
                     "--restore-target-wal", "--write-recovery-conf"]
-        let status = try Subprocess.run(argv, asUser: Subprocess.owner(of: pgdata), output: log)
-        let lines = String(decoding: (try? FileIO.read(log)) ?? [], as: UTF8.self).split(separator: "\n").map(String.init)
-        let detail = lines.last { $0.contains("no rewind required") } ?? lines.last ?? "no output"
-        return (status == 0, status == 0 ? detail : "exit \(status): \(lines.suffix(2).joined(separator: "; "))")
+        let run = try ReplicaOperationContext.runLogged(argv, asUser: Subprocess.owner(of: pgdata), lines: 40)
+        let detail = run.tail.last { $0.contains("no rewind required") } ?? run.tail.last ?? "no output"
+        return (run.status == 0, run.status == 0 ? detail : "exit \(run.status): \(run.tail.suffix(2).joined(separator: "; "))")
     }
 }

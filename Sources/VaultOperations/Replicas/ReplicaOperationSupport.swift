@@ -12,15 +12,36 @@ struct ReplicaOperationContext {
     let policy: Policy
     let shard: ShardPolicy
     let repository: Repository
+    /// The shard's record, read once: its system identifier and the archive's segment size.
+    let record: ShardRecord
     let started = Date()
     let command: String
+
+    var archive: WALArchive { WALArchive(repository: repository, record: record) }
 
     /// One switchover, failover or rejoin per shard at a time. Not the backup lock: a
     /// running backup must never hold up a failover.
     static func lockName(_ shard: String) -> String { "\(shard)/locks/topology.lock" }
 
     static func open(policy: Policy, shard: ShardPolicy, command: String) async throws -> ReplicaOperationContext {
-        ReplicaOperationContext(policy: policy, shard: shard, repository: try await RepositoryOpener.open(policy), command: command)
+        let repository = try await RepositoryOpener.open(policy)
+        return ReplicaOperationContext(policy: policy, shard: shard, repository: repository,
+                                       record: try await repository.shardRecord(shard.name), command: command)
+    }
+
+    /// The refusal for the first failed check: what failed, and that nothing was done.
+    static func refusal(_ operation: String, _ check: ReplicaCheck?, _ consequence: String) -> OperationError {
+        OperationError(.refused, "\(operation) refused: \(check?.name ?? "check"): \(check?.detail ?? "not approved"); \(consequence)")
+    }
+
+    /// Runs a program (a policy command, pg_ctl, pg_rewind) with its output in a temporary
+    /// file; returns its exit status and its last output lines, for messages.
+    static func runLogged(_ argv: [String], asUser user: String? = nil, lines: Int = 3) throws -> (status: Int32, tail: [String]) {
+        let log = FileManager.default.temporaryDirectory.path + "/vault-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).log"
+        defer { unlink(log) }
+        let status = try Subprocess.run(argv, asUser: user, output: log)
+        let output = String(decoding: (try? FileIO.read(log)) ?? [], as: UTF8.self).split(separator: "\n").map(String.init)
+        return (status, Array(output.suffix(lines)))
     }
 
     /// Runs `body` holding the lock; `body` confirms it (`confirm()`) right before promoting,
@@ -49,12 +70,14 @@ struct ReplicaOperationContext {
     }
 
     /// Waits until every one of `standbys` streams from `primary`; returns those that do not.
+    /// Only those nodes and the primary are asked: an unreachable old primary would cost a
+    /// connect timeout on every poll.
     static func waitStreaming(_ standbys: [NodePolicy], from primary: String, shard: ShardPolicy, seconds: Double) async throws -> [String] {
         var missing = standbys.map(\.name)
+        guard let primaryNode = shard.nodes.first(where: { $0.name == primary }) else { return missing }
         _ = try await wait(seconds: seconds) {
-            let states = NodeProbe.observe(shard)
-            guard let p = states.first(where: { $0.name == primary }) else { return false }
-            missing = standbys.map(\.name).filter { name in !(states.first { $0.name == name }?.streams(from: p) ?? false) }
+            let p = NodeProbe.observe(primaryNode, shard: shard.name)
+            missing = standbys.filter { !NodeProbe.observe($0, shard: shard.name).streams(from: p) }.map(\.name)
             return missing.isEmpty
         }
         return missing
@@ -63,7 +86,6 @@ struct ReplicaOperationContext {
     /// Waits until the archive holds timeline `timeline`'s history file.
     func waitHistoryArchived(_ timeline: UInt32, seconds: Double) async throws -> Bool {
         guard timeline > 1, let file = WALFileName(String(format: "%08X.history", timeline)) else { return true }
-        let archive = WALArchive(repository: repository, record: try await repository.shardRecord(shard.name))
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if try await repository.storage.exists(archive.objectName(file)) { return true }

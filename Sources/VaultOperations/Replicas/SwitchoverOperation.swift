@@ -58,7 +58,6 @@ public struct SwitchoverOperation {
 
     public func run(_ options: Options) async throws -> Result {
         let context = try await ReplicaOperationContext.open(policy: policy, shard: shard, command: options.command)
-        let record = try await context.repository.shardRecord(shard.name)
         return try await context.withLock("switchover") { lock in
             let nodes = NodeProbe.observe(shard)
             let primaryName = nodes.first { $0.reachable && $0.role == .primary }?.name
@@ -66,7 +65,7 @@ public struct SwitchoverOperation {
                 // The shutdown checkpoint is read from pg_control, so the primary's pgdata must be here.
                 control.node.pgdata.map { FileIO.exists($0 + "/PG_VERSION") } == true ? control.controllable : nil
             }
-            let decision = SwitchoverDecision(.init(nodes: nodes, systemIdentifier: record.systemIdentifier,
+            let decision = SwitchoverDecision(.init(nodes: nodes, systemIdentifier: context.record.systemIdentifier,
                                                     maxLagBytes: shard.failover.maxLagBytes ?? FailoverOperation.defaultMaxLagBytes,
                                                     maxArchiveBacklog: options.maxArchiveBacklog, target: options.target,
                                                     primaryControllable: controllable))
@@ -78,8 +77,7 @@ public struct SwitchoverOperation {
                 return result
             }
             guard decision.approved, let from = decision.primary, let to = decision.candidate else {
-                let failed = decision.refusal
-                throw OperationError(.refused, "switchover of shard \(shard.name) refused: \(failed?.name ?? "check"): \(failed?.detail ?? "not approved"); nothing was changed")
+                throw ReplicaOperationContext.refusal("switchover of shard \(shard.name)", decision.refusal, "nothing was changed")
             }
             return try await switchOver(from: from, to: to, others: otherStandbys(nodes, decision), context: context, lock: lock, options: options, result: result)
         }
