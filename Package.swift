@@ -16,7 +16,8 @@ import PackageDescription
 //   VaultPostgres             libpq sessions, LSNs, WAL names, timelines, pg_control, page checksums
 //   VaultPolicy               the policy file: model, loader with line numbers, cron, shard map
 //   VaultFormat               the repository format: envelope, keys, manifests, WAL archive
-//   VaultOperations           one folder per job: Archive, Backup, Restore, Verify, Expire, ...
+//   VaultOperations           one folder per job: Archive, Backup, Restore, Verify, Expire, ...;
+//                             the scheduler daemon and its metrics
 //   vault                     the executable: arguments, output, exit codes
 let package = Package(
     name: "vault",
@@ -32,6 +33,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
@@ -73,7 +77,17 @@ let package = Package(
         ),
         .target(
             name: "VaultOperations",
-            dependencies: ["VaultFormat", "VaultPolicy", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "VaultFormat", "VaultPolicy",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
         ),
         .executableTarget(
             name: "vault",
@@ -81,6 +95,7 @@ let package = Package(
                 "VaultOperations",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(name: "VaultSystemTests", dependencies: ["VaultSystem"]),

@@ -11,6 +11,7 @@ public struct Policy: Sendable {
     public var compression: CompressionSettings
     public var archive: ArchiveSettings
     public var verify: VerifySettings
+    public var scheduler: SchedulerSettings
     public var defaults: ShardSettings
     public var shards: [ShardPolicy]
     /// The file this policy came from (absolute when known), for messages and restore_command.
@@ -74,6 +75,37 @@ public struct VerifySettings: Sendable {
     public var scratch: String
 
     public static let `default` = VerifySettings(scratch: "/var/tmp/vault-verify")
+}
+
+/// How `vault schedule run` runs the schedules (a host matter, so top-level). Durations are
+/// in seconds.
+public struct SchedulerSettings: Sendable, Equatable {
+    /// Jobs running at once across all shards.
+    public var maxConcurrentJobs: Int
+    /// Each scheduled run starts at a random offset up to this long after its time, so a fleet
+    /// of daemons does not start every backup in the same second.
+    public var jitter: Int
+    /// How long a due job waits for its shard's running job (or a free place under the global
+    /// limit) before this run is given up and logged.
+    public var maxWait: Int
+    /// Further attempts after a failure that can succeed later (a server or store unreachable).
+    public var retries: Int
+    /// The wait before the first retry; each further retry waits twice as long (at most 1 h).
+    public var retryBackoff: Int
+    /// On SIGTERM, how long running jobs may take to finish before they are cancelled.
+    public var drainTimeout: Int
+
+    public static let `default` = SchedulerSettings(maxConcurrentJobs: 2, jitter: 30, maxWait: 3600, retries: 3,
+                                                    retryBackoff: 60, drainTimeout: 60)
+
+    public init(maxConcurrentJobs: Int, jitter: Int, maxWait: Int, retries: Int, retryBackoff: Int, drainTimeout: Int) {
+        self.maxConcurrentJobs = maxConcurrentJobs
+        self.jitter = jitter
+        self.maxWait = maxWait
+        self.retries = retries
+        self.retryBackoff = retryBackoff
+        self.drainTimeout = drainTimeout
+    }
 }
 
 /// Settings a shard inherits from `defaults` unless it sets its own.

@@ -88,6 +88,11 @@ public enum PolicyLoader {
             if !verify.scratch.hasPrefix("/") { issues.add(v.value("scratch"), "verify.scratch must be an absolute path") }
             v.finish()
         }
+        var scheduler = SchedulerSettings.default
+        if let m = top.mapping("scheduler") {
+            scheduler = readScheduler(m, issues: issues)
+            m.finish()
+        }
         var defaults = ShardSettings.builtIn
         if let d = top.mapping("defaults") {
             defaults = readSettings(d, inheriting: .builtIn, issues: issues)
@@ -102,7 +107,27 @@ public enum PolicyLoader {
         }
         top.finish()
         return Policy(version: Int(version), repository: repository, encryption: encryption, compression: compression,
-                      archive: archive, verify: verify, defaults: defaults, shards: shards, sourcePath: path)
+                      archive: archive, verify: verify, scheduler: scheduler, defaults: defaults, shards: shards, sourcePath: path)
+    }
+
+    private static func readScheduler(_ m: MappingReader, issues: IssueList) -> SchedulerSettings {
+        var s = SchedulerSettings.default
+        if let n = m.int("max_concurrent_jobs", range: 1...256) { s.maxConcurrentJobs = Int(n) }
+        if let n = m.int("retries", range: 0...100) { s.retries = Int(n) }
+        func duration(_ key: String, zeroAllowed: Bool) -> Int? {
+            guard let text = m.string(key) else { return nil }
+            if zeroAllowed, text == "0" || text == "0s" { return 0 }
+            guard let seconds = PolicyDuration.parseSeconds(text) else {
+                issues.add(m.value(key), "scheduler.\(key) '\(text)' is not a duration like 30s, 5m or 1h")
+                return nil
+            }
+            return seconds
+        }
+        s.jitter = duration("jitter", zeroAllowed: true) ?? s.jitter
+        s.maxWait = duration("max_wait", zeroAllowed: true) ?? s.maxWait
+        s.retryBackoff = duration("retry_backoff", zeroAllowed: false) ?? s.retryBackoff
+        s.drainTimeout = duration("drain_timeout", zeroAllowed: true) ?? s.drainTimeout
+        return s
     }
 
     private static func readRepository(_ r: MappingReader, issues: IssueList) -> RepositorySettings {

@@ -113,6 +113,27 @@ enum ExitStatus: Int32, CaseIterable {
         }
     }
 
+    /// The failure's reason as the scheduler logs and counts it (`reason` label of
+    /// `vault_scheduler_job_failures_total`).
+    var label: String {
+        switch self {
+        case .notFound: return "not_found"
+        case .checkFailed: return "check_failed"
+        case .stopRecovery: return "stop_recovery"
+        default: return "\(self)"
+        }
+    }
+
+    /// How the scheduler treats a job's error: a held lock is a skip (someone else is working
+    /// on the shard); an unreachable server or store can succeed later and is retried; the
+    /// rest (a wrong key, damage, a failed check, a bad policy) would fail the same way again.
+    static func schedulerOutcome(_ error: any Error) -> SchedulerCore.Outcome {
+        if let e = error as? StorageError, e.kind == .lockHeld { return .skipped("\(e)") }
+        if error is CancellationError { return .failed(reason: "cancelled", retryable: false) }
+        let status = of(error)
+        return .failed(reason: status.label, retryable: status == .database || status == .io)
+    }
+
     /// The README's exit-code table, generated from `allCases`.
     static var markdownTable: String {
         (["| exit | meaning |", "|---|---|"] + allCases.map { "| \($0.rawValue) | \($0.meaning) |" }).joined(separator: "\n")

@@ -59,7 +59,7 @@ struct Vault: AsyncParsableCommand {
         subcommands: [
             InitCommand.self, CheckCommand.self, ArchivePushCommand.self, ArchiveGetCommand.self,
             BackupCommand.self, ListCommand.self, RestoreCommand.self, VerifyCommand.self, StatusCommand.self, ExpireCommand.self,
-            SwitchoverCommand.self, FailoverCommand.self, RejoinCommand.self, ScheduleCommand.self, PolicyCommand.self, LocateCommand.self,
+            SwitchoverCommand.self, FailoverCommand.self, RejoinCommand.self, ScheduleCommand.self, MetricsCommand.self, PolicyCommand.self, LocateCommand.self,
         ]
     )
 }

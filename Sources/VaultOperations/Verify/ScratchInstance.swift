@@ -131,6 +131,14 @@ public final class ScratchInstance: @unchecked Sendable {
 /// The scratch instances alive in this process, removed on SIGINT and SIGTERM before exit.
 final class ScratchRegistry: @unchecked Sendable {
     static let shared = ScratchRegistry()
+    private static let exitOnSignal = Mutex(true)
+
+    /// Whether SIGINT and SIGTERM remove the instances and exit (the one-shot commands). The
+    /// scheduler daemon handles those signals itself and cancels its jobs instead.
+    static var exitsOnSignal: Bool {
+        get { exitOnSignal.withLock { $0 } }
+        set { exitOnSignal.withLock { $0 = newValue } }
+    }
     private let lock = NSLock()
     private var instances: [ObjectIdentifier: ScratchInstance] = [:]
     private var sources: [any DispatchSourceSignal] = []
@@ -139,7 +147,7 @@ final class ScratchRegistry: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         instances[ObjectIdentifier(instance)] = instance
-        if sources.isEmpty {
+        if sources.isEmpty && Self.exitsOnSignal {
             for sig in [SIGINT, SIGTERM] {
                 signal(sig, SIG_IGN)
                 let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())

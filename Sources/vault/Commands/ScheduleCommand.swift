@@ -8,8 +8,8 @@ import VaultSystem
 struct ScheduleCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "schedule",
-        abstract: "Turn the policy's schedules into systemd timers or a crontab.",
-        subcommands: [PrintSystemdCommand.self, PrintCronCommand.self])
+        abstract: "Run the policy's schedules, or turn them into systemd timers or a crontab.",
+        subcommands: [ScheduleRunCommand.self, PrintSystemdCommand.self, PrintCronCommand.self])
 }
 
 struct PrintSystemdCommand: AsyncParsableCommand {
