@@ -2,6 +2,7 @@ import Foundation
 import VaultSupport
 import VaultCrypto
 import VaultStorage
+import VaultSystem
 import VaultFormat
 import VaultPolicy
 
@@ -58,10 +59,24 @@ public struct RepositoryJobRunner: ScheduledJobRunner {
         if let other = try await repository.claim(claim, slot: run.slot) {
             return JobReport(bytes: 0, detail: "", skipped: "the \(Timestamp.format(run.slot)) run was claimed by \(other.owner) at \(other.claimed)")
         }
-        switch run.job.kind {
+        do {
+            return try await perform(run.job.kind, shard: shard, policy: policy, repository: repository)
+        } catch {
+            if Task.isCancelled || error is CancellationError {
+                // An abandoned run gives its instant back, so the next start of this daemon or
+                // another runs it. A task of its own: this one is cancelled.
+                let name = ScheduleClaim.objectName(shard: shard.name, job: run.job.kind.rawValue, slot: run.slot)
+                await Task(executorPreference: BlockingExecutor.shared) { try? await repository.storage.delete(name) }.value
+            }
+            throw error
+        }
+    }
+
+    private func perform(_ kind: JobKind, shard: ShardPolicy, policy: Policy, repository: Repository) async throws -> JobReport {
+        switch kind {
         case .full, .incremental:
             let operation = BackupOperation(policy: policy, shard: shard, progress: progress)
-            let m = try await operation.run(run.job.kind == .full ? .full : .auto)
+            let m = try await operation.run(kind == .full ? .full : .auto)
             if !m.walComplete {
                 throw OperationError(.checkFailed, "backup \(m.id) is stored but its WAL \(m.walStart)–\(m.walStop) did not reach the repository within backup.archive_timeout")
             }
