@@ -64,4 +64,15 @@ struct ExitStatusTests {
         #expect(SystemError("open /x", errno: ENOENT).kind == .notFound)
         #expect(SystemError("open /x", errno: EROFS).kind == .denied)
     }
+
+    @Test("the scheduler retries only what can pass later, and skips (does not fail) a job whose lock is held")
+    func schedulerOutcome() {
+        #expect(ExitStatus.schedulerOutcome(StorageError(.lockHeld, "main/locks/backup.lock is held by someone")) == .skipped("main/locks/backup.lock is held by someone"))
+        #expect(ExitStatus.schedulerOutcome(StorageError(.unreachable, "store down")) == .failed(reason: "io", retryable: true))
+        #expect(ExitStatus.schedulerOutcome(PostgresError(.connection, "refused")) == .failed(reason: "database", retryable: true))
+        #expect(ExitStatus.schedulerOutcome(FormatError(.wrongKey, "wrong passphrase")) == .failed(reason: "key", retryable: false))
+        #expect(ExitStatus.schedulerOutcome(FormatError(.corrupt, "bad tag")) == .failed(reason: "corrupt", retryable: false))
+        #expect(ExitStatus.schedulerOutcome(OperationError(.checkFailed, "WAL missing")) == .failed(reason: "check_failed", retryable: false))
+        #expect(ExitStatus.schedulerOutcome(CancellationError()) == .failed(reason: "cancelled", retryable: false))
+    }
 }

@@ -46,7 +46,9 @@ struct ScheduleTimerTests {
         let r = try ProcessRunner.run([VaultBinary.path, "--policy", policyFile, "schedule", "print-systemd", "--output", out, "--vault", VaultBinary.path])
         #expect(r.status == 0, "\(r.stderr)")
         let files = try FileManager.default.contentsOfDirectory(atPath: out).sorted()
-        #expect(files.count == 16, "a service and a timer for each of 8 jobs (users-1 inherits verify and expire): \(files)")
+        #expect(files.count == 18, "a service and a timer for each of 8 jobs (users-1 inherits verify and expire), and for metrics: \(files)")
+        let metricsService = try String(contentsOfFile: out + "/vault-metrics.service", encoding: .utf8)
+        #expect(metricsService.contains("ExecStart=\(VaultBinary.path) metrics --output \(TimerUnits.defaultMetricsFile)\n"))
         let verify = try ProcessRunner.run(["/usr/bin/systemd-analyze", "verify"] + files.map { out + "/" + $0 })
         #expect(verify.status == 0 && verify.stderr.isEmpty, "\(verify.stdout)\(verify.stderr)")
 
@@ -84,7 +86,7 @@ struct ScheduleTimerTests {
         let policyFile = try f.dir.write("vault.yaml", Self.policyText.replacingOccurrences(of: "REPO", with: f.repositoryPath), mode: 0o644)
         let r = try ProcessRunner.run([VaultBinary.path, "--policy", policyFile, "schedule", "print-cron"])
         #expect(r.status == 0, "\(r.stderr)")
-        let jobs = r.stdout.split(separator: "\n").filter { !$0.hasPrefix("#") && $0.contains("/usr/local/bin/vault") }
+        let jobs = r.stdout.split(separator: "\n").filter { !$0.hasPrefix("#") && $0.contains("/usr/local/bin/vault") && !$0.contains(" metrics ") }
         #expect(jobs.count == 8, "\(r.stdout)")
         #expect(jobs.first?.hasPrefix("0 2 * * sun  postgres  set -o pipefail; /usr/local/bin/vault --shard main backup --type full 2>&1 | logger -t vault-main-full") == true, "\(r.stdout)")
         #expect(r.stdout.contains("\nSHELL=/bin/bash\nVAULT_POLICY=\(policyFile)\n"))
@@ -94,5 +96,15 @@ struct ScheduleTimerTests {
             let run = try ProcessRunner.run(["/bin/bash", "-c", runnable], environment: ["VAULT_POLICY": policyFile])
             #expect(run.stdout.contains("failed (exit 1)"), "parses, fails only for the missing repository: \(runnable): \(run.stdout)\(run.stderr)")
         }
+        // The metrics line writes the file even when the repository cannot be read: every
+        // shard then says vault_repository_up 0, and the exit status says it failed.
+        let metricsLine = try #require(r.stdout.split(separator: "\n").first { $0.hasPrefix("* * * * *  postgres  set -o pipefail; /usr/local/bin/vault metrics --output ") })
+        let prom = f.dir.path + "/vault.prom"
+        let runnable = "logger() { cat >/dev/null; }; " + metricsLine[(metricsLine.range(of: "set -o pipefail; ")?.lowerBound ?? metricsLine.startIndex)...]
+            .replacingOccurrences(of: "/usr/local/bin/vault", with: VaultBinary.path).replacingOccurrences(of: TimerUnits.defaultMetricsFile, with: prom)
+        let metrics = try ProcessRunner.run(["/bin/bash", "-c", runnable], environment: ["VAULT_POLICY": policyFile])
+        #expect(metrics.status != 0)
+        let written = try String(contentsOfFile: prom, encoding: .utf8)
+        #expect(written.contains("vault_repository_up{shard=\"main\"} 0.0") && written.contains("vault_repository_up{shard=\"users-1\"} 0.0"), "\(written)")
     }
 }

@@ -254,4 +254,27 @@ struct ScheduleZoneTests {
         #expect(messages.contains { $0.hasPrefix("5: schedule.full: cron expression '0 0 2 * * 0' has 6 fields") }, "\(messages)")
         #expect(messages.contains { $0.hasPrefix("5: schedule.timezone: 'Mars/Olympus' is not an IANA time zone name") }, "\(messages)")
     }
+
+    @Test("the scheduler section: defaults, every key read, zero allowed where it means off, bad values named with their line")
+    func schedulerSection() throws {
+        let base = """
+            version: 1
+            repository: {path: /r}
+            encryption: none
+            shards:
+              - name: main
+                nodes: [{name: a, conninfo: "host=h"}]
+            """
+        #expect(try PolicyLoader.parse(base, path: "/p.yaml").scheduler == .default)
+        let set = try PolicyLoader.parse(base + "\nscheduler: {max_concurrent_jobs: 4, jitter: 0s, max_wait: 2h, retries: 0, retry_backoff: 5m, drain_timeout: 10m}", path: "/p.yaml")
+        #expect(set.scheduler == SchedulerSettings(maxConcurrentJobs: 4, jitter: 0, maxWait: 7200, retries: 0, retryBackoff: 300, drainTimeout: 600))
+        let bad = #expect(throws: PolicyError.self) {
+            try PolicyLoader.parse(base + "\nscheduler:\n  max_concurrent_jobs: 0\n  retry_backoff: 0s\n  jitter: later\n  max_parallel: 2", path: "/p.yaml")
+        }
+        let messages = bad?.issues.map { "\($0.line): \($0.message)" } ?? []
+        #expect(messages.contains { $0.hasPrefix("8: scheduler.max_concurrent_jobs must be between 1 and 256") }, "\(messages)")
+        #expect(messages.contains { $0.hasPrefix("9: scheduler.retry_backoff '0s' is not a duration") }, "\(messages)")
+        #expect(messages.contains { $0.hasPrefix("10: scheduler.jitter 'later' is not a duration") }, "\(messages)")
+        #expect(messages.contains { $0.hasPrefix("11: unknown key scheduler.max_parallel") }, "\(messages)")
+    }
 }

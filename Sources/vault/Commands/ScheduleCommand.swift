@@ -29,9 +29,12 @@ struct PrintSystemdCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Write the units into this directory instead of printing them.")
     var output: String?
 
+    @Option(name: .long, help: "The file the metrics timer writes, in node_exporter's textfile directory.")
+    var metricsFile = TimerUnits.defaultMetricsFile
+
     func run() async throws {
         try await CommandRunner.run {
-            let units = TimerUnits.systemd(try global.loadPolicy(), vault: vault, user: user)
+            let units = TimerUnits.systemd(try global.loadPolicy(), vault: vault, user: user, metricsFile: metricsFile)
             if let output {
                 try FileIO.makeDirectories(output, mode: 0o755)
                 for unit in units { try FileIO.replaceDurably(output + "/" + unit.name, Array(unit.text.utf8), mode: 0o644) }
@@ -56,9 +59,12 @@ struct PrintCronCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The vault binary the jobs call.")
     var vault = "/usr/local/bin/vault"
 
+    @Option(name: .long, help: "The file the metrics line writes, in node_exporter's textfile directory.")
+    var metricsFile = TimerUnits.defaultMetricsFile
+
     func run() async throws {
         try await CommandRunner.run {
-            print(TimerUnits.crontab(try global.loadPolicy(), vault: vault, user: user), terminator: "")
+            print(TimerUnits.crontab(try global.loadPolicy(), vault: vault, user: user, metricsFile: metricsFile), terminator: "")
         }
     }
 }
