@@ -26,13 +26,17 @@ struct DeployFilesTests {
         defer { dir.remove() }
         let source = Self.deployDir + "/systemd"
         let files = try FileManager.default.contentsOfDirectory(atPath: source).filter { $0.hasSuffix(".service") || $0.hasSuffix(".timer") }
-        #expect(files.count == 6, "\(files)")
+        #expect(files.count == 7, "\(files)")
         var instances: [String] = []
         for file in files {
             // Point ExecStart at the vault under test: systemd-analyze checks it is executable.
             let text = try String(contentsOfFile: source + "/" + file, encoding: .utf8)
                 .replacingOccurrences(of: Self.installedPath, with: VaultBinary.path)
             try text.write(toFile: dir.path + "/" + file, atomically: true, encoding: .utf8)
+            guard file.contains("@.") else {
+                instances.append(dir.path + "/" + file)
+                continue
+            }
             let instance = file.replacingOccurrences(of: "@.", with: "@main.")
             try FileManager.default.createSymbolicLink(atPath: dir.path + "/" + instance, withDestinationPath: file)
             instances.append(dir.path + "/" + instance)
@@ -83,6 +87,39 @@ struct DeployFilesTests {
         let typo = try ProcessRunner.run([VaultBinary.path, "--shard", "main", "backup", "--typo", "auto"], environment: ["VAULT_POLICY": policy])
         #expect(typo.status == 2)
         #expect(typo.stderr == "error: Unknown option '--typo'. Did you mean '--type'? (vault backup --help lists the options)\n", "\(typo.stderr)")
+    }
+
+    @Test("the scheduler unit's command runs with the unit's options, serves /metrics, reloads on SIGHUP and exits 0 on SIGTERM")
+    func schedulerUnit() throws {
+        let unit = try String(contentsOfFile: Self.deployDir + "/systemd/vault-scheduler.service", encoding: .utf8)
+        let commands = Self.vaultCommands(in: unit)
+        #expect(commands == [["schedule", "run", "--metrics-listen", "127.0.0.1:9743"]])
+        let dir = try TestDirectory("deploy-scheduler")
+        defer { dir.remove() }
+        let policy = try dir.write("vault.yaml", """
+            version: 1
+            repository: {path: \(dir.path)/no-repository}
+            encryption: none
+            defaults: {schedule: {full: "0 2 * * 0"}}
+            shards:
+              - name: main
+                nodes: [{name: a, conninfo: "host=127.0.0.1 port=1"}]
+            """, mode: 0o644)
+        // The unit's port may be taken on a test host: the same options, another port.
+        let port = PortAllocator.allocate()
+        let args = (commands.first ?? []).map { $0 == "127.0.0.1:9743" ? "127.0.0.1:\(port)" : $0 }
+        let log = dir.path + "/daemon.log"
+        let pid = try ProcessRunner.spawnBackground([VaultBinary.path, "--policy", policy] + args, logTo: log)
+        #expect(waitForText("serving metrics at http://127.0.0.1:\(port)/metrics", in: log, timeout: 60))
+        // No repository: the start-up check for missed runs says so, and the daemon keeps running.
+        #expect(waitForText("cannot read the repository to find runs missed while stopped", in: log, timeout: 60))
+        #expect(waitForText("\"event\":\"scheduled\"", in: log, timeout: 60))
+        kill(pid, SIGHUP)
+        #expect(waitForText("\"event\":\"reloaded\"", in: log, timeout: 60))
+        kill(pid, SIGTERM)
+        let stopped = ProcessRunner.finish(pid, log: log)
+        #expect(stopped.status == 0, "\(stopped.output)")
+        #expect(stopped.output.contains("\"event\":\"stopped\""), "\(stopped.output)")
     }
 
     @Test("restore_command with wrong arguments stops recovery (exit 128), or on a standby exits 1")

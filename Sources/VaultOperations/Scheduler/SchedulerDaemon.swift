@@ -62,13 +62,14 @@ public actor SchedulerDaemon: Service {
         // The daemon handles SIGTERM itself (a bounded drain); a verify's scratch instance is
         // removed when its job is cancelled, not by the one-shot command's exit handler.
         ScratchRegistry.exitsOnSignal = false
+        // Trapped before the first line is logged: a SIGHUP after it reloads, never kills.
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
         let start = clock.now
         for job in JobSchedule.all(policy) {
             let next = core.nextSlots[job.job].map(Timestamp.format) ?? "never"
             log.note("scheduled", at: start, "\(job.job): \(job.cron.text) in \(job.zone.identifier); next at \(next)")
         }
         for run in core.missedAtStart { log.emit(.queued(run), at: start, settings: policy.scheduler) }
-        let hangups = await UnixSignalsSequence(trapping: .sighup)
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {

@@ -19,13 +19,13 @@ struct ScheduleRunCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(name: .long, help: "Serve Prometheus metrics at http://HOST:PORT/metrics (for example 127.0.0.1:9187).")
+    @Option(name: .long, help: "Serve Prometheus metrics at http://HOST:PORT/metrics (for example 127.0.0.1:9743).")
     var metricsListen: String?
 
     func validate() throws {
         if global.shard != nil { throw ValidationError("schedule run runs every shard of the policy; --shard does not apply") }
         if let listen = metricsListen, Self.address(listen) == nil {
-            throw ValidationError("--metrics-listen '\(listen)' is not HOST:PORT (for example 127.0.0.1:9187)")
+            throw ValidationError("--metrics-listen '\(listen)' is not HOST:PORT (for example 127.0.0.1:9743)")
         }
     }
 
