@@ -1,4 +1,5 @@
 import Foundation
+import VaultSystem
 
 /// Where a repository's objects live: a directory (`PosixStorage`) or an object store.
 ///
@@ -65,17 +66,19 @@ extension Storage {
         for name in names { try await delete(name) }
     }
 
-    /// Runs `body` holding the lock `name`, and releases it however `body` ends.
+    /// Runs `body` holding the lock `name`, and releases it however `body` ends, also when
+    /// the task was cancelled: the release runs in a task of its own, since in a cancelled
+    /// one the HTTP client would refuse the DELETE of an S3 lease and leave it to expire.
     public func withLock<T: Sendable>(_ name: String, owner: String, _ body: (any StorageLock) async throws -> T) async throws -> T {
         let held = try await lock(name, owner: owner)
+        let result: Result<T, any Error>
         do {
-            let result = try await body(held)
-            await held.release()
-            return result
+            result = .success(try await body(held))
         } catch {
-            await held.release()
-            throw error
+            result = .failure(error)
         }
+        await Task(executorPreference: BlockingExecutor.shared) { await held.release() }.value
+        return try result.get()
     }
 
     /// Validates a relative object name so it can never escape the repository.

@@ -125,13 +125,22 @@ enum ExitStatus: Int32, CaseIterable {
     }
 
     /// How the scheduler treats a job's error: a held lock is a skip (someone else is working
-    /// on the shard); an unreachable server or store can succeed later and is retried; the
-    /// rest (a wrong key, damage, a failed check, a bad policy) would fail the same way again.
+    /// on the shard); what can pass by itself is retried: a store that did not answer, a
+    /// server that did not accept the connection, no primary found. The rest would fail the
+    /// same way again: a wrong key or password, a refusal, damage, a full disk, a failed check.
+    /// The reason is the exit code's name.
     static func schedulerOutcome(_ error: any Error) -> SchedulerCore.Outcome {
         if let e = error as? StorageError, e.kind == .lockHeld { return .skipped("\(e)") }
         if error is CancellationError { return .failed(reason: "cancelled", retryable: false) }
-        let status = of(error)
-        return .failed(reason: status.label, retryable: status == .database || status == .io)
+        let retryable: Bool
+        switch error {
+        case let e as StorageError: retryable = e.kind == .unreachable
+        case let e as PostgresError:
+            retryable = e.kind == .connection && !["authentication failed", "password", "permission denied", "does not exist"].contains { "\(e)".contains($0) }
+        case let e as OperationError: retryable = e.kind == .database
+        default: retryable = false
+        }
+        return .failed(reason: of(error).label, retryable: retryable)
     }
 
     /// The README's exit-code table, generated from `allCases`.

@@ -69,7 +69,12 @@ struct ExitStatusTests {
     func schedulerOutcome() {
         #expect(ExitStatus.schedulerOutcome(StorageError(.lockHeld, "main/locks/backup.lock is held by someone")) == .skipped("main/locks/backup.lock is held by someone"))
         #expect(ExitStatus.schedulerOutcome(StorageError(.unreachable, "store down")) == .failed(reason: "io", retryable: true))
-        #expect(ExitStatus.schedulerOutcome(PostgresError(.connection, "refused")) == .failed(reason: "database", retryable: true))
+        #expect(ExitStatus.schedulerOutcome(StorageError(.io, "short read")) == .failed(reason: "io", retryable: false))
+        #expect(ExitStatus.schedulerOutcome(StorageError(.denied, "403 AccessDenied")) == .failed(reason: "io", retryable: false))
+        #expect(ExitStatus.schedulerOutcome(SystemError(.noSpace, "write: no space left", code: ENOSPC)) == .failed(reason: "io", retryable: false))
+        #expect(ExitStatus.schedulerOutcome(PostgresError(.connection, "node a: connection refused")) == .failed(reason: "database", retryable: true))
+        #expect(ExitStatus.schedulerOutcome(PostgresError(.connection, "node a: FATAL: password authentication failed for user \"vault\"")) == .failed(reason: "database", retryable: false))
+        #expect(ExitStatus.schedulerOutcome(OperationError(.database, "no node of shard main answered as primary")) == .failed(reason: "database", retryable: true))
         #expect(ExitStatus.schedulerOutcome(FormatError(.wrongKey, "wrong passphrase")) == .failed(reason: "key", retryable: false))
         #expect(ExitStatus.schedulerOutcome(FormatError(.corrupt, "bad tag")) == .failed(reason: "corrupt", retryable: false))
         #expect(ExitStatus.schedulerOutcome(OperationError(.checkFailed, "WAL missing")) == .failed(reason: "check_failed", retryable: false))

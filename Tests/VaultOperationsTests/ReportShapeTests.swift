@@ -171,4 +171,18 @@ struct ReportShapeTests {
         #expect(try Self.keyPaths(located) == ["key", "shard", "from", "to", "nodes"])
         #expect(located.shard == "b" && located.nodes == ["n2"])
     }
+
+    @Test("the scheduler's log lines")
+    func schedulerLogLine() throws {
+        var line = SchedulerLog.Line(time: Date(), event: "finished", run: SchedulerCore.Run(job: ScheduledJob(shard: "main", kind: .full), slot: Date()), message: "m")
+        line.start = "s"
+        line.end = "e"
+        line.seconds = 1
+        line.bytes = 2
+        line.outcome = "succeeded"
+        line.error = "x"
+        line.detail = "d"
+        #expect(try Self.keyPaths(line) == ["time", "event", "shard", "job", "slot", "attempt", "reason", "start", "end", "seconds", "bytes",
+                                            "outcome", "error", "detail", "message"])
+    }
 }

@@ -194,4 +194,17 @@ struct SchedulerCoreTests {
         #expect(try Self.schedule("a", .full, "* * * * *").previousSlot(atOrBefore: now) == Self.at("2026-12-02T08:30:00Z"))
         #expect(try Self.schedule("a", .full, "0 0 31 2 *").previousSlot(atOrBefore: now) == nil)
     }
+
+    @Test("max_wait 0 gives up only what cannot start: a wake a moment late still starts; a slot passed during a long sleep runs once, at once")
+    func lateWakes() throws {
+        let full = try Self.schedule("a", .full, "0 2 * * *")
+        var core = SchedulerCore(schedules: [full], settings: Self.settings(maxWait: 0), now: Self.at("2026-12-01T01:00:00Z"), lastRuns: [:], jitter: { _, _ in 0 })
+        let late = core.advance(to: Self.at("2026-12-01T02:00:00Z").addingTimeInterval(0.002))
+        #expect(late.starts.map(\.slot) == [Self.at("2026-12-01T02:00:00Z")])
+        _ = core.finish(late.starts[0], .succeeded, now: Self.at("2026-12-01T02:10:00Z"))
+        // Asleep (a suspended host) over three instants, waking far past max_wait.
+        let woke = core.advance(to: Self.at("2026-12-04T09:00:00Z"))
+        #expect(woke.starts.map(\.slot) == [Self.at("2026-12-02T02:00:00Z")])
+        #expect(!woke.events.contains { if case .gaveUp = $0 { return true }; return false })
+    }
 }

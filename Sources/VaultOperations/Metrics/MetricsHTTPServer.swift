@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import NIOHTTP1
+import VaultSystem
 
 /// Serves `GET /metrics` in Prometheus' text format on one address (`--metrics-listen`), and
 /// nothing else: any other path is 404, any other method 405. Each answer closes its
@@ -68,7 +69,9 @@ private final class MetricsHandler: ChannelInboundHandler, @unchecked Sendable {
             } else {
                 let promise = context.eventLoop.makePromise(of: String.self)
                 let body = self.body
-                promise.completeWithTask { await body() }
+                // Collecting asks PostgreSQL over libpq, which blocks: not on the event loop,
+                // not on the cooperative pool.
+                Task(executorPreference: BlockingExecutor.shared) { promise.succeed(await body()) }
                 let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
                 promise.futureResult.whenSuccess { text in
                     let (handler, context) = loopBound.value

@@ -1,5 +1,6 @@
 import Foundation
 import VaultSupport
+import VaultSystem
 import VaultPostgres
 import VaultFormat
 import VaultPolicy
@@ -31,6 +32,9 @@ public struct ShardMetrics: Sendable, Equatable {
     /// Every object under the shard's prefix: backups, packs, WAL, records.
     public var repositoryBytes: Int64
 
+    /// How many of the newest backups of a kind are read looking for one that succeeded.
+    static let manifestsSearched = 20
+
     /// Reads the figures: a listing of the shard's objects, the newest manifest of each
     /// backup kind, the verification records, and one question to each node.
     public static func collect(_ shard: ShardPolicy, repository: Repository, now: Date = Date()) async throws -> ShardMetrics {
@@ -38,10 +42,14 @@ public struct ShardMetrics: Sendable, Equatable {
         let ids = try await repository.backupIDs(shard: shard.name)
         var lastRuns: [JobKind: LastRun] = [:]
         for (kind, job) in [(BackupManifest.Kind.full, JobKind.full), (.incremental, .incremental)] {
-            guard let id = ids.last(where: { BackupID.kind($0) == kind }),
-                  let m = try await repository.manifest(shard: shard.name, id: id),
-                  let stop = Timestamp.parse(m.stopTime) else { continue }
-            lastRuns[job] = LastRun(ended: stop, seconds: m.stats.seconds, bytes: m.stats.bytesStoredNew)
+            // The newest backup that is a success: complete WAL, no bad pages. A backup that
+            // was stored but failed its checks must not make an alert on its age go quiet.
+            for id in ids.reversed().filter({ BackupID.kind($0) == kind }).prefix(Self.manifestsSearched) {
+                guard let m = try await repository.manifest(shard: shard.name, id: id), m.walComplete,
+                      m.checksumFailures?.isEmpty ?? true, let stop = Timestamp.parse(m.stopTime) else { continue }
+                lastRuns[job] = LastRun(ended: stop, seconds: m.stats.seconds, bytes: m.stats.bytesStoredNew)
+                break
+            }
         }
         let verifications = try await repository.verifications(shard: shard.name)
         if let v = verifications.last(where: \.passed), let ended = Timestamp.parse(v.finished) {
@@ -74,10 +82,11 @@ public struct ShardMetrics: Sendable, Equatable {
 public enum MetricsCollection {
     /// Records each shard and `vault_repository_up` (1, or 0 when its figures could not be
     /// read); returns the errors, one per shard that failed.
-    public static func collect(_ policy: Policy, shards: [ShardPolicy], into metrics: VaultMetrics, now: Date = Date()) async -> [any Error] {
+    public static func collect(_ policy: Policy, shards: [ShardPolicy], into metrics: VaultMetrics, repository opened: Repository? = nil,
+                               now: Date = Date()) async -> [any Error] {
         let repository: Repository
         do {
-            repository = try await RepositoryOpener.open(policy)
+            if let opened { repository = opened } else { repository = try await RepositoryOpener.open(policy) }
         } catch {
             for shard in shards { metrics.repositoryUp(shard: shard.name, false) }
             return [error]
@@ -96,27 +105,55 @@ public enum MetricsCollection {
     }
 }
 
-/// The daemon's `/metrics`: the scheduler's own counters plus the repository's figures, read
-/// again when older than `maxAge` so frequent scrapes do not each list the whole repository.
+/// The daemon's `/metrics`: the scheduler's own counters, and the repository's figures read
+/// into a fresh registry (so a figure that disappears, such as the archive lag of an
+/// unreachable primary, or a shard removed by a reload, is not served stale) at most every
+/// `maxAge`: frequent or concurrent scrapes share one reading.
 public actor MetricsScraper {
-    private let metrics: VaultMetrics
+    private let daemon: VaultMetrics
     private let policy: @Sendable () async -> Policy
     private let maxAge: TimeInterval
-    private var collected: Date?
+    private var figures: (at: Date, text: String)?
+    private var reading: Task<String, Never>?
+    /// Opened once per repository identity: opening derives the key (and may run a passphrase
+    /// command), which is not for every scrape.
+    private var repository: (identity: String, repository: Repository)?
 
     public init(metrics: VaultMetrics, maxAge: TimeInterval = 15, policy: @escaping @Sendable () async -> Policy) {
-        self.metrics = metrics
+        daemon = metrics
         self.maxAge = maxAge
         self.policy = policy
     }
 
     public func text() async -> String {
-        let now = Date()
-        if collected.map({ now.timeIntervalSince($0) >= maxAge }) ?? true {
-            let current = await policy()
-            _ = await MetricsCollection.collect(current, shards: current.shards, into: metrics, now: now)
-            collected = now
+        if let figures, Date().timeIntervalSince(figures.at) < maxAge { return daemon.text() + figures.text }
+        let task: Task<String, Never>
+        if let reading {
+            task = reading
+        } else {
+            task = Task(executorPreference: BlockingExecutor.shared) { await self.read() }
+            reading = task
         }
-        return metrics.text()
+        let text = await task.value
+        if reading == task {
+            reading = nil
+            figures = (Date(), text)
+        }
+        return daemon.text() + text
+    }
+
+    private func read() async -> String {
+        let current = await policy()
+        let fresh = VaultMetrics()
+        let identity = current.repository.identity
+        if repository?.identity != identity {
+            repository = (try? await RepositoryOpener.open(current)).map { (identity, $0) }
+        }
+        let errors = await MetricsCollection.collect(current, shards: current.shards, into: fresh, repository: repository?.repository)
+        if !errors.isEmpty { repository = nil }
+        for (shard, run) in daemon.unrecordedRuns where current.shards.contains(where: { $0.name == shard }) {
+            fresh.recordLastRun(shard: shard, job: .expire, run)
+        }
+        return fresh.text()
     }
 }

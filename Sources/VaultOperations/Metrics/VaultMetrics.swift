@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import CoreMetrics
 import Prometheus
 
@@ -12,6 +13,9 @@ import Prometheus
 public final class VaultMetrics: Sendable {
     public let registry = PrometheusCollectorRegistry()
     private let factory: PrometheusMetricsFactory
+    /// The last successful expire per shard: it leaves no record in the repository, so the
+    /// daemon keeps it and adds it to each reading of the repository's figures.
+    private let expireRuns = Mutex<[String: ShardMetrics.LastRun]>([:])
 
     public init() {
         factory = PrometheusMetricsFactory(registry: registry)
@@ -32,9 +36,7 @@ public final class VaultMetrics: Sendable {
     public func record(_ m: ShardMetrics) {
         let shard = [("shard", m.shard)]
         gauge("vault_backups", shard, Double(m.backups))
-        for (kind, run) in m.lastRuns {
-            recordLastRun(shard: m.shard, job: kind, ended: run.ended, seconds: run.seconds, bytes: run.bytes)
-        }
+        for (kind, run) in m.lastRuns { recordLastRun(shard: m.shard, job: kind, run) }
         if let age = m.newestBackupAgeSeconds { gauge("vault_backup_newest_age_seconds", shard, age) }
         if let age = m.newestWALAgeSeconds { gauge("vault_wal_newest_archived_age_seconds", shard, age) }
         if let lag = m.archiveLagBytes { gauge("vault_wal_archive_lag_bytes", shard, Double(lag)) }
@@ -44,21 +46,26 @@ public final class VaultMetrics: Sendable {
         gauge("vault_repository_size_bytes", shard, Double(m.repositoryBytes))
     }
 
-    private func recordLastRun(shard: String, job: JobKind, ended: Date, seconds: Double, bytes: Int64?) {
+    func recordLastRun(shard: String, job: JobKind, _ run: ShardMetrics.LastRun) {
         let labels = [("shard", shard), ("job", job.rawValue)]
-        gauge("vault_job_last_success_timestamp_seconds", labels, ended.timeIntervalSince1970)
-        gauge("vault_job_last_duration_seconds", labels, seconds)
-        if let bytes { gauge("vault_job_last_bytes", labels, Double(bytes)) }
+        gauge("vault_job_last_success_timestamp_seconds", labels, run.ended.timeIntervalSince1970)
+        gauge("vault_job_last_duration_seconds", labels, run.seconds)
+        if let bytes = run.bytes { gauge("vault_job_last_bytes", labels, Double(bytes)) }
     }
 
-    /// A run the daemon finished. Counted by outcome and, for failures, by reason. Expire
-    /// leaves no record in the repository, so its last success comes from here.
+    /// The daemon's last successful expire of each shard.
+    public var unrecordedRuns: [String: ShardMetrics.LastRun] { expireRuns.withLock { $0 } }
+
+    /// A run the daemon finished. Counted by outcome and, for failures, by reason; an expire's
+    /// success is kept for `unrecordedRuns`.
     public func jobFinished(_ job: ScheduledJob, outcome: SchedulerCore.Outcome, ended: Date, seconds: Double, bytes: Int64?) {
         let labels = [("shard", job.shard), ("job", job.kind.rawValue)]
         switch outcome {
         case .succeeded:
             count("vault_scheduler_job_runs_total", labels + [("outcome", "succeeded")])
-            if job.kind == .expire { recordLastRun(shard: job.shard, job: job.kind, ended: ended, seconds: seconds, bytes: bytes) }
+            if job.kind == .expire {
+                expireRuns.withLock { $0[job.shard] = ShardMetrics.LastRun(ended: ended, seconds: seconds, bytes: bytes) }
+            }
         case .skipped:
             count("vault_scheduler_job_runs_total", labels + [("outcome", "skipped")])
         case .failed(let reason, _):

@@ -1,6 +1,5 @@
 import Foundation
 import VaultSupport
-import VaultCrypto
 import VaultStorage
 import VaultSystem
 import VaultFormat
@@ -34,41 +33,38 @@ public protocol ScheduledJobRunner: Sendable {
     func lastRuns(policy: Policy) async throws -> [ScheduledJob: Date?]
 }
 
-/// Runs jobs in this process with the same operations as the one-shot commands, after
-/// claiming the instant in the repository so no other daemon runs it too.
+/// Runs jobs in this process with the same operations as the one-shot commands. Each run
+/// holds the shard's scheduler lock (`<shard>/locks/scheduler.lock`) from before it looks for
+/// the slot's record until after it wrote one, so of several daemons sharing the repository
+/// one runs the slot and the others find the lock held (and skip, logged) or the record (and
+/// skip, naming who ran it). The lock is a flock or an S3 lease: a daemon that dies mid-run
+/// leaves neither lock (after the lease expires) nor record, so the slot counts as missed.
 public struct RepositoryJobRunner: ScheduledJobRunner {
-    /// `vault schedule run pid N on HOST`, written into claims.
+    /// `vault schedule run pid N on HOST`, in locks and records.
     let owner: String
-    /// Random per daemon process.
-    let token: String
     let progress: @Sendable (String) -> Void
 
-    /// Claims older than this are removed by the expire job.
-    static let claimKeep: TimeInterval = 30 * 86400
+    /// Records older than this are removed by the expire job.
+    static let recordKeep: TimeInterval = 30 * 86400
 
-    public init(progress: @escaping @Sendable (String) -> Void) throws {
+    public init(progress: @escaping @Sendable (String) -> Void) {
         owner = "vault schedule run pid \(getpid()) on \(ProcessInfo.processInfo.hostName)"
-        token = Hex.encode(try SecureRandom.bytes(16))
         self.progress = progress
     }
+
+    static func lockName(_ shard: String) -> String { "\(shard)/locks/scheduler.lock" }
 
     public func run(_ run: SchedulerCore.Run, policy: Policy) async throws -> JobReport {
         let shard = try policy.shard(named: run.job.shard)
         let repository = try await RepositoryOpener.open(policy)
-        let claim = ScheduleClaim(shard: shard.name, job: run.job.kind.rawValue, slot: run.slot, owner: owner, token: token, claimed: Date())
-        if let other = try await repository.claim(claim, slot: run.slot) {
-            return JobReport(bytes: 0, detail: "", skipped: "the \(Timestamp.format(run.slot)) run was claimed by \(other.owner) at \(other.claimed)")
-        }
-        do {
-            return try await perform(run.job.kind, shard: shard, policy: policy, repository: repository)
-        } catch {
-            if Task.isCancelled || error is CancellationError {
-                // An abandoned run gives its instant back, so the next start of this daemon or
-                // another runs it. A task of its own: this one is cancelled.
-                let name = ScheduleClaim.objectName(shard: shard.name, job: run.job.kind.rawValue, slot: run.slot)
-                await Task(executorPreference: BlockingExecutor.shared) { try? await repository.storage.delete(name) }.value
+        let job = run.job.kind.rawValue
+        return try await repository.storage.withLock(Self.lockName(shard.name), owner: owner) { _ in
+            if let done = try await repository.scheduledRun(shard: shard.name, job: job, slot: run.slot) {
+                return JobReport(bytes: 0, detail: "", skipped: "the \(Timestamp.format(run.slot)) run was done by \(done.owner) at \(done.finished)")
             }
-            throw error
+            let report = try await perform(run.job.kind, shard: shard, policy: policy, repository: repository)
+            try await repository.record(ScheduleRecord(shard: shard.name, job: job, slot: run.slot, owner: owner, finished: Date(), detail: report.detail), slot: run.slot)
+            return report
         }
     }
 
@@ -86,14 +82,10 @@ public struct RepositoryJobRunner: ScheduledJobRunner {
             return JobReport(bytes: m.stats.bytesStoredNew, detail: "backup \(m.id) (\(m.kind.rawValue))")
         case .expire:
             let r = try await ExpireOperation(policy: policy, shard: shard).run(dryRun: false)
-            try await repository.removeClaims(shard: shard.name, before: Date().addingTimeInterval(-Self.claimKeep))
+            try await repository.removeScheduleRecords(shard: shard.name, before: Date().addingTimeInterval(-Self.recordKeep))
             return JobReport(bytes: r.bytesFreed, detail: "expired \(r.expiredBackups.count) backups, \(r.removedWAL) WAL files")
         case .verify:
-            // Verification takes no backup lock (it only reads), but two at once of one shard
-            // would only repeat each other.
-            let records = try await repository.storage.withLock(Self.verifyLockName(shard.name), owner: owner) { _ in
-                try await VerifyOperation(policy: policy, shard: shard).run(VerifyOperation.Options())
-            }
+            let records = try await VerifyOperation(policy: policy, shard: shard).run(VerifyOperation.Options())
             if let failed = records.first(where: { !$0.passed }) {
                 throw OperationError(.checkFailed, "backup \(failed.backup) of shard \(failed.shard) failed verification: \(failed.problems.first.map { "\($0)" } ?? "")")
             }
@@ -101,8 +93,6 @@ public struct RepositoryJobRunner: ScheduledJobRunner {
             return JobReport(bytes: 0, detail: "verified backup \(verified)", recoverySeconds: records.last?.timings.recoverySeconds)
         }
     }
-
-    static func verifyLockName(_ shard: String) -> String { "\(shard)/locks/verify.lock" }
 
     public func lastRuns(policy: Policy) async throws -> [ScheduledJob: Date?] {
         let repository = try await RepositoryOpener.open(policy)
@@ -120,8 +110,8 @@ public struct RepositoryJobRunner: ScheduledJobRunner {
             case .expire:
                 evidence = nil
             }
-            let claimed = try await repository.claimedSlots(shard: shard, job: schedule.job.kind.rawValue).last
-            out[schedule.job] = [evidence, claimed].compactMap { $0 }.max()
+            let recorded = try await repository.scheduledSlots(shard: shard, job: schedule.job.kind.rawValue).last
+            out[schedule.job] = [evidence, recorded].compactMap { $0 }.max()
         }
         return out
     }

@@ -127,15 +127,11 @@ public struct SchedulerCore: Sendable {
                     continue
                 }
                 let run = Run(job: schedule.job, slot: slot)
-                queue.append(Pending(run: run, readyAt: slot.addingTimeInterval(jitter(schedule.job, settings.jitter))))
+                // Ready after the jitter, and never before now: a slot passed during a long
+                // sleep is ready at once rather than already past its bound.
+                queue.append(Pending(run: run, readyAt: max(slot.addingTimeInterval(jitter(schedule.job, settings.jitter)), now)))
                 events.append(.queued(run))
             }
-        }
-        queue.removeAll { pending in
-            let waited = now.timeIntervalSince(pending.readyAt)
-            guard waited > Double(settings.maxWait) else { return false }
-            events.append(.gaveUp(pending.run, waitedSeconds: Int(waited)))
-            return true
         }
         var starts: [Run] = []
         guard !draining else { return (events, starts) }
@@ -156,6 +152,14 @@ public struct SchedulerCore: Sendable {
             running[pending.run.job] = pending.run
             starts.append(pending.run)
             events.append(.started(pending.run))
+        }
+        // Only what could not start now is given up: a run is never dropped for a wait that
+        // ends this very moment.
+        queue.removeAll { pending in
+            let waited = now.timeIntervalSince(pending.readyAt)
+            guard waited > Double(settings.maxWait) else { return false }
+            events.append(.gaveUp(pending.run, waitedSeconds: Int(waited)))
+            return true
         }
         return (events, starts)
     }

@@ -30,6 +30,8 @@ public actor SchedulerDaemon: Service {
     private var tasks: [ScheduledJob: Task<Void, Never>] = [:]
     private var stopDeadline: Date?
     private var cancelledAt: Date?
+    /// SIGHUP, trapped by the caller before anything slow (a SIGHUP's default is to exit).
+    private let reloadSignals: UnixSignalsSequence?
 
     /// How long cancelled jobs get to unwind before the daemon exits anyway.
     static let unwindSeconds: TimeInterval = 30
@@ -38,7 +40,7 @@ public actor SchedulerDaemon: Service {
     /// repository (when the repository cannot be read, nothing counts as missed).
     public init(policy: Policy, loadPolicy: @escaping @Sendable () throws -> Policy, runner: any ScheduledJobRunner,
                 classify: @escaping Classifier, clock: any SchedulerClock = SystemSchedulerClock(),
-                log: SchedulerLog = SchedulerLog(), metrics: VaultMetrics? = nil,
+                log: SchedulerLog = SchedulerLog(), metrics: VaultMetrics? = nil, reloadSignals: UnixSignalsSequence? = nil,
                 jitter: @escaping @Sendable (ScheduledJob, Int) -> TimeInterval = SchedulerCore.randomJitter) async {
         let now = clock.now
         var lastRuns: [ScheduledJob: Date?] = [:]
@@ -56,14 +58,13 @@ public actor SchedulerDaemon: Service {
         self.clock = clock
         self.log = log
         self.metrics = metrics
+        self.reloadSignals = reloadSignals
     }
 
     public func run() async throws {
         // The daemon handles SIGTERM itself (a bounded drain); a verify's scratch instance is
         // removed when its job is cancelled, not by the one-shot command's exit handler.
         ScratchRegistry.exitsOnSignal = false
-        // Trapped before the first line is logged: a SIGHUP after it reloads, never kills.
-        let hangups = await UnixSignalsSequence(trapping: .sighup)
         let start = clock.now
         for job in JobSchedule.all(policy) {
             let next = core.nextSlots[job.job].map(Timestamp.format) ?? "never"
@@ -72,8 +73,10 @@ public actor SchedulerDaemon: Service {
         for run in core.missedAtStart { log.emit(.queued(run), at: start, settings: policy.scheduler) }
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    for await _ in hangups { await self.reload() }
+                if let hangups = reloadSignals {
+                    group.addTask {
+                        for await _ in hangups { await self.reload() }
+                    }
                 }
                 await self.loop()
                 group.cancelAll()
@@ -86,6 +89,12 @@ public actor SchedulerDaemon: Service {
 
     private func loop() async {
         while true {
+            // Cancelled from outside (not a graceful stop): the waits below would return at
+            // once and the loop spin, so stop here, and the jobs with it.
+            if Task.isCancelled {
+                for task in tasks.values { task.cancel() }
+                return
+            }
             let now = clock.now
             let (events, starts) = core.advance(to: now)
             for event in events {

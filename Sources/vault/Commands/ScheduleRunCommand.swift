@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import ServiceLifecycle
+import UnixSignals
 import VaultPolicy
 import VaultOperations
 
@@ -38,13 +39,15 @@ struct ScheduleRunCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await CommandRunner.run {
+            // First: until SIGHUP is trapped, its default action ends the process.
+            let hangups = await UnixSignalsSequence(trapping: .sighup)
             let log = global.logger("schedule")
             let path = global.policy ?? PolicyLoader.defaultPath()
             let policy = try PolicyLoader.load(path: path)
             let metrics = VaultMetrics()
-            let runner = try RepositoryJobRunner { log.debug("\($0)") }
+            let runner = RepositoryJobRunner { log.debug("\($0)") }
             let daemon = await SchedulerDaemon(policy: policy, loadPolicy: { try PolicyLoader.load(path: path) }, runner: runner,
-                                               classify: ExitStatus.schedulerOutcome, metrics: metrics)
+                                               classify: ExitStatus.schedulerOutcome, metrics: metrics, reloadSignals: hangups)
             var server: MetricsHTTPServer?
             if let listen = metricsListen, let (host, port) = Self.address(listen) {
                 let scraper = MetricsScraper(metrics: metrics) { await daemon.currentPolicy }
