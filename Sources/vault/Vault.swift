@@ -30,7 +30,7 @@ struct Vault: AsyncParsableCommand {
             if subcommand == ArchiveGetCommand.configuration.commandName || arguments.contains(ArchiveGetCommand.configuration.commandName ?? "archive-get") {
                 ArchiveGetCommand.failRecovery("restore_command arguments: \(firstLine)")
             }
-            let help = subcommand.map { "vault \($0) --help" } ?? "vault --help"
+            let help = "vault " + (subcommand.map { helpPath($0, arguments) } ?? "") + "--help"
             CommandRunner.fail("\(firstLine) (\(help) lists the options)", code: ExitStatus.usage.rawValue)
         }
         do {
@@ -43,6 +43,16 @@ struct Vault: AsyncParsableCommand {
         } catch {
             exit(withError: error)
         }
+    }
+
+    /// `schedule run ` for `vault schedule run …`: the command and, when the next argument
+    /// names one of its subcommands, that too, so the hint names the help that lists the options.
+    static func helpPath(_ command: String, _ arguments: [String]) -> String {
+        var path = command + " "
+        guard let type = configuration.subcommands.first(where: { $0.configuration.commandName == command }) else { return path }
+        let names = type.configuration.subcommands.compactMap { $0.configuration.commandName }
+        if arguments.count > 1, names.contains(arguments[1]) { path += arguments[1] + " " }
+        return path
     }
 
     /// Every command's work (libpq, file I/O, child processes) runs on threads made for

@@ -25,6 +25,8 @@ public final class MetricsHTTPServer: Sendable {
         do {
             let channel = try await bootstrap.bind(host: host, port: port).get()
             return MetricsHTTPServer(channel: channel, port: channel.localAddress?.port ?? port)
+        } catch let e as IOError {
+            throw OperationError(.io, "cannot listen for metrics on \(host):\(port): \(String(cString: strerror(e.errnoCode)))")
         } catch {
             throw OperationError(.io, "cannot listen for metrics on \(host):\(port): \(error)")
         }
