@@ -12,6 +12,7 @@ public struct Policy: Sendable {
     public var archive: ArchiveSettings
     public var verify: VerifySettings
     public var scheduler: SchedulerSettings
+    public var fleet: FleetSettings
     public var defaults: ShardSettings
     public var shards: [ShardPolicy]
     /// The file this policy came from (absolute when known), for messages and restore_command.
@@ -75,6 +76,26 @@ public struct VerifySettings: Sendable {
     public var scratch: String
 
     public static let `default` = VerifySettings(scratch: "/var/tmp/vault-verify")
+}
+
+/// How commands over every shard (`--all-shards`, restore points) run.
+public struct FleetSettings: Sendable, Equatable {
+    /// Shards worked on at once.
+    public var parallel: Int
+    /// Run before a fleet restore point (an argument vector, no shell): the application stops
+    /// writing, so the points of all shards mark one moment of the system. Must return only once
+    /// writes stopped.
+    public var pauseCommand: String?
+    /// Run after the points were made (also when making them failed).
+    public var resumeCommand: String?
+
+    public static let `default` = FleetSettings(parallel: 4, pauseCommand: nil, resumeCommand: nil)
+
+    public init(parallel: Int, pauseCommand: String?, resumeCommand: String?) {
+        self.parallel = parallel
+        self.pauseCommand = pauseCommand
+        self.resumeCommand = resumeCommand
+    }
 }
 
 /// How `vault schedule run` runs the schedules (a host matter, so top-level). Durations are

@@ -93,6 +93,16 @@ public enum PolicyLoader {
             scheduler = readScheduler(m, issues: issues)
             m.finish()
         }
+        var fleet = FleetSettings.default
+        if let m = top.mapping("fleet") {
+            if let n = m.int("parallel", range: 1...256) { fleet.parallel = Int(n) }
+            fleet.pauseCommand = m.string("pause_command")
+            fleet.resumeCommand = m.string("resume_command")
+            if (fleet.pauseCommand == nil) != (fleet.resumeCommand == nil) {
+                issues.add(m.node, "fleet.pause_command and fleet.resume_command go together: give both or neither")
+            }
+            m.finish()
+        }
         var defaults = ShardSettings.builtIn
         if let d = top.mapping("defaults") {
             defaults = readSettings(d, inheriting: .builtIn, issues: issues)
@@ -107,7 +117,7 @@ public enum PolicyLoader {
         }
         top.finish()
         return Policy(version: Int(version), repository: repository, encryption: encryption, compression: compression,
-                      archive: archive, verify: verify, scheduler: scheduler, defaults: defaults, shards: shards, sourcePath: path)
+                      archive: archive, verify: verify, scheduler: scheduler, fleet: fleet, defaults: defaults, shards: shards, sourcePath: path)
     }
 
     private static func readScheduler(_ m: MappingReader, issues: IssueList) -> SchedulerSettings {
@@ -236,7 +246,9 @@ public enum PolicyLoader {
         defer { m.finish() }
         let name = m.string("name", required: true) ?? ""
         if !name.isEmpty && !ShardMapValidator.isValidName(name) {
-            issues.add(m.value("name"), "shard name '\(name)' may use only letters, digits, '-', '_' and '.'")
+            issues.add(m.value("name"), name == ShardMapValidator.reservedName
+                       ? "shard name '\(name)' is reserved (the repository keeps restore points under it)"
+                       : "shard name '\(name)' may use only letters, digits, '-', '_' and '.'")
         }
         var keys: KeyRange?
         if let k = m.mapping("keys") {

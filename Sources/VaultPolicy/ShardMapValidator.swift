@@ -1,8 +1,11 @@
 /// Checks the shard map as a whole: unique names, and key ranges that neither overlap nor
 /// leave gaps (a key that maps to no shard, or to two, is a routing bug waiting to happen).
-enum ShardMapValidator {
+public enum ShardMapValidator {
+    /// The repository keeps fleet-wide objects (restore points) under this prefix.
+    public static let reservedName = "_fleet"
+
     static func isValidName(_ name: String) -> Bool {
-        !name.isEmpty && name.count <= 64 && !name.hasPrefix(".") && name.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }
+        name != reservedName && !name.isEmpty && name.count <= 64 && !name.hasPrefix(".") && name.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }
     }
 
     static func validate(_ shards: [ShardPolicy], issues: IssueList) {

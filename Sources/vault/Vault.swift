@@ -68,7 +68,7 @@ struct Vault: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             InitCommand.self, CheckCommand.self, ArchivePushCommand.self, ArchiveGetCommand.self,
-            BackupCommand.self, ListCommand.self, RestoreCommand.self, VerifyCommand.self, StatusCommand.self, ExpireCommand.self,
+            BackupCommand.self, ListCommand.self, RestoreCommand.self, RestorePointCommand.self, VerifyCommand.self, StatusCommand.self, ExpireCommand.self,
             SwitchoverCommand.self, FailoverCommand.self, RejoinCommand.self, ScheduleCommand.self, MetricsCommand.self, PolicyCommand.self, LocateCommand.self,
         ]
     )

@@ -133,9 +133,9 @@ struct ReportShapeTests {
 
     @Test("expire")
     func expire() throws {
-        let result = ExpireOperation.Result(expiredBackups: ["a"], keptBackups: ["b"], removedPacks: 1, removedWAL: 1, bytesFreed: 1,
+        let result = ExpireOperation.Result(shard: "main", expiredBackups: ["a"], keptBackups: ["b"], removedPacks: 1, removedWAL: 1, bytesFreed: 1,
                                             dryRun: false, verifiedBackup: "b", unrestorableFulls: ["c"])
-        let expected: Set<String> = ["expiredBackups", "keptBackups", "removedPacks", "removedWAL", "bytesFreed", "dryRun", "verifiedBackup", "unrestorableFulls"]
+        let expected: Set<String> = ["shard", "expiredBackups", "keptBackups", "removedPacks", "removedWAL", "bytesFreed", "dryRun", "verifiedBackup", "unrestorableFulls"]
         #expect(try Self.keyPaths(result) == expected)
     }
 
@@ -184,5 +184,21 @@ struct ReportShapeTests {
         line.detail = "d"
         #expect(try Self.keyPaths(line) == ["time", "event", "shard", "job", "slot", "attempt", "reason", "start", "end", "seconds", "bytes",
                                             "outcome", "error", "detail", "message"])
+    }
+
+    @Test("--all-shards: every shard's outcome, which succeeded and which failed; restore points")
+    func fleet() throws {
+        let report = FleetReport(command: "expire", shards: [
+            .init(shard: "a", ok: true, exit: nil, error: nil, result: ExpireOperation.Result(shard: "a", expiredBackups: [], keptBackups: [], removedPacks: 0, removedWAL: 0, bytesFreed: 0, dryRun: false, verifiedBackup: nil, unrestorableFulls: [])),
+            .init(shard: "b", ok: false, exit: 7, error: "unreachable", result: nil),
+        ])
+        let paths = try Self.keyPaths(report)
+        #expect(paths.isSuperset(of: ["command", "shards", "succeeded", "failed", "shards[].shard", "shards[].ok", "shards[].exit", "shards[].error", "shards[].result", "shards[].result.removedWAL"]))
+        #expect(report.succeeded == ["a"] && report.failed == ["b"])
+        let point = FleetRestorePoint(name: "n", started: "s", finished: "f", paused: true, spreadSeconds: 0.1, shards: [
+            .init(shard: "a", node: "p", lsn: "0/1", timeline: 1, time: "t", segment: "000000010000000000000001"),
+        ])
+        #expect(try Self.keyPaths(point) == ["format", "name", "started", "finished", "paused", "spreadSeconds", "shards", "shards[].shard", "shards[].node",
+                                             "shards[].lsn", "shards[].timeline", "shards[].time", "shards[].segment"])
     }
 }

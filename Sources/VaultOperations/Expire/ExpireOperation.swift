@@ -18,6 +18,7 @@ public struct ExpireOperation {
 
     /// Also the stable JSON of `vault expire --json`.
     public struct Result: Sendable, Encodable {
+        public var shard: String
         public var expiredBackups: [String]
         public var keptBackups: [String]
         public var removedPacks: Int
@@ -91,7 +92,7 @@ public struct ExpireOperation {
             try await storage.delete(wal)
         }
         let removedPacks = packs.count, removedWAL = wal.count
-        return Result(expiredBackups: expired.map(\.id), keptBackups: kept.map(\.id), removedPacks: removedPacks,
+        return Result(shard: shard.name, expiredBackups: expired.map(\.id), keptBackups: kept.map(\.id), removedPacks: removedPacks,
                       removedWAL: removedWAL, bytesFreed: freed, dryRun: dryRun, verifiedBackup: verified,
                       unrestorableFulls: backups.filter { $0.kind == .full && !inventory.canRestore($0) }.map(\.id))
     }

@@ -1,7 +1,7 @@
 import VaultFormat
 
 /// The stable JSON shape of one backup in `vault list --json` and `vault backup --json`.
-public struct BackupSummary: Encodable {
+public struct BackupSummary: Encodable, Sendable {
     public var id: String
     public var type: String
     public var parent: String?

@@ -5,7 +5,7 @@ import VaultFormat
 import VaultPolicy
 
 /// The stable JSON shape of one shard in `vault status --json`.
-public struct ShardStatus: Encodable {
+public struct ShardStatus: Encodable, Sendable {
     public var shard: String
     public var backups: Int
     public var newestBackup: String?

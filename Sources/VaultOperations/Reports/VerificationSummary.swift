@@ -1,7 +1,7 @@
 import VaultFormat
 
 /// A verification as `list` and `status` report it.
-public struct VerificationSummary: Encodable {
+public struct VerificationSummary: Encodable, Sendable {
     public var backup: String
     public var finished: String
     public var passed: Bool

@@ -38,24 +38,8 @@ public struct CheckOperation {
         // one, PostgreSQL may skip the switch and the current segment would never complete.
         try conn.query("SELECT pg_create_restore_point('vault check')")
         let segment = try conn.scalar("SELECT pg_walfile_name(pg_switch_wal())")
-        guard let file = WALFileName(segment) else {
-            throw OperationError(.database, "node \(node.name) returned an unexpected WAL file name '\(segment)'")
-        }
-        let archive = WALArchive(repository: repository, record: record)
-        let name = archive.objectName(file)
-        while true {
-            if try await repository.storage.exists(name) {
-                _ = try await archive.get(file)
-                return Result(shard: shard.name, node: node.name, archiveMode: settings.mode, segment: segment, seconds: Date().timeIntervalSince(started))
-            }
-            let failed = try conn.query("SELECT last_failed_wal, last_failed_time > $1::timestamptz FROM pg_stat_archiver", [Timestamp.format(started.addingTimeInterval(-1))])
-            if let row = failed.first, row.count == 2, row[0] == segment, row[1] == "t" {
-                throw OperationError(.checkFailed, "node \(node.name): archive_command failed for \(segment); the PostgreSQL log has vault's error line")
-            }
-            if Date().timeIntervalSince(started) > timeoutSeconds {
-                throw OperationError(.checkFailed, "node \(node.name): \(segment) did not reach the repository within \(Int(timeoutSeconds)) s")
-            }
-            try await Task.sleep(nanoseconds: 200_000_000)
-        }
+        try await WALArrival.wait(for: segment, node: node.name, conn: conn, archive: WALArchive(repository: repository, record: record),
+                                  since: started, timeout: timeoutSeconds)
+        return Result(shard: shard.name, node: node.name, archiveMode: settings.mode, segment: segment, seconds: Date().timeIntervalSince(started))
     }
 }

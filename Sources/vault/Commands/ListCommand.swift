@@ -15,24 +15,40 @@ struct ListCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Print JSON (a list of backups; fields documented in the README).")
     var json = false
 
+    @Flag(name: .long, help: "List every shard, fleet.parallel at once; a shard that cannot be read does not stop the others.")
+    var allShards = false
+
+    func validate() throws {
+        try GlobalOptions.checkAllShards(allShards, shard: global.shard)
+    }
+
+    /// One shard's backups, with whether the archive holds each one's WAL now.
+    static func summaries(_ name: String, repository: Repository) async throws -> [BackupSummary] {
+        let record = try? await repository.shardRecord(name)
+        let verified = try await repository.verifications(shard: name).latestByBackup
+        // One listing of the shard's WAL answers for every backup.
+        var inventory: WALInventory?
+        if let record { inventory = try await WALInventory.load(WALArchive(repository: repository, record: record)) }
+        return try await repository.backups(shard: name).map { m in
+            BackupSummary(m, walComplete: inventory.map { $0.holdsWAL(of: m) } ?? m.walComplete, verification: verified[m.id])
+        }
+    }
+
     func run() async throws {
         try await CommandRunner.run {
             let policy = try global.loadPolicy()
-            let shards = global.shard.map { [$0] } ?? policy.shards.map(\.name)
             let repository = try await RepositoryOpener.open(policy)
+            if allShards {
+                try await FleetOutput.run("list", policy: policy, json: json, text: { $0.map(Self.row) }) { shard, _ in
+                    try await Self.summaries(shard.name, repository: repository)
+                }
+                return
+            }
+            let shards = global.shard.map { [$0] } ?? policy.shards.map(\.name)
             var summaries: [BackupSummary] = []
             for name in shards {
                 _ = try policy.shard(named: name)
-                let record = try? await repository.shardRecord(name)
-                let verified = try await repository.verifications(shard: name).latestByBackup
-                // One listing of the shard's WAL answers for every backup.
-                var inventory: WALInventory?
-                if let record { inventory = try await WALInventory.load(WALArchive(repository: repository, record: record)) }
-                for m in try await repository.backups(shard: name) {
-                    var complete = m.walComplete
-                    if let inventory { complete = inventory.holdsWAL(of: m) }
-                    summaries.append(BackupSummary(m, walComplete: complete, verification: verified[m.id]))
-                }
+                summaries += try await Self.summaries(name, repository: repository)
             }
             if json {
                 try printJSON(summaries)
@@ -56,7 +72,7 @@ struct ListCommand: AsyncParsableCommand {
         return (v.repositoryOnly ? "objects " : "ok ") + when
     }
 
-    private static func row(_ s: BackupSummary) -> String {
+    static func row(_ s: BackupSummary) -> String {
         let stop = String(s.stopTime.prefix(19)) + "Z"
         var wal = s.walComplete ? "complete" : "MISSING \(s.walStart)–\(s.walStop)"
         if s.pageChecksumFailures > 0 { wal += "  \(s.pageChecksumFailures) BAD PAGES" }

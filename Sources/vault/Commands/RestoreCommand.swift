@@ -17,7 +17,16 @@ struct RestoreCommand: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     @Option(name: .long, help: "Directory to restore into (must be empty or missing).")
-    var targetDir: String
+    var targetDir: String?
+
+    @Flag(name: .long, help: "Restore every shard to the fleet restore point --target-name, each into --target-root/<shard>.")
+    var allShards = false
+
+    @Option(name: .long, help: "With --all-shards: the directory that gets one directory per shard.")
+    var targetRoot: String?
+
+    @Option(name: .long, help: "With --all-shards and --start: shard i (policy order) listens on this port + i.")
+    var portBase: Int?
 
     @Option(name: .long, help: "Backup id (default: the newest one that reaches the target).")
     var backup: String?
@@ -59,6 +68,16 @@ struct RestoreCommand: AsyncParsableCommand {
     var tablespaceMap: [String] = []
 
     func validate() throws {
+        if allShards {
+            try GlobalOptions.checkAllShards(allShards, shard: global.shard)
+            guard targetName != nil, targetRoot != nil else { throw ValidationError("--all-shards restores to a fleet restore point: give --target-name NAME and --target-root DIR") }
+            guard targetDir == nil, backup == nil, pointInTime == nil, targetLsn == nil, !immediate, targetTimeline == nil, port == nil, !delta, !standby, tablespaceMap.isEmpty else {
+                throw ValidationError("--all-shards takes --target-name, --target-root, --start, --port-base, --target-action and --json only")
+            }
+            return
+        }
+        guard targetDir != nil else { throw ValidationError("give --target-dir (or --all-shards with --target-root)") }
+        if targetRoot != nil || portBase != nil { throw ValidationError("--target-root and --port-base go with --all-shards") }
         let given = [pointInTime != nil, targetLsn != nil, targetName != nil, immediate].filter { $0 }.count
         guard given <= 1 else { throw ValidationError("give at most one of --point-in-time, --target-lsn, --target-name, --immediate") }
         guard ["promote", "pause", "shutdown"].contains(targetAction) else { throw ValidationError("--target-action must be promote, pause or shutdown") }
@@ -97,7 +116,18 @@ struct RestoreCommand: AsyncParsableCommand {
         try await CommandRunner.run {
             _ = global.logger("restore")
             let policy = try global.loadPolicy()
+            if allShards, let name = targetName, let root = targetRoot {
+                let fleet = FleetRestoreOperation(policy: policy)
+                let options = FleetRestoreOperation.Options(name: name, targetRoot: root, start: start, portBase: portBase, targetAction: targetAction)
+                // Every shard checked before any is written.
+                let plans = try await fleet.plan(options)
+                try await FleetOutput.run("restore", policy: policy, json: json, text: { [Self.line($0)] }) { shard, _ in
+                    try await fleet.restore(shard, plans: plans, options)
+                }
+                return
+            }
             let shard = try policy.resolveShard(global.shard)
+            let targetDir = self.targetDir ?? ""
             var options = RestoreOperation.Options(targetDir: targetDir, backupID: backup, target: target, targetAction: targetAction, targetTimeline: targetTimeline)
             options.port = port
             options.start = start
@@ -119,5 +149,10 @@ struct RestoreCommand: AsyncParsableCommand {
                 print("\(standby ? "server" : "recovery") \(reached.state) in \(String(format: "%.1f", reached.seconds)) s: replayed to \(reached.lsn) on timeline \(reached.timeline)\(reached.lastCommit.map { ", last commit at \($0)" } ?? "")")
             }
         }
+    }
+
+    static func line(_ s: FleetRestoreOperation.ShardResult) -> String {
+        let reached = s.restore.reached.map { "; recovery \($0.state) at \($0.lsn) on timeline \($0.timeline)" } ?? "; start PostgreSQL on it to recover"
+        return "shard \(s.shard): backup \(s.restore.backup) restored into \(s.targetDir)\(s.port.map { " (port \($0))" } ?? "")\(reached)"
     }
 }

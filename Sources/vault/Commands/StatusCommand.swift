@@ -23,9 +23,31 @@ struct StatusCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Print JSON (one object per shard, documented in the README).")
     var json = false
 
+    @Flag(name: .long, help: "Every shard, fleet.parallel at once; a shard that cannot be read does not stop the others.")
+    var allShards = false
+
+    func validate() throws {
+        try GlobalOptions.checkAllShards(allShards, shard: global.shard)
+    }
+
+    /// A drifted topology: the command's failure (exit 10).
+    static func problem(_ s: ShardStatus) -> (any Error)? {
+        guard let drift = s.topology?.drift, let first = drift.first else { return nil }
+        return OperationError(.checkFailed, "shard \(s.shard): the topology drifted: \(first)\(drift.count > 1 ? " (and \(drift.count - 1) more)" : "")")
+    }
+
     func run() async throws {
         try await CommandRunner.run {
             let policy = try global.loadPolicy()
+            if allShards {
+                let repository = try await RepositoryOpener.open(policy)
+                try await FleetOutput.run("status", policy: policy, json: json, text: { [$0.text] }, check: Self.problem) { shard, _ in
+                    var status = try await ShardStatus.load(shard.name, repository: repository)
+                    try await status.addTopology(shard, repository: repository)
+                    return status
+                }
+                return
+            }
             let shards = try global.shard.map { [try policy.shard(named: $0)] } ?? policy.shards
             let repository = try await RepositoryOpener.open(policy)
             var out: [ShardStatus] = []

@@ -31,31 +31,47 @@ struct VerifyCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Print the results as JSON (a list of verification records, documented in the README).")
     var json = false
 
+    @Flag(name: .long, help: "Verify every shard, fleet.parallel at once; one shard's failure does not stop the others.")
+    var allShards = false
+
     func validate() throws {
         if all && backup != nil { throw ValidationError("give --backup or --all, not both") }
+        try GlobalOptions.checkAllShards(allShards, shard: global.shard)
+        if allShards && backup != nil { throw ValidationError("--backup names one shard's backup; it does not go with --all-shards") }
         if let t = pointInTime, RecoveryTarget.time(t) == nil { throw ValidationError("--point-in-time '\(t)' is not a time like '2026-11-26 03:15:00+00'") }
+    }
+
+    /// A verification that found a problem: the command's failure (exit 10).
+    static func problem(_ records: [VerificationRecord]) -> (any Error)? {
+        guard let failed = records.first(where: { !$0.passed }), let problem = failed.problems.first else { return nil }
+        let more = failed.problems.count > 1 ? " (and \(failed.problems.count - 1) more problems)" : ""
+        return OperationError(.checkFailed, "backup \(failed.backup) of shard \(failed.shard) failed verification: \(problem)\(more)")
     }
 
     func run() async throws {
         try await CommandRunner.run {
             _ = global.logger("verify")
             let policy = try global.loadPolicy()
-            let shard = try policy.resolveShard(global.shard)
             var options = VerifyOperation.Options()
             options.backupID = backup
             options.all = all
             options.repositoryOnly = repositoryOnly
             if let t = pointInTime, let target = RecoveryTarget.time(t) { options.target = target }
+            if allShards {
+                let chosen = options
+                try await FleetOutput.run("verify", policy: policy, json: json, text: { $0.map(Self.report) }, check: Self.problem) { shard, _ in
+                    try await VerifyOperation(policy: policy, shard: shard).run(chosen)
+                }
+                return
+            }
+            let shard = try policy.resolveShard(global.shard)
             let records = try await VerifyOperation(policy: policy, shard: shard).run(options)
             if json {
                 try printJSON(records)
             } else {
                 for r in records { print(Self.report(r)) }
             }
-            if let failed = records.first(where: { !$0.passed }), let problem = failed.problems.first {
-                let more = failed.problems.count > 1 ? " (and \(failed.problems.count - 1) more problems)" : ""
-                throw OperationError(.checkFailed, "backup \(failed.backup) of shard \(failed.shard) failed verification: \(problem)\(more)")
-            }
+            if let problem = Self.problem(records) { throw problem }
         }
     }
 
