@@ -79,6 +79,12 @@ extension Repository {
         return try JSONCoding.decode(FleetRestorePoint.self, from: bytes, what: FleetRestorePoint.objectName(name))
     }
 
+    /// Takes `name` for one attempt at a restore point (`_fleet/restore-points/<name>.reserved`);
+    /// false when any attempt took it before, successful or not.
+    public func reserveRestorePointName(_ name: String, by owner: String) async throws -> Bool {
+        try await writeIfAbsent(FleetRestorePoint.prefix + name + ".reserved", Array(owner.utf8))
+    }
+
     /// Records the point; false (and nothing changed) when a point of that name exists.
     public func record(_ point: FleetRestorePoint) async throws -> Bool {
         try await writeIfAbsent(FleetRestorePoint.objectName(point.name), try JSONCoding.encode(point))

@@ -88,13 +88,16 @@ public struct FleetSettings: Sendable, Equatable {
     public var pauseCommand: String?
     /// Run after the points were made (also when making them failed).
     public var resumeCommand: String?
+    /// Seconds either command may take before it is killed (and the points not made).
+    public var hookTimeout: Int
 
-    public static let `default` = FleetSettings(parallel: 4, pauseCommand: nil, resumeCommand: nil)
+    public static let `default` = FleetSettings(parallel: 4, pauseCommand: nil, resumeCommand: nil, hookTimeout: 60)
 
-    public init(parallel: Int, pauseCommand: String?, resumeCommand: String?) {
+    public init(parallel: Int, pauseCommand: String?, resumeCommand: String?, hookTimeout: Int) {
         self.parallel = parallel
         self.pauseCommand = pauseCommand
         self.resumeCommand = resumeCommand
+        self.hookTimeout = hookTimeout
     }
 }
 

@@ -98,6 +98,11 @@ public enum PolicyLoader {
             if let n = m.int("parallel", range: 1...256) { fleet.parallel = Int(n) }
             fleet.pauseCommand = m.string("pause_command")
             fleet.resumeCommand = m.string("resume_command")
+            if let text = m.string("hook_timeout") {
+                if let seconds = PolicyDuration.parseSeconds(text) { fleet.hookTimeout = seconds } else {
+                    issues.add(m.value("hook_timeout"), "fleet.hook_timeout '\(text)' is not a duration like 30s or 2m")
+                }
+            }
             if (fleet.pauseCommand == nil) != (fleet.resumeCommand == nil) {
                 issues.add(m.node, "fleet.pause_command and fleet.resume_command go together: give both or neither")
             }

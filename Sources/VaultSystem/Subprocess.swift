@@ -7,8 +7,10 @@ import Glibc
 /// `Process`: it notices a child's exit through a descriptor, and a server daemonised by
 /// `pg_ctl start` would keep that descriptor open forever.
 public enum Subprocess {
-    /// Runs `argv` (as `user` when this process is root and a user is given); returns the exit status.
-    public static func run(_ argv: [String], asUser user: String? = nil, output: String) throws -> Int32 {
+    /// Runs `argv` (as `user` when this process is root and a user is given); returns the exit
+    /// status. With a `timeout`, the program runs in a process group of its own, which is
+    /// killed (SIGKILL) when the time is up, and the status is `timedOut`.
+    public static func run(_ argv: [String], asUser user: String? = nil, output: String, timeout: TimeInterval? = nil) throws -> Int32 {
         var full = argv
         if let user, getuid() == 0 { full = ["/usr/sbin/runuser", "-u", user, "--"] + argv }
         var actions = posix_spawn_file_actions_t()
@@ -18,18 +20,43 @@ public enum Subprocess {
         posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o640)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
         let env = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        if timeout != nil {
+            posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+            posix_spawnattr_setpgroup(&attributes, 0)
+        }
         var pid: pid_t = 0
         let status = withCStrings(full) { a in
             withCStrings(env) { e in
-                posix_spawn(&pid, full[0], &actions, nil, UnsafePointer(a).withMemoryRebound(to: UnsafeMutablePointer<CChar>?.self, capacity: full.count + 1) { $0 },
+                posix_spawn(&pid, full[0], &actions, &attributes, UnsafePointer(a).withMemoryRebound(to: UnsafeMutablePointer<CChar>?.self, capacity: full.count + 1) { $0 },
                             UnsafePointer(e).withMemoryRebound(to: UnsafeMutablePointer<CChar>?.self, capacity: env.count + 1) { $0 })
             }
         }
         guard status == 0 else { throw SystemError(.io, "cannot start \(full[0]): \(String(cString: strerror(status)))", code: status) }
         var wstatus: Int32 = 0
-        while waitpid(pid, &wstatus, 0) < 0 && errno == EINTR {}
+        if let timeout {
+            let deadline = Date().addingTimeInterval(timeout)
+            while true {
+                let r = waitpid(pid, &wstatus, WNOHANG)
+                if r == pid { break }
+                if r < 0 && errno != EINTR { return timedOut }
+                if Date() >= deadline {
+                    kill(-pid, SIGKILL)
+                    while waitpid(pid, &wstatus, 0) < 0 && errno == EINTR {}
+                    return timedOut
+                }
+                usleep(20_000)
+            }
+        } else {
+            while waitpid(pid, &wstatus, 0) < 0 && errno == EINTR {}
+        }
         return (wstatus & 0x7f) == 0 ? (wstatus >> 8) & 0xff : 128 + (wstatus & 0x7f)
     }
+
+    /// The status `run` returns when it killed the program at its timeout.
+    public static let timedOut: Int32 = -1
 
     /// Starts `argv` in a session of its own with no terminal and output to /dev/null, with
     /// `fd` as its descriptor `childFD`, and does not wait: for work that must outlive the

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VaultSupport
+import VaultSystem
 import VaultPolicy
 import VaultOperations
 
@@ -52,7 +53,7 @@ enum FleetOutput {
     /// `backup: 2/5 shards done, 1 failed, 1.2 GiB` on a terminal, every quarter second.
     private static func display(_ command: String, _ progress: FleetRun.Progress) -> Task<Void, Never> {
         let terminal = isatty(STDERR_FILENO) == 1
-        return Task {
+        return Task(executorPreference: BlockingExecutor.shared) {
             guard terminal else { return }
             while !Task.isCancelled {
                 try? await Task.sleep(nanoseconds: 250_000_000)

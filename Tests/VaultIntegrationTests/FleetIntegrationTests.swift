@@ -42,10 +42,12 @@ final class ShardedWriter: Sendable {
         thread.start()
     }
 
-    /// Stops, and returns what each shard committed in all and at the pause.
-    func stop() throws -> (all: [[Int]], atPause: [[Int]]) {
+    /// Stops (a pause left behind is lifted), and returns what each shard committed in all and
+    /// at the pause.
+    func stop(pauseFile: String) throws -> (all: [[Int]], atPause: [[Int]]) {
         stopFlag.store(true, ordering: .relaxed)
-        finished.wait()
+        try? FileManager.default.removeItem(atPath: pauseFile)
+        guard finished.wait(timeout: .now() + 60) == .success else { throw HarnessError("the writer did not stop within 60 s") }
         let s = state.withLock { $0 }
         if let failure = s.failure { throw HarnessError("writer failed: \(failure)") }
         guard let atPause = s.atPause else { throw HarnessError("the writer was never paused") }
@@ -87,7 +89,7 @@ struct FleetIntegrationTests {
             defaults: {backup: {archive_timeout: 60s}}
             fleet:
               parallel: 2
-              pause_command: '/bin/sh -c "touch \(pause); for i in $(seq 1 1000); do [ -e \(paused) ] && exit 0; sleep 0.02; done; exit 1"'
+              pause_command: '/bin/sh -c "touch \(pause); for i in $(seq 1 300); do [ -e \(paused) ] && exit 0; sleep 0.02; done; exit 1"'
               resume_command: '/bin/rm -f \(pause)'
             shards:
             \(shards)
@@ -101,6 +103,7 @@ struct FleetIntegrationTests {
 
         // The workload runs from here on; the pause command waits for it to stop writing.
         let writer = ShardedWriter(ports: servers.map(\.port), pauseFile: pause, pausedFile: paused)
+        defer { _ = try? writer.stop(pauseFile: pause) }
         // A point before any backup: a fleet restore to it is refused before anything is written.
         let early = try f.vault(["restore-point", "create", "before-backups"])
         #expect(early.status == 0, "\(early.stderr)")
@@ -121,11 +124,13 @@ struct FleetIntegrationTests {
         #expect((point["shards"] as? [[String: Any]])?.count == 3)
         let atPoint = writer.committedCount
         #expect(try await poll(timeout: 60) { writer.committedCount >= atPoint + 150 })
-        let (all, atPause) = try writer.stop()
+        let (all, atPause) = try writer.stop(pauseFile: pause)
         for i in 0..<3 {
             #expect(!atPause[i].isEmpty && all[i].count > atPause[i].count, "shard s\(i + 1) has rows on both sides of the point")
         }
-        _ = try f.vault(["check", "--all-shards"])
+        let checked = try f.vault(["check", "--all-shards", "--json"])
+        #expect(checked.status == 0, "\(checked.stderr)")
+        #expect(try Self.json(checked.stdout)["succeeded"] as? [String] == ["s1", "s2", "s3"])
 
         let list = try f.vault(["restore-point", "list"])
         #expect(list.stdout.contains("p1") && list.stdout.contains("before-backups"), "\(list.stdout)")
@@ -156,13 +161,31 @@ struct FleetIntegrationTests {
             #expect(rows == atPause[i].map(String.init).joined(separator: ","), "shard s\(i + 1): \(rows.split(separator: ",").count) rows restored, \(atPause[i].count) committed before the point")
         }
 
-        // One shard down: a restore point is not recorded; a fleet backup fails only that shard.
-        servers[2].stop()
-        let down = try f.vault(["restore-point", "create", "p2"])
-        #expect(down.status != 0)
-        #expect(down.stderr.contains("shard s3"), "\(down.stderr)")
-        #expect(!(try f.vault(["restore-point", "list"]).stdout.contains("p2")))
+        // The writer is gone, so the pause command gives up: nothing is made, and the
+        // resume command still runs.
+        let noPause = try f.vault(["restore-point", "create", "p2"])
+        #expect(noPause.status == 6 && noPause.stderr.contains("fleet.pause_command (/bin/sh) exited 1"), "\(noPause.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: pause), "the resume command ran")
+
+        // A shard whose WAL does not reach the repository after the points are made: nothing
+        // is recorded, the application is resumed, and the name is not used again.
+        FileManager.default.createFile(atPath: paused, contents: Data())
+        _ = try servers[2].sql("ALTER SYSTEM SET archive_command = '\(VaultBinary.path) --policy \(f.dir.path)/missing.yaml --shard s3 archive-push %p'")
+        _ = try servers[2].sql("SELECT pg_reload_conf()")
+        let unarchived = try f.vault(["restore-point", "create", "p3"])
+        #expect(unarchived.status == 10, "\(unarchived.stderr)")
+        #expect(unarchived.stderr.contains("did not reach the repository on shard s3"), "\(unarchived.stderr)")
         #expect(!FileManager.default.fileExists(atPath: pause), "the application was resumed")
+        let points = try f.vault(["restore-point", "list"]).stdout
+        #expect(!points.contains("p2") && !points.contains("p3"), "\(points)")
+        let again = try f.vault(["restore-point", "create", "p3"])
+        #expect(again.status == 6 && again.stderr.contains("was used by an earlier attempt"), "\(again.stderr)")
+
+        // One shard down: no point is made; a fleet backup fails only that shard.
+        servers[2].stop()
+        let down = try f.vault(["restore-point", "create", "p4"])
+        #expect(down.status == 7, "\(down.stderr)")
+        #expect(down.stderr.contains("no restore point was made: shard s3"), "\(down.stderr)")
         let partial = try f.vault(["backup", "--all-shards", "--json"])
         #expect(partial.status == 7, "\(partial.stderr)")
         let partialReport = try Self.json(partial.stdout)

@@ -10,9 +10,11 @@ import VaultPolicy
 ///
 /// Nothing is written until every shard passed the checks: the point is in the catalog and
 /// has the shard's position, a backup of the shard ended before that position, the archive
-/// holds the WAL from that backup to the position, and `DIR/<shard>` is missing or empty. The
-/// backup is chosen by the point's LSN (a name alone says nothing of where it lies), and
-/// recovery stops at the point by name (`recovery_target_name`), on the point's timeline.
+/// holds the WAL from that backup to the position, the server binaries are there for
+/// `--start`, and `DIR/<shard>` is missing or empty. The backup is chosen by the point's LSN
+/// (a name alone says nothing of where it lies), and recovery stops right after the point's
+/// record by that LSN (`recovery_target_lsn`, not inclusive), on the point's timeline: a point
+/// of the same name elsewhere in the WAL cannot be taken for it.
 public struct FleetRestoreOperation: Sendable {
     let policy: Policy
 
@@ -38,7 +40,7 @@ public struct FleetRestoreOperation: Sendable {
     public struct ShardPlan: Sendable {
         public var shard: String
         public var backup: String
-        public var lsn: String
+        public var target: RecoveryTarget
         public var timeline: UInt32
         public var targetDir: String
     }
@@ -59,7 +61,7 @@ public struct FleetRestoreOperation: Sendable {
     public func restore(_ shard: ShardPolicy, plans: [ShardPlan], _ options: Options) async throws -> ShardResult {
         guard let index = plans.firstIndex(where: { $0.shard == shard.name }) else { throw OperationError(.usage, "shard \(shard.name) was not planned") }
         let plan = plans[index]
-        var restore = RestoreOperation.Options(targetDir: plan.targetDir, backupID: plan.backup, target: .name(options.name),
+        var restore = RestoreOperation.Options(targetDir: plan.targetDir, backupID: plan.backup, target: plan.target,
                                                targetAction: options.targetAction, targetTimeline: String(plan.timeline))
         restore.start = options.start
         restore.port = options.portBase.map { $0 + index }
@@ -74,20 +76,34 @@ public struct FleetRestoreOperation: Sendable {
             let known = try await repository.restorePoints().map(\.name)
             throw OperationError(.notFound, "no fleet restore point '\(options.name)' in the catalog (have: \(known.isEmpty ? "none" : known.joined(separator: ", ")); vault restore-point list)")
         }
+        let start = options.start
         let checked = await FleetRun.each(policy.shards, parallel: policy.fleet.parallel) { shard -> ShardPlan in
-            guard let position = point.shard(shard.name), let lsn = LSN(position.lsn) else {
+            guard let position = point.shard(shard.name), let end = LSN(position.lsn) else {
                 throw OperationError(.refused, "the restore point '\(options.name)' has no position for shard \(shard.name) (made before the shard joined the policy)")
             }
             let dir = options.targetRoot + "/" + shard.name
-            if let entries = try? FileManager.default.contentsOfDirectory(atPath: dir), !entries.isEmpty {
+            if FileManager.default.fileExists(atPath: dir), !(try FileIO.list(dir)).isEmpty {
                 throw OperationError(.refused, "\(dir) is not empty")
             }
-            let backups = try await repository.backups(shard: shard.name)
-            let manifest = try RecoveryTarget.chooseBackup(backups, id: nil, for: .lsn(lsn), shard: shard.name)
+            let target = RecoveryTarget.restorePoint(name: options.name, end: end)
             let archive = WALArchive(repository: repository, record: try await repository.shardRecord(shard.name))
-            _ = try await RecoveryReach(inventory: try await WALInventory.load(archive), archive: archive)
-                .check(manifest, target: .lsn(lsn), timeline: String(position.timeline))
-            return ShardPlan(shard: shard.name, backup: manifest.id, lsn: position.lsn, timeline: position.timeline, targetDir: dir)
+            let reach = RecoveryReach(inventory: try await WALInventory.load(archive), archive: archive)
+            // The newest backup that ended before the point and from which the point's
+            // timeline is reached with the WAL in the archive: a backup on a later timeline
+            // that branched before the point, or one whose WAL is gone, is passed over.
+            let candidates = try await repository.backups(shard: shard.name)
+                .filter { $0.timeline <= position.timeline && target.reachable(from: $0) }.sorted { $0.id > $1.id }
+            var firstProblem: (any Error)?
+            for manifest in candidates {
+                do {
+                    _ = try await reach.check(manifest, target: target, timeline: String(position.timeline))
+                    if start { _ = try RecoveryStarter.bindir(shard: shard, majorVersion: manifest.versionNumber / 10000) }
+                    return ShardPlan(shard: shard.name, backup: manifest.id, target: target, timeline: position.timeline, targetDir: dir)
+                } catch {
+                    firstProblem = firstProblem ?? error
+                }
+            }
+            throw firstProblem ?? OperationError(.refused, "shard \(shard.name) has no backup that ended before the restore point '\(options.name)' (\(end) on timeline \(position.timeline))")
         }
         let failed = checked.filter { if case .failure = $0.result { return true }; return false }
         if !failed.isEmpty {

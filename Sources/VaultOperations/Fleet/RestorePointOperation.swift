@@ -47,6 +47,11 @@ public struct RestorePointOperation {
             throw OperationError(.refused, "a restore point named '\(name)' exists already (vault restore-point list); choose another name")
         }
         let sessions = try await open(repository)
+        // The name is taken before any WAL holds it, and kept even if this attempt fails: a
+        // second point of one name is never made by vault.
+        guard try await repository.reserveRestorePointName(name, by: "vault restore-point create pid \(getpid()) on \(ProcessInfo.processInfo.hostName) at \(Timestamp.format(started))") else {
+            throw OperationError(.refused, "the restore point name '\(name)' was used by an earlier attempt (its points may be in some shards' WAL); choose another name")
+        }
 
         var paused = false
         if let pause = policy.fleet.pauseCommand, let resume = policy.fleet.resumeCommand {
@@ -111,6 +116,8 @@ public struct RestorePointOperation {
             let (node, conn) = try NodeDiscovery.connectPrimary(shard)
             try record.requireSameCluster(try ClusterIdentity.read(from: conn), node: "node \(node.name) of shard \(shard.name)")
             if let problem = try ArchivingSettings.read(conn).problem(node: node.name) { throw OperationError(.checkFailed, problem) }
+            // A primary that stops answering must not keep the application paused.
+            try conn.query("SET statement_timeout = '30s'")
             return Session(shard: shard, node: node.name, conn: conn, archive: WALArchive(repository: repository, record: record))
         }
         let failed = opened.filter { if case .failure = $0.result { return true }; return false }
@@ -145,7 +152,10 @@ public struct RestorePointOperation {
         guard !argv.isEmpty else { throw OperationError(.usage, "\(what) is empty") }
         let log = FileManager.default.temporaryDirectory.path + "/vault-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).log"
         defer { unlink(log) }
-        let status = try Subprocess.run(argv, output: log)
+        let status = try Subprocess.run(argv, output: log, timeout: Double(policy.fleet.hookTimeout))
+        if status == Subprocess.timedOut {
+            throw OperationError(.refused, "\(what) (\(argv[0])) did not finish within fleet.hook_timeout (\(policy.fleet.hookTimeout) s) and was killed")
+        }
         guard status == 0 else {
             let tail = String(decoding: (try? FileIO.read(log)) ?? [], as: UTF8.self).split(separator: "\n").suffix(3).joined(separator: " / ")
             throw OperationError(.refused, "\(what) (\(argv[0])) exited \(status)\(tail.isEmpty ? "" : ": \(tail)")")

@@ -31,7 +31,15 @@ struct RecoveryReach {
         var problems = missing(first...stop, on: history, kind: .missing, why: "needed to make backup \(manifest.id) consistent")
         var last = stop
         switch target {
-        case .lsn(let lsn):
+        case .lsn, .restorePoint:
+            // A restore point's LSN is where its record ends: the record lies in the segment
+            // before a boundary it ends on.
+            let lsn: LSN
+            switch target {
+            case .restorePoint(_, let end): lsn = LSN(max(end.value, 1) - 1)
+            case .lsn(let l): lsn = l
+            default: lsn = manifest.stopLSN
+            }
             last = max(stop, inventory.segmentNumber(of: lsn))
             if last > stop {
                 problems += missing((stop + 1)...last, on: history, kind: .unreachable, why: "needed to reach \(target)")

@@ -15,6 +15,11 @@ public enum RecoveryTarget: Sendable, Equatable {
     case time(Date, text: String)
     case lsn(LSN)
     case name(String)
+    /// A fleet restore point whose position is known (the end of its WAL record, as
+    /// `pg_create_restore_point` returned it): recovery replays up to and including that
+    /// record and stops before the next, by LSN, so another point of the same name elsewhere in
+    /// the WAL cannot be taken for it.
+    case restorePoint(name: String, end: LSN)
 
     /// The postgresql.conf lines that ask PostgreSQL for this target.
     public var settings: [String] {
@@ -24,6 +29,9 @@ public enum RecoveryTarget: Sendable, Equatable {
         case .time(_, let text): return ["recovery_target_time = '\(text)'"]
         case .lsn(let l): return ["recovery_target_lsn = '\(l)'"]
         case .name(let n): return ["recovery_target_name = '\(n.replacingOccurrences(of: "'", with: "''"))'"]
+        // PostgreSQL stops before the first record starting at or after the target when not
+        // inclusive: the point's record (which ends there) is replayed, nothing after it.
+        case .restorePoint(_, let end): return ["recovery_target_lsn = '\(end)'", "recovery_target_inclusive = off"]
         }
     }
 
@@ -75,7 +83,7 @@ public enum RecoveryTarget: Sendable, Equatable {
         switch self {
         case .endOfWAL, .immediate, .name: return true
         case .time(let d, _): return (Timestamp.parse(m.stopTime) ?? .distantFuture) <= d
-        case .lsn(let l): return m.stopLSN <= l
+        case .lsn(let l), .restorePoint(_, let l): return m.stopLSN <= l
         }
     }
 }
@@ -88,6 +96,7 @@ extension RecoveryTarget: CustomStringConvertible {
         case .time(_, let text): return text
         case .lsn(let l): return "LSN \(l)"
         case .name(let n): return "restore point '\(n)'"
+        case .restorePoint(let n, let end): return "restore point '\(n)' (ending at \(end))"
         }
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VaultSupport
 import VaultPostgres
+import VaultFormat
 import VaultOperations
 
 struct RestoreCommand: AsyncParsableCommand {
@@ -68,9 +69,15 @@ struct RestoreCommand: AsyncParsableCommand {
     var tablespaceMap: [String] = []
 
     func validate() throws {
+        guard ["promote", "pause", "shutdown"].contains(targetAction) else { throw ValidationError("--target-action must be promote, pause or shutdown") }
         if allShards {
             try GlobalOptions.checkAllShards(allShards, shard: global.shard)
-            guard targetName != nil, targetRoot != nil else { throw ValidationError("--all-shards restores to a fleet restore point: give --target-name NAME and --target-root DIR") }
+            guard let name = targetName, targetRoot != nil else { throw ValidationError("--all-shards restores to a fleet restore point: give --target-name NAME and --target-root DIR") }
+            guard FleetRestorePoint.isValidName(name) else { throw ValidationError("'\(name)' is not a fleet restore point name (vault restore-point list)") }
+            if let base = portBase {
+                guard start else { throw ValidationError("--port-base sets the ports of the servers --start starts") }
+                guard (1...65000).contains(base) else { throw ValidationError("--port-base must be between 1 and 65000") }
+            }
             guard targetDir == nil, backup == nil, pointInTime == nil, targetLsn == nil, !immediate, targetTimeline == nil, port == nil, !delta, !standby, tablespaceMap.isEmpty else {
                 throw ValidationError("--all-shards takes --target-name, --target-root, --start, --port-base, --target-action and --json only")
             }
@@ -80,7 +87,6 @@ struct RestoreCommand: AsyncParsableCommand {
         if targetRoot != nil || portBase != nil { throw ValidationError("--target-root and --port-base go with --all-shards") }
         let given = [pointInTime != nil, targetLsn != nil, targetName != nil, immediate].filter { $0 }.count
         guard given <= 1 else { throw ValidationError("give at most one of --point-in-time, --target-lsn, --target-name, --immediate") }
-        guard ["promote", "pause", "shutdown"].contains(targetAction) else { throw ValidationError("--target-action must be promote, pause or shutdown") }
         if let t = pointInTime, RecoveryTarget.parseTime(t) == nil { throw ValidationError("--point-in-time '\(t)' is not a time like '2026-11-26 03:15:00+00'") }
         if let l = targetLsn, LSN(l) == nil { throw ValidationError("--target-lsn '\(l)' is not an LSN like 0/3000060") }
         if standby && (given > 0 || targetTimeline != nil) {
