@@ -185,4 +185,13 @@ struct RecoveryTargetTests {
         #expect(RecoveryTarget.time("yesterday") == nil)
         #expect(RecoveryTarget.name("it's").settings == ["recovery_target_name = 'it''s'"])
     }
+
+    @Test("a fleet restore point is reached by its end LSN, not inclusive, and chooses the backup by that LSN")
+    func restorePointTarget() throws {
+        let point = RecoveryTarget.restorePoint(name: "p1", end: LSN(0x3000060))
+        #expect(point.settings == ["recovery_target_lsn = '0/3000060'", "recovery_target_inclusive = off"])
+        let b = [backup("1-F", stop: "2026-11-26T01:00:00Z", lsn: 0x2000000), backup("2-F", stop: "2026-11-26T02:00:00Z", lsn: 0x4000000)]
+        #expect(try RecoveryTarget.chooseBackup(b, id: nil, for: point, shard: "s").id == "1-F")
+        #expect("\(point)" == "restore point 'p1' (ending at 0/3000060)")
+    }
 }

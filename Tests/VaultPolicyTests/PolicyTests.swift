@@ -277,4 +277,25 @@ struct ScheduleZoneTests {
         #expect(messages.contains { $0.hasPrefix("10: scheduler.jitter 'later' is not a duration") }, "\(messages)")
         #expect(messages.contains { $0.hasPrefix("11: unknown key scheduler.max_parallel") }, "\(messages)")
     }
+
+    @Test("the fleet section: defaults, pause and resume together, the reserved shard name")
+    func fleetSection() throws {
+        let base = """
+            version: 1
+            repository: {path: /r}
+            encryption: none
+            shards:
+              - name: main
+                nodes: [{name: a, conninfo: "host=h"}]
+            """
+        #expect(try PolicyLoader.parse(base, path: "/p.yaml").fleet == .default)
+        let set = try PolicyLoader.parse(base + "\nfleet: {parallel: 8, pause_command: 'app pause', resume_command: 'app resume', hook_timeout: 2m}", path: "/p.yaml")
+        #expect(set.fleet == FleetSettings(parallel: 8, pauseCommand: "app pause", resumeCommand: "app resume", hookTimeout: 120))
+        let half = #expect(throws: PolicyError.self) { try PolicyLoader.parse(base + "\nfleet: {pause_command: 'app pause'}", path: "/p.yaml") }
+        #expect(half?.issues.contains { $0.message.contains("go together") } == true)
+        let reserved = #expect(throws: PolicyError.self) {
+            try PolicyLoader.parse(base.replacingOccurrences(of: "name: main", with: "name: _fleet"), path: "/p.yaml")
+        }
+        #expect(reserved?.issues.contains { $0.message.contains("'_fleet' is reserved") } == true)
+    }
 }
