@@ -115,8 +115,9 @@ struct S3IntegrationTests {
     func leases() async throws {
         let store = try await SeaweedFS.shared()
         // Long enough that a busy test machine starts the next vault well inside it (15 s was
-        // not: under the full suite, 13 s passed between the kill and the next vault's check).
-        let (f, server, bucket) = try await Self.start("s3-leases", store: store, leaseSeconds: 30)
+        // not: under the full suite, 13 s passed between the kill and the next vault's check;
+        // with 30 s, a lease renewed 10 s before the kill expired before the check once).
+        let (f, server, bucket) = try await Self.start("s3-leases", store: store, leaseSeconds: 90)
         defer { f.cleanUp() }
         try Self.pgbench(server, scale: 8)
         let log = f.dir.path + "/backups.log"
