@@ -31,7 +31,7 @@ printf '{"identities":[{"name":"bench","credentials":[{"accessKey":"%s","secretK
 /opt/vault-deps/python/bin/weed server -dir="$store/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
   -master.port=47333 -master.port.grpc=47334 -volume.port=47080 -volume.port.grpc=47081 \
   -filer.port=47888 -filer.port.grpc=47889 -s3 -s3.port=47833 -s3.port.grpc=47834 -s3.config="$store/s3.json" \
-  -s3.port.iceberg=0 -s3.port.lance=0 -master.volumeSizeLimitMB=1024 -metricsPort=47999 > "$store/weed.log" 2>&1 &
+  -s3.port.iceberg=0 -s3.port.lance=0 -master.volumeSizeLimitMB=1024 -volume.max=200 -metricsPort=47999 > "$store/weed.log" 2>&1 &
 echo $! > "$store/weed.pid"
 printf '[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n' "$key" "$secret" > "$store/credentials"
 chown postgres: "$store/credentials"; chmod 600 "$store/credentials"
