@@ -12,7 +12,7 @@ enum FleetOutput {
     /// `check` turns a result into a failure that keeps the result (a verification that found
     /// problems, a backup whose WAL did not arrive, a drifted topology).
     static func run<R: Encodable & Sendable>(
-        _ command: String, policy: Policy, json: Bool,
+        _ command: String, policy: Policy, json: Bool, header: String? = nil,
         text: (R) -> [String], check: (R) -> (any Error)? = { _ in nil },
         _ body: @escaping @Sendable (ShardPolicy, FleetRun.Progress) async throws -> R
     ) async throws {
@@ -43,6 +43,7 @@ enum FleetOutput {
         if json {
             try printJSON(report)
         } else {
+            if let header { print(header) }
             for line in lines { print(line) }
             let failed = shards.filter { !$0.ok }.map { "\($0.shard) (exit \($0.exit ?? 1))" }
             print("\(command): \(report.succeeded.count) of \(shards.count) shards succeeded" + (failed.isEmpty ? "" : "; failed: \(failed.joined(separator: ", "))"))

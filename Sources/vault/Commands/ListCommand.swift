@@ -39,7 +39,7 @@ struct ListCommand: AsyncParsableCommand {
             let policy = try global.loadPolicy()
             let repository = try await RepositoryOpener.open(policy)
             if allShards {
-                try await FleetOutput.run("list", policy: policy, json: json, text: { $0.map(Self.row) }) { shard, _ in
+                try await FleetOutput.run("list", policy: policy, json: json, header: Self.header, text: { $0.map(Self.row) }) { shard, _ in
                     try await Self.summaries(shard.name, repository: repository)
                 }
                 return
@@ -55,10 +55,12 @@ struct ListCommand: AsyncParsableCommand {
                 return
             }
             if summaries.isEmpty { print("no backups"); return }
-            print("shard       backup               type  parent               stop (UTC)            stop LSN      tl  db size    stored new  verified              WAL")
+            print(Self.header)
             for s in summaries { print(Self.row(s)) }
         }
     }
+
+    static let header = "shard       backup               type  parent               stop (UTC)            stop LSN      tl  db size    stored new  verified              WAL"
 
     private static func pad(_ text: String, _ width: Int) -> String {
         text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0)
