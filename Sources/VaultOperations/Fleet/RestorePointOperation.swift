@@ -150,15 +150,13 @@ public struct RestorePointOperation {
     private func runHook(_ command: String, what: String) throws {
         let argv = ArgumentVector.split(command)
         guard !argv.isEmpty else { throw OperationError(.usage, "\(what) is empty") }
-        let log = FileManager.default.temporaryDirectory.path + "/vault-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).log"
-        defer { unlink(log) }
-        let status = try Subprocess.run(argv, output: log, timeout: Double(policy.fleet.hookTimeout))
-        if status == Subprocess.timedOut {
+        let run = try ReplicaOperationContext.runLogged(argv, timeout: Double(policy.fleet.hookTimeout))
+        if run.status == Subprocess.timedOut {
             throw OperationError(.refused, "\(what) (\(argv[0])) did not finish within fleet.hook_timeout (\(policy.fleet.hookTimeout) s) and was killed")
         }
-        guard status == 0 else {
-            let tail = String(decoding: (try? FileIO.read(log)) ?? [], as: UTF8.self).split(separator: "\n").suffix(3).joined(separator: " / ")
-            throw OperationError(.refused, "\(what) (\(argv[0])) exited \(status)\(tail.isEmpty ? "" : ": \(tail)")")
+        guard run.status == 0 else {
+            let tail = run.tail.joined(separator: " / ")
+            throw OperationError(.refused, "\(what) (\(argv[0])) exited \(run.status)\(tail.isEmpty ? "" : ": \(tail)")")
         }
     }
 

@@ -20,21 +20,14 @@ struct PrintSystemdCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(name: .long, help: "The user the services run as.")
-    var user = "postgres"
-
-    @Option(name: .long, help: "The vault binary the services call.")
-    var vault = "/usr/local/bin/vault"
+    @OptionGroup var timer: TimerOptions
 
     @Option(name: .long, help: "Write the units into this directory instead of printing them.")
     var output: String?
 
-    @Option(name: .long, help: "The file the metrics timer writes, in node_exporter's textfile directory.")
-    var metricsFile = TimerUnits.defaultMetricsFile
-
     func run() async throws {
         try await CommandRunner.run {
-            let units = TimerUnits.systemd(try global.loadPolicy(), vault: vault, user: user, metricsFile: metricsFile)
+            let units = TimerUnits.systemd(try global.loadPolicy(), vault: timer.vault, user: timer.user, metricsFile: timer.metricsFile)
             if let output {
                 try FileIO.makeDirectories(output, mode: 0o755)
                 for unit in units { try FileIO.replaceDurably(output + "/" + unit.name, Array(unit.text.utf8), mode: 0o644) }
@@ -53,18 +46,23 @@ struct PrintCronCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
+    @OptionGroup var timer: TimerOptions
+
+    func run() async throws {
+        try await CommandRunner.run {
+            print(TimerUnits.crontab(try global.loadPolicy(), vault: timer.vault, user: timer.user, metricsFile: timer.metricsFile), terminator: "")
+        }
+    }
+}
+
+/// What the generated units and crontab lines run, and as whom: the same for both.
+struct TimerOptions: ParsableArguments {
     @Option(name: .long, help: "The user the jobs run as.")
     var user = "postgres"
 
     @Option(name: .long, help: "The vault binary the jobs call.")
     var vault = "/usr/local/bin/vault"
 
-    @Option(name: .long, help: "The file the metrics line writes, in node_exporter's textfile directory.")
+    @Option(name: .long, help: "The file the metrics job writes, in node_exporter's textfile directory.")
     var metricsFile = TimerUnits.defaultMetricsFile
-
-    func run() async throws {
-        try await CommandRunner.run {
-            print(TimerUnits.crontab(try global.loadPolicy(), vault: vault, user: user, metricsFile: metricsFile), terminator: "")
-        }
-    }
 }
