@@ -38,8 +38,9 @@ public struct ShardMetrics: Sendable, Equatable {
     /// Reads the figures: a listing of the shard's objects, the newest manifest of each
     /// backup kind, the verification records, and one question to each node.
     public static func collect(_ shard: ShardPolicy, repository: Repository, now: Date = Date()) async throws -> ShardMetrics {
-        let status = try await ShardStatus.load(shard.name, repository: repository, now: now)
         let ids = try await repository.backupIDs(shard: shard.name)
+        let verifications = try await repository.verifications(shard: shard.name)
+        let status = try await ShardStatus.load(shard.name, repository: repository, now: now, ids: ids, verifications: verifications)
         var lastRuns: [JobKind: LastRun] = [:]
         for (kind, job) in [(BackupManifest.Kind.full, JobKind.full), (.incremental, .incremental)] {
             // The newest backup that is a success: complete WAL, no bad pages. A backup that
@@ -51,7 +52,6 @@ public struct ShardMetrics: Sendable, Equatable {
                 break
             }
         }
-        let verifications = try await repository.verifications(shard: shard.name)
         if let v = verifications.last(where: \.passed), let ended = Timestamp.parse(v.finished) {
             lastRuns[.verify] = LastRun(ended: ended, seconds: v.timings.totalSeconds, bytes: nil)
         }

@@ -27,11 +27,15 @@ public struct ShardStatus: Encodable, Sendable {
     /// Old primaries a failover left fenced, until `vault rejoin`.
     public var fenced: [String]?
 
-    public static func load(_ shard: String, repository: Repository, now: Date = Date()) async throws -> ShardStatus {
+    /// `ids` and `verifications` are the shard's, when the caller has read them already.
+    public static func load(_ shard: String, repository: Repository, now: Date = Date(),
+                            ids knownIDs: [String]? = nil, verifications known: [VerificationRecord]? = nil) async throws -> ShardStatus {
         // Only the newest manifest is read, however many backups the shard has.
-        let ids = try await repository.backupIDs(shard: shard)
+        var ids = knownIDs ?? []
+        if knownIDs == nil { ids = try await repository.backupIDs(shard: shard) }
         let newest = try await ids.last.asyncMap { try await repository.manifest(shard: shard, id: $0) } ?? nil
-        let verifications = try await repository.verifications(shard: shard)
+        var verifications = known ?? []
+        if known == nil { verifications = try await repository.verifications(shard: shard) }
         let walObject = try await repository.storage.list(prefix: "\(shard)/wal").filter { name in
             WALFileName(String(name.split(separator: "/").last ?? ""))?.kind == .segment
         }.max { $0.split(separator: "/").last ?? "" < $1.split(separator: "/").last ?? "" }
