@@ -1,7 +1,8 @@
 # Shared setup of the backup and restore benchmarks (sourced, not run): a release build, a
 # PostgreSQL 15 cluster at $bench/data on 127.0.0.1:$port archiving into both vault and
 # pgBackRest 2.45 with the same settings (zstd level 3, 2 workers; vault AES-256-GCM,
-# pgBackRest AES-256-CBC), loaded with pgbench at $scale. Callers set bench, scale and port,
+# pgBackRest AES-256-CBC), loaded with pgbench at $scale, or by the caller's load_data function
+# when it defines one. Callers set bench, scale and port,
 # and may set vault_repository (a policy `repository:` value) and pgbr_repository (repo1-*
 # lines) for another repository than the local directories, bin for other server binaries,
 # and archive_pgbackrest=0 to archive through vault alone (pgBackRest 2.45 predates PG 17).
@@ -57,8 +58,12 @@ max_wal_size = '4GB'
 CONF
 as_pg "$bin/pg_ctl" -D "$bench/data" -l "$bench/pg.log" -w start >/dev/null
 trap 'as_pg "$bin/pg_ctl" -D "$bench/data" -m fast -w stop >/dev/null 2>&1 || true' EXIT
-echo "== pgbench -i -s $scale"
-as_pg "$bin/pgbench" -h 127.0.0.1 -p $port -U postgres -i -s "$scale" -q postgres >/dev/null 2>&1
+if declare -F load_data >/dev/null; then
+  load_data # the caller's own data set
+else
+  echo "== pgbench -i -s $scale"
+  as_pg "$bin/pgbench" -h 127.0.0.1 -p $port -U postgres -i -s "$scale" -q postgres >/dev/null 2>&1
+fi
 psql_ -c "CHECKPOINT" >/dev/null
 echo "database: $(psql_ -c "SELECT pg_size_pretty(pg_database_size('postgres'))")"
 

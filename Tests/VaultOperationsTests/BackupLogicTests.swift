@@ -6,6 +6,8 @@ import Testing
 @testable import VaultPolicy
 @testable import VaultFormat
 @testable import VaultOperations
+import VaultStorage
+import VaultCompression
 
 @Suite("backup logic without a server")
 struct BackupLogicTests {
@@ -58,6 +60,7 @@ struct BackupLogicTests {
     @Test("the scanner applies PostgreSQL's exclusions")
     func scanner() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("vault-scan-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: root) }
         let files = ["PG_VERSION", "postmaster.pid", "backup_label", "base/5/16384", "base/5/16385", "base/5/16385_init", "base/5/16385_fsm",
                      "base/5/t3_16390", "base/5/pg_internal.init", "base/pgsql_tmp/pgsql_tmp1.0", "pg_wal/000000010000000000000001",
@@ -193,5 +196,71 @@ struct RecoveryTargetTests {
         let b = [backup("1-F", stop: "2026-11-26T01:00:00Z", lsn: 0x2000000), backup("2-F", stop: "2026-11-26T02:00:00Z", lsn: 0x4000000)]
         #expect(try RecoveryTarget.chooseBackup(b, id: nil, for: point, shard: "s").id == "1-F")
         #expect("\(point)" == "restore point 'p1' (ending at 0/3000060)")
+    }
+}
+
+@Suite("large files are copied in parts")
+struct FilePartsTests {
+    /// Backs up `path` part by part in the given order into a fresh local repository and
+    /// returns the joined result with the bytes its pieces read back from the packs.
+    static func backUp(_ entry: DataDirectoryScanner.Entry, order: ([FileBackup.Part]) -> [FileBackup.Part],
+                       beforePart: (Int) throws -> Void = { _ in }) async throws -> (FileBackup.Output, [UInt8]) {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("vault-parts-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let repository = try await Repository.create(storage: PosixStorage(root: root), passphrase: nil, compressionLevel: 3)
+        let packs = try PackWriter(repository: repository, shard: "main")
+        let backup = FileBackup(level: 3, packs: packs, parent: nil, progress: nil, checksums: nil)
+        var outputs: [FileBackup.Output] = []
+        for (i, part) in order(backup.parts(of: entry)).enumerated() {
+            try beforePart(i)
+            if let out = try await backup.backup(part, compressor: try ZstdCompressor(level: 3)) { outputs.append(out) }
+        }
+        try await packs.finish()
+        let joined = FileBackup.joinParts(outputs)
+        try #require(joined.count == 1)
+        var bytes: [UInt8] = []
+        for piece in joined[0].pieces {
+            #expect(piece.fileOffset == Int64(bytes.count))
+            let sealed = try await repository.storage.getRange(piece.extent.pack, offset: Int(piece.extent.offset), length: Int(piece.extent.storedLength))
+            let plain = try repository.envelope.open(sealed, name: PackWriter.extentName(pack: piece.extent.pack, offset: piece.extent.offset))
+            bytes += plain[Int(piece.extentOffset)..<Int(piece.extentOffset + piece.length)]
+        }
+        return (joined[0], bytes)
+    }
+
+    static func makeFile(size: Int) throws -> (DataDirectoryScanner.Entry, [UInt8]) {
+        let content = [UInt8](try #require(FileHandle(forReadingAtPath: "/dev/urandom")).readData(ofLength: size))
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("vault-parts-file-\(UUID().uuidString)").path
+        try Data(content).write(to: URL(fileURLWithPath: path))
+        return (DataDirectoryScanner.Entry(path: "base/5/16384", absolutePath: path, size: Int64(size), mode: 0o600, mtime: 0), content)
+    }
+
+    @Test("a file larger than a part is split on part boundaries and joined back byte for byte, whatever order the parts ran in")
+    func splitAndJoin() async throws {
+        let size = Int(FileBackup.partSize) * 2 + 12345
+        let (entry, content) = try Self.makeFile(size: size)
+        defer { unlink(entry.absolutePath) }
+        let (output, bytes) = try await Self.backUp(entry, order: { parts in
+            #expect(parts.map { $0.start } == [0, FileBackup.partSize, 2 * FileBackup.partSize])
+            #expect(parts.map { $0.end } == [FileBackup.partSize, 2 * FileBackup.partSize, nil])
+            return parts.reversed()
+        })
+        #expect(output.size == Int64(size))
+        #expect(output.bytesRead == Int64(size))
+        #expect(bytes == content)
+    }
+
+    @Test("a file truncated while its parts are copied ends where a part came up short, with nothing read after it")
+    func truncatedDuringCopy() async throws {
+        let size = Int(FileBackup.partSize) * 3 + 8192
+        let (entry, content) = try Self.makeFile(size: size)
+        defer { unlink(entry.absolutePath) }
+        let shortened = Int(FileBackup.partSize) + 5 * 8192
+        let (output, bytes) = try await Self.backUp(entry, order: { $0 }, beforePart: { i in
+            if i == 1 { #expect(truncate(entry.absolutePath, off_t(shortened)) == 0) }
+        })
+        #expect(output.size == Int64(shortened))
+        #expect(bytes == Array(content[0..<shortened]))
     }
 }

@@ -274,26 +274,26 @@ public struct BackupOperation {
                                   changedBlocks: changedBlocks)
             },
             progress: counter, checksums: checksums)
-        // Largest files first, so one big relation does not finish alone at the end; pg_control
+        // Largest parts first, so no big one is left to a single worker at the end; pg_control
         // after every other file (below).
         let control = scan.files.first { $0.path == ControlFile.path }
-        let queue = WorkQueue(scan.files.filter { $0.path != ControlFile.path }.sorted { $0.size > $1.size })
+        let queue = WorkQueue(scan.files.filter { $0.path != ControlFile.path }.flatMap { fileBackup.parts(of: $0) }.sorted { $0.length > $1.length })
         let level = policy.compression.level
         let outputs = try await withThrowingTaskGroup(of: [FileBackup.Output].self) { group in
             for _ in 0..<max(1, shard.settings.parallel) {
                 group.addTask {
                     let compressor = try ZstdCompressor(level: max(level, 1))
                     var done: [FileBackup.Output] = []
-                    while let entry = queue.next() {
+                    while let part = queue.next() {
                         try Task.checkCancellation()
-                        if let out = try await fileBackup.backup(entry, compressor: compressor) { done.append(out) }
+                        if let out = try await fileBackup.backup(part, compressor: compressor) { done.append(out) }
                     }
                     return done
                 }
             }
             var all: [FileBackup.Output] = []
             for try await part in group { all.append(contentsOf: part) }
-            return all
+            return FileBackup.joinParts(all)
         }
         // pg_control last, as pg_basebackup copies it: a backup from a standby ends where the
         // copied pg_control's minRecoveryPoint says, so it must be newer than every other file

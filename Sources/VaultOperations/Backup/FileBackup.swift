@@ -8,13 +8,17 @@ import VaultCompression
 import VaultPostgres
 import VaultFormat
 
-/// Backs up one file: reads it in extents, compresses and hashes them, and hands them to the
-/// pack writer. For an incremental backup it reuses the parent's bytes where it can: the whole
-/// file when size and mtime are unchanged, or, for WAL-logged relation files, every page whose
-/// LSN predates the parent's start.
+/// Backs up one file, or one part of a large file: reads it in extents, compresses and hashes
+/// them, and hands them to the pack writer. For an incremental backup it reuses the parent's
+/// bytes where it can: the whole file when size and mtime are unchanged, or, for WAL-logged
+/// relation files, every page whose LSN predates the parent's start.
 struct FileBackup {
     static let pageSize = 8192
     static let extentSize = 1 << 20
+    /// Files larger than this are copied in parts of this size by whichever workers are free.
+    /// A database's bytes mostly sit in a few 1 GiB relation segments; copied a file per
+    /// worker, one of them would compress a big table alone while the other cores idle.
+    static let partSize: Int64 = 32 << 20
 
     let level: Int32
     let packs: PackWriter
@@ -50,6 +54,7 @@ struct FileBackup {
 
     struct Output {
         var path: String
+        /// Where the file ends: for a part, the offset after its last byte read.
         var size: Int64
         var mode: UInt32
         var mtime: Int64
@@ -57,12 +62,66 @@ struct FileBackup {
         var bytesRead: Int64
         /// Blocks whose checksum was wrong (and stayed wrong when re-read).
         var badBlocks: [UInt32]
+        /// Where the part began (0 for a whole file).
+        var start: Int64 = 0
+        /// False when the file ended (or vanished) before the part's end: later parts are void.
+        var reachedEnd = true
     }
 
-    func backup(_ entry: DataDirectoryScanner.Entry, compressor: ZstdCompressor) async throws -> Output? {
-        let old = parent?.files[entry.path]
-        if let parent, let old, old.size == entry.size, old.mtime == entry.mtime, entry.mtime < parent.startEpoch - 1 {
+    /// A piece of work for one worker: a whole file, or the bytes of a large one from `start`
+    /// up to `end` (nil: to wherever the file ends when it is read, so a file that grows during
+    /// the backup is read whole).
+    struct Part: Sendable {
+        var entry: DataDirectoryScanner.Entry
+        var start: Int64 = 0
+        var end: Int64?
+
+        var length: Int64 { (end ?? max(entry.size, start)) - start }
+    }
+
+    /// How `entry` is copied: whole when the parent's copy is reused or its WAL summaries say
+    /// which blocks to read (both read little), else in parts of `partSize`.
+    func parts(of entry: DataDirectoryScanner.Entry) -> [Part] {
+        guard entry.size > Self.partSize, parent?.files[entry.path] == nil || route(entry) == nil else { return [Part(entry: entry)] }
+        var parts: [Part] = []
+        var start: Int64 = 0
+        while entry.size - start > Self.partSize {
+            parts.append(Part(entry: entry, start: start, end: start + Self.partSize))
+            start += Self.partSize
+        }
+        parts.append(Part(entry: entry, start: start, end: nil))
+        return parts
+    }
+
+    /// The parent's whole copy, or its WAL summaries' changes, when they stand in for reading
+    /// `entry` page by page; nil when the file is read.
+    private enum Route {
+        case unchanged(BackupManifest.File)
+        case changedBlocks(BackupManifest.File, ChangedBlocks.Fork, RelationFile)
+    }
+
+    private func route(_ entry: DataDirectoryScanner.Entry) -> Route? {
+        guard let parent, let old = parent.files[entry.path] else { return nil }
+        if old.size == entry.size, old.mtime == entry.mtime, entry.mtime < parent.startEpoch - 1 {
             // Unchanged since before the parent started (one second of slack for coarse mtimes).
+            return .unchanged(old)
+        }
+        if let relation = Self.relation(entry), relation.isPageTracked, let summaries = parent.changedBlocks,
+           entry.size % Int64(Self.pageSize) == 0, old.size % Int64(Self.pageSize) == 0,
+           let (fork, _) = summaries.changes(forPath: entry.path) {
+            return .changedBlocks(old, fork, relation)
+        }
+        return nil
+    }
+
+    private static func relation(_ entry: DataDirectoryScanner.Entry) -> RelationFile? {
+        RelationFile.isRelationPath(entry.path) ? RelationFile(String(entry.path.split(separator: "/").last ?? "")) : nil
+    }
+
+    func backup(_ part: Part, compressor: ZstdCompressor) async throws -> Output? {
+        let entry = part.entry
+        let route = part.start == 0 && part.end == nil ? route(entry) : nil
+        if let parent, case .unchanged(let old) = route {
             progress?.add(entry.size)
             return Output(path: entry.path, size: entry.size, mode: entry.mode, mtime: entry.mtime,
                           pieces: old.pieces.map { reuse($0, parent) }, bytesRead: 0, badBlocks: [])
@@ -70,26 +129,28 @@ struct FileBackup {
         let fd = open(entry.absolutePath, O_RDONLY | O_CLOEXEC)
         if fd < 0 {
             let e = Syscall.currentErrno
-            if e == ENOENT { return nil } // dropped during the backup: WAL replay removes it anyway
+            // Dropped during the backup: WAL replay removes it anyway.
+            if e == ENOENT { return part.start == 0 ? nil : Output(path: entry.path, size: part.start, mode: entry.mode, mtime: entry.mtime, pieces: [], bytesRead: 0, badBlocks: [], start: part.start, reachedEnd: false) }
             throw Syscall.error("open \(entry.absolutePath)", errno: e)
         }
         defer { close(fd) }
-        let relation = RelationFile.isRelationPath(entry.path) ? RelationFile(String(entry.path.split(separator: "/").last ?? "")) : nil
-        let pageTracked = parent != nil && old != nil && (relation?.isPageTracked ?? false)
-        if pageTracked, let parent, let old, let relation, let summaries = parent.changedBlocks,
-           entry.size % Int64(Self.pageSize) == 0, old.size % Int64(Self.pageSize) == 0,
-           let (fork, _) = summaries.changes(forPath: entry.path) {
+        if let parent, case .changedBlocks(let old, let fork, let relation) = route {
             return try await backupChangedBlocks(entry, fd: fd, relation: relation, fork: fork, parent: parent, old: old, compressor: compressor)
         }
+        let relation = Self.relation(entry)
+        let old = parent?.files[entry.path]
+        let pageTracked = parent != nil && old != nil && (relation?.isPageTracked ?? false)
         var badBlocks: [UInt32] = []
         var pieces: [PendingPiece] = []
-        var offset: Int64 = 0
-        // Small files get a small buffer: most of a cluster's files are a few pages.
-        let bufferSize = Int(min(Int64(Self.extentSize), max(Int64(Self.pageSize), (entry.size + Int64(Self.pageSize) - 1) / Int64(Self.pageSize) * Int64(Self.pageSize))))
+        var offset = part.start
+        // Small files get a small buffer: most of a cluster's files are a few pages. Parts
+        // start and end on extent boundaries, so a part's reads are whole buffers.
+        let bufferSize = Int(min(Int64(Self.extentSize), max(Int64(Self.pageSize), (part.length + Int64(Self.pageSize) - 1) / Int64(Self.pageSize) * Int64(Self.pageSize))))
         var buffer = [UInt8](repeating: 0, count: bufferSize)
-        while true {
+        var reachedEnd = true
+        while part.end.map({ offset < $0 }) ?? true {
             let n = try FileIO.preadFully(fd, into: &buffer, at: Int(offset), what: entry.absolutePath)
-            if n == 0 { break }
+            if n == 0 { reachedEnd = part.end == nil; break }
             var chunk = n == buffer.count ? buffer : Array(buffer[0..<n])
             if let checksums, let relation {
                 badBlocks += try validatePages(&chunk, at: offset, fd: fd, relation: relation, check: checksums, path: entry.absolutePath)
@@ -101,9 +162,31 @@ struct FileBackup {
             }
             offset += Int64(n)
             progress?.add(Int64(n))
-            if n < buffer.count { break }
+            if n < buffer.count { reachedEnd = part.end == nil || offset == part.end; break }
         }
-        return Output(path: entry.path, size: offset, mode: entry.mode, mtime: entry.mtime, pieces: pieces, bytesRead: offset, badBlocks: badBlocks)
+        return Output(path: entry.path, size: offset, mode: entry.mode, mtime: entry.mtime, pieces: pieces,
+                      bytesRead: offset - part.start, badBlocks: badBlocks, start: part.start, reachedEnd: reachedEnd)
+    }
+
+    /// Joins the parts of each file copied in parts, in file order. A file that ended before
+    /// one of its parts' ends (truncated during the backup) ends there: WAL replay truncates
+    /// it anyway, and nothing read after the short part is kept.
+    static func joinParts(_ outputs: [Output]) -> [Output] {
+        var joined: [Output] = []
+        for parts in Dictionary(grouping: outputs, by: \.path).values {
+            let ordered = parts.sorted { $0.start < $1.start }
+            guard var file = ordered.first, file.start == 0 else { continue }
+            for next in ordered.dropFirst() {
+                guard file.reachedEnd, next.start == file.size else { break }
+                file.pieces += next.pieces
+                file.badBlocks += next.badBlocks
+                file.bytesRead += next.bytesRead
+                file.size = next.size
+                file.reachedEnd = next.reachedEnd
+            }
+            joined.append(file)
+        }
+        return joined
     }
 
     /// Stores a file already read whole and checked by the caller (pg_control, whose CRC
