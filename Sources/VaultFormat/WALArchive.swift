@@ -5,10 +5,15 @@ import VaultPostgres
 public struct WALArchive: Sendable {
     public let repository: Repository
     public let record: ShardRecord
+    /// The zstd level `push` compresses at (0: stored as is).
+    public let compressionLevel: Int32
 
-    public init(repository: Repository, record: ShardRecord) {
+    /// - Parameter compressionLevel: for pushes; nil takes the repository's (the policy's
+    ///   `compression.level`).
+    public init(repository: Repository, record: ShardRecord, compressionLevel: Int32? = nil) {
         self.repository = repository
         self.record = record
+        self.compressionLevel = compressionLevel ?? repository.envelope.compressionLevel
     }
 
     public func objectName(_ file: WALFileName) -> String {
@@ -34,7 +39,7 @@ public struct WALArchive: Sendable {
             try checkSegment(file, contents)
         }
         let name = objectName(file)
-        let sealed = try repository.envelope.seal(try prepared ?? ObjectEnvelope.prepare(contents, level: repository.envelope.compressionLevel), name: name)
+        let sealed = try repository.envelope.seal(try prepared ?? ObjectEnvelope.prepare(contents, level: compressionLevel), name: name)
         if try await repository.storage.putIfAbsent(name, sealed) {
             return .stored(compressedBytes: sealed.count)
         }

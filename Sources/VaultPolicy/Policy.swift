@@ -57,6 +57,11 @@ public struct CompressionSettings: Sendable {
     public var level: Int32
 }
 
+extension Policy {
+    /// The zstd level WAL is archived at: `archive.compression_level`, else `compression.level`.
+    public var walCompressionLevel: Int32 { archive.compressionLevel ?? compression.level }
+}
+
 /// How `archive-push` works beyond the one segment PostgreSQL asks for.
 public struct ArchiveSettings: Sendable {
     /// Also push up to this many following `.ready` segments in parallel (0: off).
@@ -66,8 +71,11 @@ public struct ArchiveSettings: Sendable {
     /// `archive-get` also fetches up to this many following segments in parallel into
     /// `pg_wal/vault_prefetch`, so recovery is not one round trip per segment (0: off).
     public var getAhead: Int
+    /// zstd level for WAL segments (nil: `compression.level`). WAL must keep up with the
+    /// server's write rate, so it may want a cheaper level than base backups.
+    public var compressionLevel: Int32?
 
-    public static let `default` = ArchiveSettings(pushAhead: 0, spool: nil, getAhead: 8)
+    public static let `default` = ArchiveSettings(pushAhead: 0, spool: nil, getAhead: 8, compressionLevel: nil)
 }
 
 /// Where `vault verify` puts its scratch instances (a host matter, so top-level).

@@ -79,6 +79,7 @@ public enum PolicyLoader {
             archive.pushAhead = Int(a.int("push_ahead", range: 0...16) ?? 0)
             archive.spool = a.string("spool")
             archive.getAhead = Int(a.int("get_ahead", range: 0...64) ?? Int64(ArchiveSettings.default.getAhead))
+            archive.compressionLevel = a.int("compression_level", range: 0...19).map { Int32($0) }
             if let spool = archive.spool, !spool.hasPrefix("/") { issues.add(a.value("spool"), "archive.spool must be an absolute path") }
             a.finish()
         }

@@ -57,12 +57,13 @@ struct WALArchiveIntegrationTests {
         #expect(!FileManager.default.fileExists(atPath: f.dir.path + "/nothing"))
     }
 
-    @Test("pushing ahead archives every segment once, in order, byte-identical")
+    @Test("pushing ahead archives every segment once, in order, byte-identical, at the WAL's own compression level")
     func pushAhead() async throws {
         let f = try VaultFixture("wal-push-ahead")
         defer { f.cleanUp() }
         let server = try f.startServer(.v15)
-        try f.writePolicy(server: server, extra: "archive: {push_ahead: 3}")
+        // Level 0 for WAL (stored as is) while base backups keep the default level 3.
+        try f.writePolicy(server: server, extra: "archive: {push_ahead: 3, compression_level: 0}")
         try server.start()
         try f.initRepository()
         let conn = try server.connect()
@@ -85,6 +86,10 @@ struct WALArchiveIntegrationTests {
             let dest = f.dir.path + "/got-\(segment)"
             #expect(try f.vault(["archive-get", segment, dest]).status == 0)
             #expect(try Data(contentsOf: URL(fileURLWithPath: dest)) == Data(contentsOf: URL(fileURLWithPath: server.dataDir + "/pg_wal/" + segment)))
+            // Pushed ahead or not, every segment went in at archive.compression_level 0:
+            // its 16 MiB plus the envelope's header and tag, where level 3 would shrink it.
+            let stored = try FileManager.default.attributesOfItem(atPath: f.repositoryPath + "/main/wal/00000001/" + segment)[.size] as? Int
+            #expect(stored == (16 << 20) + ObjectEnvelope.headerSize + 16, "\(segment): \(stored ?? -1) bytes stored")
         }
         // Markers of segments PostgreSQL has moved past are cleaned up.
         let left = (try? FileManager.default.contentsOfDirectory(atPath: server.dataDir + "/pg_wal/vault_spool")) ?? []

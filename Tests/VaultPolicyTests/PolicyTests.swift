@@ -278,6 +278,24 @@ struct ScheduleZoneTests {
         #expect(messages.contains { $0.hasPrefix("11: unknown key scheduler.max_parallel") }, "\(messages)")
     }
 
+    @Test("WAL is compressed at compression.level unless archive.compression_level says otherwise; out of range is named with its line")
+    func walCompressionLevel() throws {
+        let base = """
+            version: 1
+            repository: {path: /r}
+            encryption: none
+            compression: {level: 6}
+            shards:
+              - name: main
+                nodes: [{name: a, conninfo: "host=h"}]
+            """
+        #expect(try PolicyLoader.parse(base, path: "/p.yaml").walCompressionLevel == 6)
+        #expect(try PolicyLoader.parse(base + "\narchive: {compression_level: 1}", path: "/p.yaml").walCompressionLevel == 1)
+        #expect(try PolicyLoader.parse(base + "\narchive: {compression_level: 0}", path: "/p.yaml").walCompressionLevel == 0)
+        let bad = #expect(throws: PolicyError.self) { try PolicyLoader.parse(base + "\narchive:\n  compression_level: 25", path: "/p.yaml") }
+        #expect(bad?.issues.first.map { "\($0.line): \($0.message)" }?.hasPrefix("9: archive.compression_level must be between 0 and 19") == true, "\(bad?.issues ?? [])")
+    }
+
     @Test("the fleet section: defaults, pause and resume together, the reserved shard name")
     func fleetSection() throws {
         let base = """

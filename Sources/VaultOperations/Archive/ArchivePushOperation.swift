@@ -50,7 +50,7 @@ public struct ArchivePushOperation {
             return Result(file: file.text, bytes: contents.count, outcome: .alreadyArchived, pushedAhead: [], fromSpool: true)
         }
         let followers = ahead > 0 ? try Self.readySegments(after: file.text, in: walDir, limit: ahead, skipping: spool) : []
-        let level = policy.compression.level
+        let level = policy.walCompressionLevel
         // Compression is most of the work: start it at once, on both cores for a lone segment,
         // while the repository is opened and the key derived.
         let compressing = Task(executorPreference: BlockingExecutor.shared) { () throws -> ObjectEnvelope.PreparedBody in
@@ -60,7 +60,7 @@ public struct ArchivePushOperation {
         let archive: WALArchive
         do {
             let repository = try await RepositoryOpener.open(policy)
-            archive = WALArchive(repository: repository, record: try await repository.shardRecord(shard.name))
+            archive = WALArchive(repository: repository, record: try await repository.shardRecord(shard.name), compressionLevel: level)
         } catch {
             compressing.cancel()
             throw error

@@ -17,7 +17,7 @@ struct ReplicaOperationContext {
     let started = Date()
     let command: String
 
-    var archive: WALArchive { WALArchive(repository: repository, record: record) }
+    var archive: WALArchive { WALArchive(repository: repository, record: record, compressionLevel: policy.walCompressionLevel) }
 
     /// One switchover, failover or rejoin per shard at a time. Not the backup lock: a
     /// running backup must never hold up a failover.
