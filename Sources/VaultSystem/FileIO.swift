@@ -73,6 +73,18 @@ public enum FileIO {
 
     /// Writes `bytes` to `path` and fsyncs it. With `exclusive`, fails if the file exists.
     public static func writeDurably(_ path: String, _ bytes: [UInt8], exclusive: Bool = false, mode: mode_t = 0o640) throws {
+        try writeFile(path, bytes, exclusive: exclusive, mode: mode, sync: true)
+    }
+
+    /// Writes a file atomically but not durably (temporary file, rename): after a crash it is
+    /// whole or absent. For hints that are cheap to lose, where an fsync would cost more.
+    public static func replace(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o640) throws {
+        let tmp = path + ".vault-tmp-\(getpid())"
+        try writeFile(tmp, bytes, exclusive: false, mode: mode, sync: false)
+        try rename(tmp, to: path)
+    }
+
+    private static func writeFile(_ path: String, _ bytes: [UInt8], exclusive: Bool, mode: mode_t, sync: Bool) throws {
         let flags = O_WRONLY | O_CREAT | O_CLOEXEC | (exclusive ? O_EXCL : O_TRUNC)
         let fd = try Syscall.call("create \(path)") { open(path, flags, mode) }
         var ok = false
@@ -87,7 +99,7 @@ public enum FileIO {
             }
             done += n
         }
-        try Syscall.call("fsync \(path)") { fsync(fd) }
+        if sync { try Syscall.call("fsync \(path)") { fsync(fd) } }
         ok = true
     }
 

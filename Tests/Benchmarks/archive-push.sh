@@ -3,10 +3,13 @@
 # `pgbackrest archive-push`, one process per segment as PostgreSQL's archive_command does,
 # zstd level 3 for both, AES-256-GCM (vault) vs AES-256-CBC (pgBackRest), fresh repositories,
 # alternating runs. Prints segments/s per run, medians and the ratio.
-# Usage: bash Tests/Benchmarks/archive-push.sh [runs]   (run as root; needs .ci/install)
+# Also: vault with `archive: {push_ahead: N}` and pgBackRest's archive-async (process-max 2),
+# both over every segment marked .ready, as when PostgreSQL's archiver is behind.
+# Usage: bash Tests/Benchmarks/archive-push.sh [runs] [push_ahead]   (root; needs .ci/install)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs=${1:-3}
+ahead=${2:-3}
 bench=/var/tmp/vault-bench-archive
 bin=/usr/lib/postgresql/15/bin
 port=55441
@@ -72,14 +75,20 @@ pg1-path=$bench/data
 pg1-port=$port
 pg1-socket-path=$bench
 CONF
-sed 's/^compression: {level: 3}$/compression: {level: 3}\narchive: {push_ahead: 3}/' "$bench/vault.yaml" > "$bench/vault-ahead.yaml"
+sed 's/^compression: {level: 3}$/compression: {level: 3}\narchive: {push_ahead: '"$ahead"'}/' "$bench/vault.yaml" > "$bench/vault-ahead.yaml"
+# pgBackRest's asynchronous mode: archive-push hands the queue of .ready segments to a
+# background process with process-max workers and answers from its spool (its pg1-path is the
+# directory above the staged segments, with the cluster's pg_control beside them: that mode
+# reads archive_status only under pg1-path and checks the control file).
+mkdir -p "$bench/global"; cp "$bench/data/global/pg_control" "$bench/global/"; chown -R postgres: "$bench/global"
+sed -e 's/^process-max=.*//' -e "s|^pg1-path=.*|pg1-path=$bench|" -e "s|^\[bench\]|archive-async=y\nspool-path=$bench/pgbr-spool\nprocess-max=2\n[bench]|" "$bench/pgbackrest.conf" > "$bench/pgbackrest-async.conf"
 # PostgreSQL's view when its archiver is behind: every segment marked ready.
 mkdir -p "$bench/segments/archive_status"
 for s in "$bench"/segments/0*; do touch "$bench/segments/archive_status/$(basename "$s").ready"; done
-chown -R postgres: "$bench/vault.yaml" "$bench/vault-ahead.yaml" "$bench/pgbackrest.conf" "$bench/segments"; chmod 600 "$bench/pgbackrest.conf"
+chown -R postgres: "$bench/vault.yaml" "$bench/vault-ahead.yaml" "$bench/pgbackrest.conf" "$bench/pgbackrest-async.conf" "$bench/segments"; chmod 600 "$bench/pgbackrest.conf" "$bench/pgbackrest-async.conf"
 
 fresh_repos() {
-  rm -rf "$bench/vault-repo" "$bench/pgbr-repo" "$bench/segments/vault_spool"
+  rm -rf "$bench/vault-repo" "$bench/pgbr-repo" "$bench/segments/vault_spool" "$bench/pgbr-spool"
   as_pg "$bench/bin/vault" --policy "$bench/vault.yaml" init >/dev/null
   as_pg pgbackrest --config="$bench/pgbackrest.conf" --stanza=bench stanza-create >/dev/null
 }
@@ -89,20 +98,24 @@ push_all() { # tool: one process per segment, as the postgres user, as archive_c
   case "$1" in
     vault) as_pg bash -c 'for s in "$1"/segments/0*; do "$1/bin/vault" --policy "$1/vault.yaml" --log-level warning archive-push "$s" || exit 1; done' _ "$bench" ;;
     vault-ahead) as_pg bash -c 'for s in "$1"/segments/0*; do "$1/bin/vault" --policy "$1/vault-ahead.yaml" --log-level warning archive-push "$s" || exit 1; done' _ "$bench" ;;
+    pgbackrest-async) as_pg bash -c 'for s in "$1"/segments/0*; do pgbackrest --config="$1/pgbackrest-async.conf" --stanza=bench archive-push "$s" || exit 1; done' _ "$bench" ;;
     *) as_pg bash -c 'for s in "$1"/segments/0*; do pgbackrest --config="$1/pgbackrest.conf" --stanza=bench archive-push "$s" || exit 1; done' _ "$bench" ;;
   esac
   end=$(date +%s.%N)
   echo "$start $end" | awk '{printf "%.3f", $2 - $1}'
 }
 
-declare -a vault_t ahead_t pgbr_t
+declare -a vault_t ahead_t pgbr_t async_t
 for r in $(seq 1 "$runs"); do
-  for tool in vault vault-ahead pgbackrest; do
+  tools="vault vault-ahead pgbackrest pgbackrest-async"
+  [ $(( r % 2 )) = 0 ] && tools="pgbackrest-async pgbackrest vault-ahead vault"
+  for tool in $tools; do
     fresh_repos; sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
     t=$(push_all $tool)
     case $tool in
       vault) vault_t+=("$t"); vault_size=$(du -sb "$bench/vault-repo/main/wal" | cut -f1) ;;
       vault-ahead) ahead_t+=("$t"); [ "$(ls "$bench/vault-repo/main/wal/00000001" | wc -l)" = 64 ] || { echo "push-ahead lost segments"; exit 1; } ;;
+      pgbackrest-async) async_t+=("$t") ;;
       *) pgbr_t+=("$t"); pgbr_size=$(du -sb "$bench/pgbr-repo/archive" | cut -f1) ;;
     esac
     echo "run $r $tool: $t s for 64 segments ($(awk -v t="$t" 'BEGIN{printf "%.1f", 64/t}') segments/s)"
@@ -111,9 +124,10 @@ done
 rss_v=$( { /usr/bin/time -f %M runuser -u postgres -- "$bench/bin/vault" --policy "$bench/vault.yaml" --log-level warning archive-push "$bench/segments/$(ls "$bench/segments" | head -1)"; } 2>&1 | tail -1)
 rss_p=$( { /usr/bin/time -f %M runuser -u postgres -- pgbackrest --config="$bench/pgbackrest.conf" --stanza=bench archive-push "$bench/segments/$(ls "$bench/segments" | head -1)"; } 2>&1 | tail -1)
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
-mv=$(median "${vault_t[@]}"); ma=$(median "${ahead_t[@]}"); mp=$(median "${pgbr_t[@]}")
+mv=$(median "${vault_t[@]}"); ma=$(median "${ahead_t[@]}"); mp=$(median "${pgbr_t[@]}"); mq=$(median "${async_t[@]}")
 echo
 echo "median vault:      $mv s  $(awk -v t="$mv" 'BEGIN{printf "%.1f", 64/t}') segments/s  stored $((vault_size / 1048576)) MiB  peak RSS (re-push) ${rss_v} KB"
 echo "median pgbackrest: $mp s  $(awk -v t="$mp" 'BEGIN{printf "%.1f", 64/t}') segments/s  stored $((pgbr_size / 1048576)) MiB  peak RSS (re-push) ${rss_p} KB"
-echo "median vault push_ahead 3: $ma s  $(awk -v t="$ma" 'BEGIN{printf "%.1f", 64/t}') segments/s"
-echo "ratio (vault rate / pgbackrest rate): $(awk -v a="$mv" -v b="$mp" 'BEGIN{printf "%.2f", b/a}')x; with push_ahead: $(awk -v a="$ma" -v b="$mp" 'BEGIN{printf "%.2f", b/a}')x"
+echo "median vault push_ahead $ahead: $ma s  $(awk -v t="$ma" 'BEGIN{printf "%.1f", 64/t}') segments/s"
+echo "median pgbackrest archive-async (process-max 2): $mq s  $(awk -v t="$mq" 'BEGIN{printf "%.1f", 64/t}') segments/s"
+echo "ratio (vault rate / pgbackrest rate): $(awk -v a="$mv" -v b="$mp" 'BEGIN{printf "%.2f", b/a}')x; push_ahead against archive-async: $(awk -v a="$ma" -v b="$mq" 'BEGIN{printf "%.2f", b/a}')x"

@@ -80,8 +80,7 @@ struct WALArchiveIntegrationTests {
         try conn.query("SELECT pg_reload_conf()")
         try await waitUntilArchived(server, segment: try #require(switched.last))
 
-        #expect(server.log().contains("pushed ahead"), "push-ahead never happened")
-        #expect(server.log().contains("was pushed ahead earlier and matches"))
+        #expect(server.log().contains("was pushed ahead by the background worker"), "push-ahead never happened")
         for segment in switched {
             let dest = f.dir.path + "/got-\(segment)"
             #expect(try f.vault(["archive-get", segment, dest]).status == 0)
@@ -92,7 +91,7 @@ struct WALArchiveIntegrationTests {
             #expect(stored == (16 << 20) + ObjectEnvelope.headerSize + 16, "\(segment): \(stored ?? -1) bytes stored")
         }
         // Markers of segments PostgreSQL has moved past are cleaned up.
-        let left = (try? FileManager.default.contentsOfDirectory(atPath: server.dataDir + "/pg_wal/vault_spool")) ?? []
+        let left = ((try? FileManager.default.contentsOfDirectory(atPath: server.dataDir + "/pg_wal/vault_spool")) ?? []).filter { !$0.hasPrefix(".") }
         #expect(left.count <= 3, "spool keeps only markers ahead of the archiver: \(left)")
     }
 

@@ -77,15 +77,22 @@ struct SmallSafetyRulesTests {
         #expect(PolicyDuration.parseSeconds("99999999d") == nil)
     }
 
-    @Test("a push-ahead marker answers only for the repository and shard it was written for")
+    @Test("a push-ahead marker answers only for its repository and shard, and only for the very file that was read")
     func markerScope() throws {
         let dir = "/tmp/vault-marker-test-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let segment = [UInt8](repeating: 7, count: 4096)
-        let spool = SpoolDirectory(dir)
-        try SpoolMarkers(spool: spool, scope: "repository path /a, shard main").record("000000010000000000000001", segment)
-        #expect(try SpoolMarkers(spool: spool, scope: "repository path /a, shard main").matches("000000010000000000000001", segment))
-        #expect(try !SpoolMarkers(spool: spool, scope: "repository path /b, shard main").matches("000000010000000000000001", segment))
-        #expect(try !SpoolMarkers(spool: spool, scope: "repository path /a, shard other").matches("000000010000000000000001", segment))
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let segment = dir + "/000000010000000000000001"
+        try Data(repeating: 7, count: 4096).write(to: URL(fileURLWithPath: segment))
+        let spool = SpoolDirectory(dir + "/spool")
+        let identity = try #require(SpoolMarkers.identity(path: segment))
+        try SpoolMarkers(spool: spool, scope: "repository path /a, shard main").record("000000010000000000000001", identity: identity)
+        #expect(SpoolMarkers(spool: spool, scope: "repository path /a, shard main").matches("000000010000000000000001", path: segment))
+        #expect(!SpoolMarkers(spool: spool, scope: "repository path /b, shard main").matches("000000010000000000000001", path: segment))
+        #expect(!SpoolMarkers(spool: spool, scope: "repository path /a, shard other").matches("000000010000000000000001", path: segment))
+        // The same name, other bytes (a new file, as after a rewrite or a recycled segment).
+        try FileManager.default.removeItem(atPath: segment)
+        try Data(repeating: 8, count: 4096).write(to: URL(fileURLWithPath: segment))
+        #expect(!SpoolMarkers(spool: spool, scope: "repository path /a, shard main").matches("000000010000000000000001", path: segment))
     }
 }

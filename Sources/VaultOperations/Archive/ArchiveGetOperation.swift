@@ -80,9 +80,9 @@ public struct ArchiveGetOperation {
             throw OperationError(.usage, "'\(fileName)' is not a WAL segment name")
         }
         let spool = SpoolDirectory(spoolDirectory)
-        let worker = PrefetchWorker(spool: spool)
-        guard let fd = worker.acquireAsWorker() else { return 0 }
-        defer { worker.unlock(fd) }
+        let lock = SpoolLock(spool: spool)
+        guard let fd = lock.acquireAsWorker() else { return 0 }
+        defer { lock.unlock(fd) }
         let repository = try await RepositoryOpener.open(policy)
         let archive = WALArchive(repository: repository, record: try await repository.shardRecord(shard.name))
         return await prefetch(after: file, count: max(1, policy.archive.getAhead), from: archive, into: spool)

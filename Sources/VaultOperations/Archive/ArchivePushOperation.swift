@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 import VaultSystem
 import VaultCompression
 import VaultPostgres
@@ -10,11 +11,10 @@ import VaultFormat
 /// `vault archive-push %p`: PostgreSQL's archive_command. Exits 0 only once the file is
 /// durable in the repository.
 ///
-/// With `archive.push_ahead: N`, it also pushes up to N following segments that PostgreSQL
-/// has already marked `.ready`, in parallel, and leaves a marker (the segment's SHA-256) in the
-/// spool for each; when PostgreSQL then asks for one of them, vault checks the file against its
-/// marker and answers at once. A marker is written only after its segment is durable in the
-/// repository, so a lost marker costs a second (idempotent) push and never a lost segment.
+/// With `archive.push_ahead: N`, a background `PushWorker` pushes the oldest `.ready` segments
+/// (up to N ahead) in parallel and leaves a marker for each once it is durable; this call then
+/// answers from its segment's marker, waiting for the worker if it is on it. A segment the
+/// worker could not push, or any call when no worker can help, takes the normal path below.
 public struct ArchivePushOperation {
     public let policy: Policy
     public let shard: ShardPolicy
@@ -28,11 +28,12 @@ public struct ArchivePushOperation {
         public var file: String
         public var bytes: Int
         public var outcome: WALArchive.PushOutcome
-        /// Following segments pushed ahead by this call.
-        public var pushedAhead: [String]
-        /// Whether this segment had been pushed ahead by an earlier call.
+        /// Whether the background worker had pushed this segment.
         public var fromSpool: Bool
     }
+
+    /// How long a call waits for the worker before pushing its segment itself.
+    static let workerWait: TimeInterval = 300
 
     /// Pushes the file at `path` (relative to the data directory, as PostgreSQL passes `%p`).
     public func run(path: String) async throws -> Result {
@@ -40,22 +41,25 @@ public struct ArchivePushOperation {
         guard let file = WALFileName(baseName) else {
             throw OperationError(.usage, "'\(baseName)' is not a WAL segment, history or backup file name")
         }
-        let contents = try FileIO.read(path)
         let walDir = FileIO.parentDirectory(of: path)
-        let spool = SpoolMarkers(spool: SpoolDirectory(policy.archive.spool ?? walDir + "/vault_spool"),
-                                 scope: "repository \(policy.repository.identity), shard \(shard.name)")
-        let ahead = policy.archive.pushAhead
-        if ahead > 0, try spool.matches(file.text, contents) {
-            spool.spool.remove(file.text)
-            return Result(file: file.text, bytes: contents.count, outcome: .alreadyArchived, pushedAhead: [], fromSpool: true)
+        let markers = markers(walDirectory: walDir)
+        if policy.archive.pushAhead > 0, file.kind == .segment, FileIO.exists(walDir + "/archive_status/" + file.text + ".ready") {
+            let worker = PushWorker(policy: policy, shard: shard, walDirectory: walDir, markers: markers)
+            if !markers.matches(file.text, path: path) && !markers.hasFailed(file.text) { worker.start() }
+            if worker.waitFor(file.text, path: path, timeout: Self.workerWait) {
+                markers.spool.remove(file.text)
+                markers.spool.removeOlder(than: file.text)
+                var st = stat()
+                return Result(file: file.text, bytes: stat(path, &st) == 0 ? Int(st.st_size) : 0, outcome: .alreadyArchived, fromSpool: true)
+            }
+            markers.clearFailure(file.text)
         }
-        let followers = ahead > 0 ? try Self.readySegments(after: file.text, in: walDir, limit: ahead, skipping: spool) : []
+        let contents = try FileIO.read(path)
         let level = policy.walCompressionLevel
-        // Compression is most of the work: start it at once, on both cores for a lone segment,
-        // while the repository is opened and the key derived.
+        // Compression is most of the work: start it at once, on both cores, while the
+        // repository is opened and the key derived.
         let compressing = Task(executorPreference: BlockingExecutor.shared) { () throws -> ObjectEnvelope.PreparedBody in
-            let workers: Int32 = contents.count >= 4 << 20 && followers.isEmpty ? 2 : 0
-            return try ObjectEnvelope.prepare(contents, level: level, compressor: ZstdCompressor(level: level, workers: workers))
+            try ObjectEnvelope.prepare(contents, level: level, compressor: ZstdCompressor(level: level, workers: contents.count >= 4 << 20 ? 2 : 0))
         }
         let archive: WALArchive
         do {
@@ -65,34 +69,30 @@ public struct ArchivePushOperation {
             compressing.cancel()
             throw error
         }
-        // The followers go in parallel with this segment; their failures only cost a later push.
-        let pushed = await withTaskGroup(of: String?.self) { group in
-            for name in followers {
-                group.addTask {
-                    guard let f = WALFileName(name), let bytes = try? FileIO.read(walDir + "/" + name),
-                          (try? await archive.push(f, contents: bytes)) != nil else { return nil }
-                    try? spool.record(name, bytes)
-                    return name
-                }
-            }
-            var done: [String] = []
-            for await name in group { if let name { done.append(name) } }
-            return done
-        }
         let outcome = try await archive.push(file, contents: contents, prepared: try await compressing.value)
-        spool.spool.removeOlder(than: file.text)
-        return Result(file: file.text, bytes: contents.count, outcome: outcome, pushedAhead: pushed.sorted(), fromSpool: false)
+        markers.spool.removeOlder(than: file.text)
+        return Result(file: file.text, bytes: contents.count, outcome: outcome, fromSpool: false)
     }
 
-    /// Segments after `name` that PostgreSQL has marked ready, oldest first.
-    static func readySegments(after name: String, in walDir: String, limit: Int, skipping spool: SpoolMarkers) throws -> [String] {
+    /// The segments PostgreSQL has marked ready in `walDir`, oldest first.
+    static func readySegments(in walDir: String) throws -> [String] {
         let status = walDir + "/archive_status"
         guard FileIO.exists(status) else { return [] }
-        let ready = try FileIO.list(status)
+        return try FileIO.list(status)
             .filter { $0.hasSuffix(".ready") }
             .map { String($0.dropLast(".ready".count)) }
-            .filter { $0 > name && WALFileName($0)?.kind == .segment && !spool.spool.has($0) }
+            .filter { WALFileName($0)?.kind == .segment }
             .sorted()
-        return Array(ready.prefix(limit))
+    }
+
+    /// The worker's job (`archive-push --worker <pg_wal>`).
+    public func runWorker(walDirectory: String) async throws -> Int {
+        try await PushWorker(policy: policy, shard: shard, walDirectory: walDirectory, markers: markers(walDirectory: walDirectory)).run()
+    }
+
+    /// The spool's markers for pushes to this repository and shard.
+    private func markers(walDirectory: String) -> SpoolMarkers {
+        SpoolMarkers(spool: SpoolDirectory(policy.archive.spool ?? walDirectory + "/vault_spool"),
+                     scope: "repository \(policy.repository.identity), shard \(shard.name)")
     }
 }

@@ -3,7 +3,6 @@ import Glibc
 #endif
 import VaultSupport
 import VaultSystem
-import VaultCrypto
 
 /// A local directory of files named after WAL files, kept beside pg_wal: markers of segments
 /// pushed ahead, or segments fetched ahead for recovery. PostgreSQL moves through WAL in
@@ -49,24 +48,49 @@ struct SpoolDirectory: Sendable {
     }
 }
 
-/// Markers of segments pushed ahead: `<spool>/<segment>` holding the hex SHA-256 of its
-/// contents, so a later `archive-push` of the same segment can answer without storing it.
+/// Markers of segments pushed ahead: `<spool>/<segment>`, written only once the segment is
+/// durable in the repository, holding the repository and shard it went to and the identity of
+/// the file that was read: device, inode, size, and modification and change times to the
+/// nanosecond. A later `archive-push` of the segment answers from the marker only when the
+/// file PostgreSQL names is that same unchanged file, without reading it again (PostgreSQL
+/// never writes a segment once it is `.ready`, and recycling one renames it, which changes its
+/// change time). A marker is a hint: losing it costs a second, idempotent push, so it is
+/// written atomically but not fsynced.
 struct SpoolMarkers: Sendable {
     let spool: SpoolDirectory
     /// The repository and shard the segments were pushed to: a marker answers only for them,
     /// so a spool left by a push to another repository (or shard) never counts as archived.
     let scope: String
 
-    func matches(_ name: String, _ contents: [UInt8]) throws -> Bool {
-        guard let marker = try FileIO.readIfExists(spool.path(name)) else { return false }
-        return String(decoding: marker, as: UTF8.self) == (try text(contents))
+    /// Whether `name` was pushed ahead from the very file now at `path`.
+    func matches(_ name: String, path: String) -> Bool {
+        guard let identity = Self.identity(path: path), let marker = try? FileIO.readIfExists(spool.path(name)) else { return false }
+        return String(decoding: marker, as: UTF8.self) == scope + "\n" + identity
     }
 
-    func record(_ name: String, _ contents: [UInt8]) throws {
-        try spool.store(name, Array(try text(contents).utf8))
+    func record(_ name: String, identity: String) throws {
+        try FileIO.makeDirectories(spool.directory, mode: 0o700)
+        try FileIO.replace(spool.path(name), Array((scope + "\n" + identity).utf8), mode: 0o600)
     }
 
-    private func text(_ contents: [UInt8]) throws -> String {
-        scope + "\n" + Hex.encode(try SHA256.hash(contents))
+    /// The worker could not push `name`: PostgreSQL's own call pushes it and reports why.
+    func recordFailure(_ name: String) { try? FileIO.replace(spool.path(name + ".failed"), [], mode: 0o600) }
+
+    func hasFailed(_ name: String) -> Bool { spool.has(name + ".failed") }
+
+    func clearFailure(_ name: String) { spool.remove(name + ".failed") }
+
+    static func identity(path: String) -> String? {
+        var st = stat()
+        return stat(path, &st) == 0 ? identity(st) : nil
+    }
+
+    static func identity(fd: Int32) -> String? {
+        var st = stat()
+        return fstat(fd, &st) == 0 ? identity(st) : nil
+    }
+
+    private static func identity(_ st: stat) -> String {
+        "\(st.st_dev) \(st.st_ino) \(st.st_size) \(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec) \(st.st_ctim.tv_sec).\(st.st_ctim.tv_nsec)"
     }
 }

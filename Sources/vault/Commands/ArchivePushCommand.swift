@@ -13,22 +13,31 @@ struct ArchivePushCommand: AsyncParsableCommand {
     @Argument(help: "Path of the WAL file (%p).")
     var path: String
 
+    /// Internal: run as the background push-ahead worker (PATH is pg_wal).
+    @Flag(help: .hidden)
+    var worker = false
+
     func run() async throws {
         try await CommandRunner.run {
             let log = global.logger("archive-push")
             let started = Date()
             let policy = try global.loadPolicy()
             let shard = try policy.resolveShard(global.shard)
-            let r = try await ArchivePushOperation(policy: policy, shard: shard).run(path: path)
+            let operation = ArchivePushOperation(policy: policy, shard: shard)
+            if worker {
+                let n = try await operation.runWorker(walDirectory: path)
+                log.debug("pushed \(n) segments ahead")
+                return
+            }
+            let r = try await operation.run(path: path)
             let ms = Int(Date().timeIntervalSince(started) * 1000)
-            let ahead = r.pushedAhead.isEmpty ? "" : "; pushed ahead \(r.pushedAhead.joined(separator: ", "))"
             switch r.outcome {
             case .stored(let stored):
-                log.info("archived \(r.file) to shard \(shard.name): \(r.bytes) bytes stored as \(stored) in \(ms) ms\(ahead)")
+                log.info("archived \(r.file) to shard \(shard.name): \(r.bytes) bytes stored as \(stored) in \(ms) ms")
             case .alreadyArchived where r.fromSpool:
-                log.info("\(r.file) was pushed ahead earlier and matches (\(ms) ms)")
+                log.info("\(r.file) was pushed ahead by the background worker (\(ms) ms)")
             case .alreadyArchived:
-                log.info("\(r.file) was already archived in shard \(shard.name) with identical content\(ahead)")
+                log.info("\(r.file) was already archived in shard \(shard.name) with identical content")
             }
         }
     }
