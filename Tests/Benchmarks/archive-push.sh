@@ -82,13 +82,17 @@ sed 's/^compression: {level: 3}$/compression: {level: 3}\narchive: {push_ahead: 
 # reads archive_status only under pg1-path and checks the control file).
 mkdir -p "$bench/global"; cp "$bench/data/global/pg_control" "$bench/global/"; chown -R postgres: "$bench/global"
 sed -e 's/^process-max=.*//' -e "s|^pg1-path=.*|pg1-path=$bench|" -e "s|^\[bench\]|archive-async=y\nspool-path=$bench/pgbr-spool\nprocess-max=2\n[bench]|" "$bench/pgbackrest.conf" > "$bench/pgbackrest-async.conf"
-# PostgreSQL's view when its archiver is behind: every segment marked ready.
+# PostgreSQL's view when its archiver is behind: every segment marked ready; each call's success
+# turns its segment's .ready into .done, as PostgreSQL's archiver does.
 mkdir -p "$bench/segments/archive_status"
 for s in "$bench"/segments/0*; do touch "$bench/segments/archive_status/$(basename "$s").ready"; done
 chown -R postgres: "$bench/vault.yaml" "$bench/vault-ahead.yaml" "$bench/pgbackrest.conf" "$bench/pgbackrest-async.conf" "$bench/segments"; chmod 600 "$bench/pgbackrest.conf" "$bench/pgbackrest-async.conf"
 
 fresh_repos() {
+  # A push-ahead worker lingers a few seconds after its last segment: let it go first.
+  [ -e "$bench/segments/vault_spool/.lock" ] && flock -w 30 "$bench/segments/vault_spool/.lock" true
   rm -rf "$bench/vault-repo" "$bench/pgbr-repo" "$bench/segments/vault_spool" "$bench/pgbr-spool"
+  for d in "$bench"/segments/archive_status/*.done; do [ -e "$d" ] && mv "$d" "${d%.done}.ready"; done
   as_pg "$bench/bin/vault" --policy "$bench/vault.yaml" init >/dev/null
   as_pg pgbackrest --config="$bench/pgbackrest.conf" --stanza=bench stanza-create >/dev/null
 }
@@ -96,10 +100,10 @@ push_all() { # tool: one process per segment, as the postgres user, as archive_c
   local start end
   start=$(date +%s.%N)
   case "$1" in
-    vault) as_pg bash -c 'for s in "$1"/segments/0*; do "$1/bin/vault" --policy "$1/vault.yaml" --log-level warning archive-push "$s" || exit 1; done' _ "$bench" ;;
-    vault-ahead) as_pg bash -c 'for s in "$1"/segments/0*; do "$1/bin/vault" --policy "$1/vault-ahead.yaml" --log-level warning archive-push "$s" || exit 1; done' _ "$bench" ;;
-    pgbackrest-async) as_pg bash -c 'for s in "$1"/segments/0*; do pgbackrest --config="$1/pgbackrest-async.conf" --stanza=bench archive-push "$s" || exit 1; done' _ "$bench" ;;
-    *) as_pg bash -c 'for s in "$1"/segments/0*; do pgbackrest --config="$1/pgbackrest.conf" --stanza=bench archive-push "$s" || exit 1; done' _ "$bench" ;;
+    vault) as_pg bash -c 'for s in "$1"/segments/0*; do st="$1/segments/archive_status/${s##*/}"; "$1/bin/vault" --policy "$1/vault.yaml" --log-level warning archive-push "$s" || exit 1; mv "$st.ready" "$st.done"; done' _ "$bench" ;;
+    vault-ahead) as_pg bash -c 'for s in "$1"/segments/0*; do st="$1/segments/archive_status/${s##*/}"; "$1/bin/vault" --policy "$1/vault-ahead.yaml" --log-level warning archive-push "$s" || exit 1; mv "$st.ready" "$st.done"; done' _ "$bench" ;;
+    pgbackrest-async) as_pg bash -c 'for s in "$1"/segments/0*; do st="$1/segments/archive_status/${s##*/}"; pgbackrest --config="$1/pgbackrest-async.conf" --stanza=bench archive-push "$s" || exit 1; mv "$st.ready" "$st.done"; done' _ "$bench" ;;
+    *) as_pg bash -c 'for s in "$1"/segments/0*; do st="$1/segments/archive_status/${s##*/}"; pgbackrest --config="$1/pgbackrest.conf" --stanza=bench archive-push "$s" || exit 1; mv "$st.ready" "$st.done"; done' _ "$bench" ;;
   esac
   end=$(date +%s.%N)
   echo "$start $end" | awk '{printf "%.3f", $2 - $1}'

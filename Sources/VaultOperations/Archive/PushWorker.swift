@@ -57,8 +57,11 @@ struct PushWorker {
                                  compressionLevel: policy.walCompressionLevel)
         let ahead = max(1, policy.archive.pushAhead)
         let taken = TakenSegments()
+        // Two tasks per core: while one waits for its segment's fsyncs (or an S3 PUT), another
+        // compresses. With one per core, the cores idled through every durability wait.
+        let tasks = min(ahead, 2 * max(2, ProcessInfo.processInfo.activeProcessorCount))
         return await withTaskGroup(of: Int.self) { group in
-            for _ in 0..<min(ahead, max(2, ProcessInfo.processInfo.activeProcessorCount)) {
+            for _ in 0..<tasks {
                 group.addTask {
                     var pushed = 0
                     var lastWork = ContinuousClock.now
