@@ -76,8 +76,9 @@ public enum FileIO {
         try writeFile(path, bytes, exclusive: exclusive, mode: mode, sync: true)
     }
 
-    /// Writes a file atomically but not durably (temporary file, rename): after a crash it is
-    /// whole or absent. For hints that are cheap to lose, where an fsync would cost more.
+    /// Writes a file by temporary file and rename, without fsync: readers never see it half
+    /// written, but after a crash it may be missing or empty. For hints that are cheap to lose
+    /// and checked exactly when read, where an fsync would cost more.
     public static func replace(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o640) throws {
         let tmp = path + ".vault-tmp-\(getpid())"
         try writeFile(tmp, bytes, exclusive: false, mode: mode, sync: false)

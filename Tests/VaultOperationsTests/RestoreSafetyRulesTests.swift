@@ -90,9 +90,10 @@ struct SmallSafetyRulesTests {
         #expect(SpoolMarkers(spool: spool, scope: "repository path /a, shard main").matches("000000010000000000000001", path: segment))
         #expect(!SpoolMarkers(spool: spool, scope: "repository path /b, shard main").matches("000000010000000000000001", path: segment))
         #expect(!SpoolMarkers(spool: spool, scope: "repository path /a, shard other").matches("000000010000000000000001", path: segment))
-        // The same name, other bytes (a new file, as after a rewrite or a recycled segment).
+        // The same name, another file (as after a rewrite or a recycled segment); its size
+        // differs, so even a reused inode within one timestamp tick cannot look the same.
         try FileManager.default.removeItem(atPath: segment)
-        try Data(repeating: 8, count: 4096).write(to: URL(fileURLWithPath: segment))
+        try Data(repeating: 8, count: 8192).write(to: URL(fileURLWithPath: segment))
         #expect(!SpoolMarkers(spool: spool, scope: "repository path /a, shard main").matches("000000010000000000000001", path: segment))
     }
 }

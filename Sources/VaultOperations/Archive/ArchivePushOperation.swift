@@ -32,8 +32,9 @@ public struct ArchivePushOperation {
         public var fromSpool: Bool
     }
 
-    /// How long a call waits for the worker before pushing its segment itself.
-    static let workerWait: TimeInterval = 300
+    /// How long a call waits for the worker before pushing its segment itself (a worker stuck
+    /// on a hung store or passphrase command must not hold PostgreSQL's archiver for long).
+    static let workerWait: Duration = .seconds(60)
 
     /// Pushes the file at `path` (relative to the data directory, as PostgreSQL passes `%p`).
     public func run(path: String) async throws -> Result {
@@ -53,6 +54,7 @@ public struct ArchivePushOperation {
                 return Result(file: file.text, bytes: stat(path, &st) == 0 ? Int(st.st_size) : 0, outcome: .alreadyArchived, fromSpool: true)
             }
             markers.clearFailure(file.text)
+            markers.spool.remove(file.text) // one that did not match: this call pushes instead
         }
         let contents = try FileIO.read(path)
         let level = policy.walCompressionLevel
@@ -90,9 +92,11 @@ public struct ArchivePushOperation {
         try await PushWorker(policy: policy, shard: shard, walDirectory: walDirectory, markers: markers(walDirectory: walDirectory)).run()
     }
 
-    /// The spool's markers for pushes to this repository and shard.
+    /// The spool's markers for pushes to this repository and shard. A spool set in the policy
+    /// is shared by every shard on the host, so each shard gets a directory of its own there
+    /// (segment names repeat across clusters, and one worker serves one pg_wal).
     private func markers(walDirectory: String) -> SpoolMarkers {
-        SpoolMarkers(spool: SpoolDirectory(policy.archive.spool ?? walDirectory + "/vault_spool"),
+        SpoolMarkers(spool: SpoolDirectory(policy.archive.spool.map { $0 + "/" + shard.name } ?? walDirectory + "/vault_spool"),
                      scope: "repository \(policy.repository.identity), shard \(shard.name)")
     }
 }

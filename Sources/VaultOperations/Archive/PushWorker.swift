@@ -37,11 +37,15 @@ struct PushWorker {
     }
 
     /// Waits while the worker runs and has neither pushed nor given up on `name`; true once a
-    /// marker says it pushed the very file at `path`.
-    func waitFor(_ name: String, path: String, timeout: TimeInterval) -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
+    /// marker says it pushed the very file at `path`. A marker that names another file (or
+    /// repository) ends the wait at once: the worker counts the segment as done and would not
+    /// push it again.
+    func waitFor(_ name: String, path: String, timeout: Duration) -> Bool {
+        let deadline = ContinuousClock.now + timeout
         while !markers.matches(name, path: path) {
-            if markers.hasFailed(name) || !lock.isHeld || Date() >= deadline { return markers.matches(name, path: path) }
+            if markers.spool.has(name) || markers.hasFailed(name) || !lock.isHeld || ContinuousClock.now >= deadline {
+                return markers.matches(name, path: path)
+            }
             usleep(2_000)
         }
         return true
@@ -55,6 +59,11 @@ struct PushWorker {
         let repository = try await RepositoryOpener.open(policy)
         let archive = WALArchive(repository: repository, record: try await repository.shardRecord(shard.name),
                                  compressionLevel: policy.walCompressionLevel)
+        // What the repository was when the worker opened it: checked again before every marker,
+        // so a worker that outlives its repository (a volume unmounted, a repository deleted
+        // and initialised again at the same place) never vouches for a segment. The pushes it
+        // made there meanwhile are answered by the foreground's own push, which fails loudly.
+        let repositoryConfig = try await repository.storage.get(RepositoryConfig.objectName)
         let ahead = max(1, policy.archive.pushAhead)
         let taken = TakenSegments()
         // Two tasks per core: while one waits for its segment's fsyncs (or an S3 PUT), another
@@ -71,7 +80,11 @@ struct PushWorker {
                             try? await Task.sleep(for: .milliseconds(10))
                             continue
                         }
-                        if await push(name, to: archive) { pushed += 1 } else { markers.recordFailure(name) }
+                        switch await push(name, to: archive, repositoryConfig: repositoryConfig) {
+                        case .pushed: pushed += 1
+                        case .failed: markers.recordFailure(name)
+                        case .repositoryChanged: return pushed
+                        }
                         lastWork = ContinuousClock.now
                     }
                 }
@@ -102,21 +115,24 @@ struct PushWorker {
         }
     }
 
-    private func push(_ name: String, to archive: WALArchive) async -> Bool {
-        guard let file = WALFileName(name) else { return false }
+    private enum PushResult { case pushed, failed, repositoryChanged }
+
+    private func push(_ name: String, to archive: WALArchive, repositoryConfig: [UInt8]?) async -> PushResult {
+        guard let file = WALFileName(name) else { return .failed }
         let path = walDirectory + "/" + name
         do {
             let fd = try Syscall.call("open \(path)") { open(path, O_RDONLY | O_CLOEXEC) }
             defer { close(fd) }
-            guard let identity = SpoolMarkers.identity(fd: fd) else { return false }
+            guard let identity = SpoolMarkers.identity(fd: fd) else { return .failed }
             var bytes = [UInt8](repeating: 0, count: Int(archive.record.walSegmentSize))
             let n = try FileIO.preadFully(fd, into: &bytes, at: 0, what: path)
             if n < bytes.count { bytes.removeSubrange(n...) }
             _ = try await archive.push(file, contents: bytes)
+            guard try await archive.repository.storage.get(RepositoryConfig.objectName) == repositoryConfig else { return .repositoryChanged }
             try markers.record(name, identity: identity)
-            return true
+            return .pushed
         } catch {
-            return false
+            return .failed
         }
     }
 }

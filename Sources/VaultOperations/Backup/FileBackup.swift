@@ -82,7 +82,7 @@ struct FileBackup {
     /// How `entry` is copied: whole when the parent's copy is reused or its WAL summaries say
     /// which blocks to read (both read little), else in parts of `partSize`.
     func parts(of entry: DataDirectoryScanner.Entry) -> [Part] {
-        guard entry.size > Self.partSize, parent?.files[entry.path] == nil || route(entry) == nil else { return [Part(entry: entry)] }
+        guard entry.size > Self.partSize, route(entry) == nil else { return [Part(entry: entry)] }
         var parts: [Part] = []
         var start: Int64 = 0
         while entry.size - start > Self.partSize {

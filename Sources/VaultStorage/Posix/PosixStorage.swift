@@ -63,7 +63,12 @@ public struct PosixStorage: Storage {
             while link(tmp, final) != 0 {
                 let e = Syscall.currentErrno
                 if e == EINTR { continue }
-                if e == EEXIST { return false }
+                if e == EEXIST {
+                    // Another process may have linked it and not yet made the entry durable;
+                    // a caller told "already there" must be able to rely on it after a crash.
+                    try FileIO.fsyncDirectory(dir)
+                    return false
+                }
                 throw Syscall.error("link \(final)", errno: e)
             }
             try FileIO.fsyncDirectory(dir)
