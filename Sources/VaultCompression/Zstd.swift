@@ -14,7 +14,9 @@ public final class ZstdCompressor {
         ctx = c
         self.level = level
         try Zstd.check(ZSTD_CCtx_setParameter(ctx, ZSTD_c_compressionLevel, level), "set compression level \(level)")
-        try Zstd.check(ZSTD_CCtx_setParameter(ctx, ZSTD_c_checksumFlag, 0), "set checksum flag")
+        // A content checksum (XXH64, a few bytes per frame, about 10 GB/s) that decompression
+        // verifies: a guard against decoder faults, where the envelope already guards storage.
+        try Zstd.check(ZSTD_CCtx_setParameter(ctx, ZSTD_c_checksumFlag, 1), "set checksum flag")
         if workers > 0 {
             // A libzstd built without threads refuses this; compressing single-threaded is fine.
             _ = ZSTD_CCtx_setParameter(ctx, ZSTD_c_nbWorkers, workers)

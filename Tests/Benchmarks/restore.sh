@@ -37,14 +37,6 @@ branches=$(psql_ -c "SELECT pg_relation_filepath('pgbench_branches')")
 fresh() { rm -rf "$1"; mkdir -p "$1"; chown postgres: "$1"; chmod 700 "$1"; sync; echo 3 > /proc/sys/vm/drop_caches; }
 vault_restore() { fresh "$bench/r-vault"; timed runuser -u postgres -- "$bench/bin/vault" --policy "$bench/vault.yaml" --log-level warning restore --target-dir "$bench/r-vault" --immediate; }
 pgbr_restore() { fresh "$bench/r-pgbr"; timed runuser -u postgres -- pgbackrest --config="$bench/pgbackrest.conf" --stanza=bench --pg1-path="$bench/r-pgbr" --type=immediate restore; }
-# The disk's write floor for the same bytes: dd of as many MiB as vault's restored copy holds,
-# made durable (conv=fdatasync), cache dropped.
-dd_floor() {
-  local mib; mib=$(du -sm "$bench/r-vault" | cut -f1)
-  rm -f "$bench/dd.out"; sync; echo 3 > /proc/sys/vm/drop_caches
-  timed dd if=/dev/zero of="$bench/dd.out" bs=1M count="$mib" conv=fdatasync status=none
-  rm -f "$bench/dd.out"
-}
 # The same small change in a restored copy: 3 pages of pgbench_accounts overwritten, one small
 # relation file removed, one stray file added.
 damage() {
@@ -73,7 +65,7 @@ replay() {
 
 for r in $(seq 1 "$runs"); do
   if [ $(( r % 2 )) = 1 ]; then v=$(vault_restore); p=$(pgbr_restore); else p=$(pgbr_restore); v=$(vault_restore); fi
-  f=$(dd_floor)
+  f=$(dd_floor "$bench/r-vault")
   echo "run $r restore: vault ${v% *} s (RSS ${v#* } KB)   pgbackrest ${p% *} s (RSS ${p#* } KB)   dd floor ${f% *} s for $(du -sm "$bench/r-vault" | cut -f1) MiB"
   if [ $(( r % 2 )) = 1 ]; then v=$(vault_delta); p=$(pgbr_delta); else p=$(pgbr_delta); v=$(vault_delta); fi
   echo "run $r delta:   vault ${v% *} s (RSS ${v#* } KB)   pgbackrest ${p% *} s (RSS ${p#* } KB)"

@@ -72,6 +72,7 @@ for r in $(seq 1 "$runs"); do
   if [ $(( r % 2 )) = 1 ]; then v=$(vault_backup); p=$(pgbr_backup); else p=$(pgbr_backup); v=$(vault_backup); fi
   echo "run $r full backup: vault ${v% *} s (RSS ${v#* } KB)   pgbackrest ${p% *} s (RSS ${p#* } KB)"
   if [ $(( r % 2 )) = 1 ]; then v=$(vault_restore); p=$(pgbr_restore); else p=$(pgbr_restore); v=$(vault_restore); fi
-  echo "run $r restore:     vault ${v% *} s (RSS ${v#* } KB)   pgbackrest ${p% *} s (RSS ${p#* } KB)"
+  f=$(dd_floor "$bench/r-vault")
+  echo "run $r restore:     vault ${v% *} s (RSS ${v#* } KB)   pgbackrest ${p% *} s (RSS ${p#* } KB)   dd floor ${f% *} s for $(du -sm "$bench/r-vault" | cut -f1) MiB"
 done
 echo "bucket sizes: $(du -sh "$store/data" | cut -f1) in all (both tools, WAL included)"

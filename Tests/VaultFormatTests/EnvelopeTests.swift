@@ -29,6 +29,24 @@ struct EnvelopeTests {
         #expect(a != b)
     }
 
+    @Test("zstd frames carry a content checksum: a changed literal byte fails decompression instead of giving other bytes of the same length")
+    func zstdContentChecksum() throws {
+        // Text with few repeats, so most of the frame is literals that decode to the same
+        // length when one of them changes.
+        var text: [UInt8] = []
+        var x: UInt32 = 12345
+        for _ in 0..<100_000 { x = x &* 1_103_515_245 &+ 12345; text.append(UInt8(97 + (x >> 16) % 26)) }
+        let frame = try ZstdCompressor(level: 3).compress(text)
+        // Frame header descriptor (after the 4-byte magic): bit 2 is the checksum flag.
+        #expect(frame[4] & 0x04 != 0)
+        var damaged = frame
+        damaged[frame.count / 2] ^= 0x01
+        #expect(throws: CompressionError.self) {
+            _ = try ZstdDecompressor().decompress(damaged[...], expectedSize: text.count, what: "test frame")
+        }
+        #expect(try ZstdDecompressor().decompress(frame[...], expectedSize: text.count, what: "test frame") == text)
+    }
+
     @Test("a flipped bit anywhere is detected", arguments: [true, false])
     func flip(encrypt: Bool) throws {
         let env = encrypt ? try encrypted() : ObjectEnvelope(key: nil, compressionLevel: 3)
