@@ -9,14 +9,16 @@ public final class ZstdCompressor {
     /// - Parameters:
     ///   - level: zstd level (1–19; 3 is zstd's default and vault's).
     ///   - workers: libzstd worker threads for one buffer (0 = compress on the calling thread).
-    public init(level: Int32, workers: Int32 = 0) throws {
+    ///   - contentChecksum: end each frame with a checksum of its content (false only to make
+    ///     frames like those written before vault added one).
+    public init(level: Int32, workers: Int32 = 0, contentChecksum: Bool = true) throws {
         guard let c = ZSTD_createCCtx() else { throw CompressionError(.library, "libzstd: cannot create a compression context") }
         ctx = c
         self.level = level
         try Zstd.check(ZSTD_CCtx_setParameter(ctx, ZSTD_c_compressionLevel, level), "set compression level \(level)")
         // A content checksum (XXH64, a few bytes per frame, about 10 GB/s) that decompression
         // verifies: a guard against decoder faults, where the envelope already guards storage.
-        try Zstd.check(ZSTD_CCtx_setParameter(ctx, ZSTD_c_checksumFlag, 1), "set checksum flag")
+        try Zstd.check(ZSTD_CCtx_setParameter(ctx, ZSTD_c_checksumFlag, contentChecksum ? 1 : 0), "set checksum flag")
         if workers > 0 {
             // A libzstd built without threads refuses this; compressing single-threaded is fine.
             _ = ZSTD_CCtx_setParameter(ctx, ZSTD_c_nbWorkers, workers)
@@ -49,6 +51,12 @@ public final class ZstdDecompressor {
     }
 
     deinit { ZSTD_freeDCtx(ctx) }
+
+    /// Whether `frame` starts a zstd frame that carries a content checksum (frame header
+    /// descriptor, bit 2, after the 4-byte magic 0xFD2FB528).
+    public static func hasContentChecksum(_ frame: [UInt8]) -> Bool {
+        frame.count > 4 && frame[0] == 0x28 && frame[1] == 0xB5 && frame[2] == 0x2F && frame[3] == 0xFD && frame[4] & 0x04 != 0
+    }
 
     /// Decompresses `input`, which must expand to exactly `expectedSize` bytes; anything else is
     /// reported as corruption of `what`.

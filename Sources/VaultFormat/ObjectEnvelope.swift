@@ -93,6 +93,13 @@ public struct ObjectEnvelope: Sendable {
 
     /// Checks and unwraps an object read back from storage under `name`.
     public func open(_ object: [UInt8], name: String) throws -> [UInt8] {
+        try openReportingContentCheck(object, name: name).plaintext
+    }
+
+    /// As `open`, and says whether the plaintext itself was checked on the way out: true for
+    /// a body stored as is, or a zstd frame with a content checksum (which decompression
+    /// verifies); false for a frame written without one, whose decoder output nothing checks.
+    public func openReportingContentCheck(_ object: [UInt8], name: String) throws -> (plaintext: [UInt8], contentChecked: Bool) {
         let what = "object \(name)"
         guard object.count >= Self.headerSize, Array(object[0..<4]) == Self.magic else {
             throw FormatError(.corrupt, "\(what) is not a vault object (bad header)")
@@ -140,7 +147,9 @@ public struct ObjectEnvelope: Sendable {
             }
             body = Array(payload)
         }
+        var contentChecked = true
         if flags.contains(.compressed) {
+            contentChecked = ZstdDecompressor.hasContentChecksum(body)
             do {
                 body = try ZstdDecompressor().decompress(body[...], expectedSize: Int(plainLength), what: what)
             } catch let e as CompressionError where e.kind == .corrupt {
@@ -149,6 +158,6 @@ public struct ObjectEnvelope: Sendable {
         } else if body.count != Int(plainLength) {
             throw FormatError(.corrupt, "\(what) has \(body.count) bytes, header says \(plainLength)")
         }
-        return body
+        return (body, contentChecked)
     }
 }

@@ -47,6 +47,17 @@ struct EnvelopeTests {
         #expect(try ZstdDecompressor().decompress(frame[...], expectedSize: text.count, what: "test frame") == text)
     }
 
+    @Test("an object says whether its content was checked: stored as is or framed with a checksum yes, an older frame without one no", arguments: [true, false])
+    func contentCheckReported(encrypt: Bool) throws {
+        let envelope = encrypt ? try encrypted() : ObjectEnvelope(key: nil, compressionLevel: 3)
+        let older = try ObjectEnvelope.prepare(payload, level: 3, compressor: ZstdCompressor(level: 3, contentChecksum: false))
+        let opened = [try ObjectEnvelope.prepare(payload, level: 3), older, try ObjectEnvelope.prepare(payload, level: 0)].map {
+            try? envelope.openReportingContentCheck(try envelope.seal($0, name: "p@0"), name: "p@0")
+        }
+        #expect(opened.map { $0?.plaintext == payload } == [true, true, true])
+        #expect(opened.map { $0?.contentChecked } == [true, false, true])
+    }
+
     @Test("a flipped bit anywhere is detected", arguments: [true, false])
     func flip(encrypt: Bool) throws {
         let env = encrypt ? try encrypted() : ObjectEnvelope(key: nil, compressionLevel: 3)

@@ -7,7 +7,7 @@ import VaultCrypto
 import VaultFormat
 
 /// Writes a backup's bytes into a laid-out directory, extent by extent in parallel: each
-/// stored extent is fetched, authenticated and hash-checked once, then copied to every file
+/// stored extent is fetched, authenticated and checked once (`ExtentRun.open`), then copied to every file
 /// range that uses it. In delta mode an extent whose file ranges already hash to its
 /// checksum is not fetched at all, and a fetched one is compared page by page so only
 /// differing pages are written.
@@ -61,7 +61,7 @@ struct ExtentRestorer {
                     while let run = work.next() {
                         let bytes = try await run.fetch(repository)
                         for index in run.members {
-                            let plain = try run.open(manifest.extents[index], in: bytes, repository: repository)
+                            let plain = try run.open(manifest.extents[index], in: bytes, repository: repository, checkHash: false)
                             totals.extentsFetched += 1
                             try write(plain, uses: uses[index], into: &totals)
                         }

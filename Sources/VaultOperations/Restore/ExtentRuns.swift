@@ -1,4 +1,5 @@
 import VaultSupport
+import VaultCrypto
 import VaultFormat
 
 /// Extents stored back to back in one pack, fetched with one ranged read. Restore and verify
@@ -41,19 +42,25 @@ struct ExtentRun: Sendable {
     /// One member's plaintext from the run's bytes, authenticated under its pack-and-offset
     /// name. The envelope's check covers every stored byte (the GCM tag, or the SHA-256 trailer
     /// of an unencrypted repository) and binds the bytes to that name, which no other extent
-    /// has; decompression must yield exactly the recorded length, and extents written with a
-    /// zstd content checksum are checked against it. The manifest's SHA-256 of the plaintext is
-    /// not recomputed here: it was half of a restore's CPU time and proved nothing the tag does
-    /// not. Delta restore still uses it to compare local files.
-    func open(_ extent: BackupManifest.Extent, in bytes: [UInt8], repository: Repository) throws -> [UInt8] {
+    /// has; decompression must yield exactly the recorded length, and a zstd content checksum
+    /// checks the decoder's output. The manifest's SHA-256 of the plaintext (half of a
+    /// restore's CPU time) is recomputed when `checkHash` asks for it (verify: it also proves
+    /// the manifest's record names the content it meant, which delta restore relies on) and
+    /// for extents whose frames carry no content checksum.
+    func open(_ extent: BackupManifest.Extent, in bytes: [UInt8], repository: Repository, checkHash: Bool) throws -> [UInt8] {
         let start = Int(extent.offset - offset), end = start + Int(extent.storedLength)
         let name = PackWriter.extentName(pack: extent.pack, offset: extent.offset)
         guard end <= bytes.count else {
             throw OperationError(.corrupt, "pack \(extent.pack) is truncated: extent at \(extent.offset) needs \(extent.storedLength) bytes, found \(max(0, bytes.count - start))")
         }
-        let plain = try repository.envelope.open(Array(bytes[start..<end]), name: name)
+        let (plain, contentChecked) = try repository.envelope.openReportingContentCheck(Array(bytes[start..<end]), name: name)
         guard plain.count == extent.rawLength else {
             throw OperationError(.corrupt, "extent \(name) holds \(plain.count) bytes, the manifest says \(extent.rawLength)")
+        }
+        if checkHash || !contentChecked {
+            guard Hex.encode(try SHA256.hash(plain)) == extent.sha256 else {
+                throw OperationError(.corrupt, "extent \(name) does not match its checksum")
+            }
         }
         return plain
     }

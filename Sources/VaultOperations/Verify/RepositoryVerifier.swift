@@ -66,7 +66,7 @@ struct RepositoryVerifier {
                         bytes += Int64(data.count)
                         for index in run.members {
                             do {
-                                _ = try run.open(extents[index], in: data, repository: repository)
+                                _ = try run.open(extents[index], in: data, repository: repository, checkHash: true)
                                 count += 1
                             } catch let e {
                                 problems.append(RepositoryProblem(run.pack, "extent at offset \(extents[index].offset): \(e)"))
