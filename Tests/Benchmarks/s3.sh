@@ -33,7 +33,7 @@ printf '{"identities":[{"name":"bench","credentials":[{"accessKey":"%s","secretK
   -master.port=46333 -master.port.grpc=46334 -volume.port=46080 -volume.port.grpc=46081 \
   -filer.port=46888 -filer.port.grpc=46889 -s3 -s3.port=46833 -s3.port.grpc=46834 \
   -s3.port.https=$s3 -s3.cert.file="$store/cert.pem" -s3.key.file="$store/key.pem" -s3.config="$store/s3.json" \
-  -s3.port.iceberg=0 -s3.port.lance=0 -master.volumeSizeLimitMB=1024 > "$store/weed.log" 2>&1 &
+  -s3.port.iceberg=0 -s3.port.lance=0 -master.volumeSizeLimitMB=1024 -volume.max=64 > "$store/weed.log" 2>&1 &
 echo $! > "$store/weed.pid"
 trap stop_store EXIT
 for bucket in vault-bench pgbr-bench; do
