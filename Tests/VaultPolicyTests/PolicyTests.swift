@@ -24,6 +24,16 @@ struct PolicyTests {
 
         """
 
+    /// The smallest valid policy, for tests of one section.
+    static let minimal = """
+        version: 1
+        repository: {path: /r}
+        encryption: none
+        shards:
+          - name: main
+            nodes: [{name: a, conninfo: "host=h"}]
+        """
+
     func issues(_ text: String) -> [PolicyIssue] {
         do {
             _ = try PolicyLoader.parse(text, path: "/p.yaml")
@@ -257,14 +267,7 @@ struct ScheduleZoneTests {
 
     @Test("the scheduler section: defaults, every key read, zero allowed where it means off, bad values named with their line")
     func schedulerSection() throws {
-        let base = """
-            version: 1
-            repository: {path: /r}
-            encryption: none
-            shards:
-              - name: main
-                nodes: [{name: a, conninfo: "host=h"}]
-            """
+        let base = PolicyTests.minimal
         #expect(try PolicyLoader.parse(base, path: "/p.yaml").scheduler == .default)
         let set = try PolicyLoader.parse(base + "\nscheduler: {max_concurrent_jobs: 4, jitter: 0s, max_wait: 2h, retries: 0, retry_backoff: 5m, drain_timeout: 10m}", path: "/p.yaml")
         #expect(set.scheduler == SchedulerSettings(maxConcurrentJobs: 4, jitter: 0, maxWait: 7200, retries: 0, retryBackoff: 300, drainTimeout: 600))
@@ -280,15 +283,7 @@ struct ScheduleZoneTests {
 
     @Test("WAL is compressed at compression.level unless archive.compression_level says otherwise; out of range is named with its line")
     func walCompressionLevel() throws {
-        let base = """
-            version: 1
-            repository: {path: /r}
-            encryption: none
-            compression: {level: 6}
-            shards:
-              - name: main
-                nodes: [{name: a, conninfo: "host=h"}]
-            """
+        let base = PolicyTests.minimal + "\ncompression: {level: 6}"
         #expect(try PolicyLoader.parse(base, path: "/p.yaml").walCompressionLevel == 6)
         #expect(try PolicyLoader.parse(base + "\narchive: {compression_level: 1}", path: "/p.yaml").walCompressionLevel == 1)
         #expect(try PolicyLoader.parse(base + "\narchive: {compression_level: 0}", path: "/p.yaml").walCompressionLevel == 0)
@@ -298,14 +293,7 @@ struct ScheduleZoneTests {
 
     @Test("the fleet section: defaults, pause and resume together, the reserved shard name")
     func fleetSection() throws {
-        let base = """
-            version: 1
-            repository: {path: /r}
-            encryption: none
-            shards:
-              - name: main
-                nodes: [{name: a, conninfo: "host=h"}]
-            """
+        let base = PolicyTests.minimal
         #expect(try PolicyLoader.parse(base, path: "/p.yaml").fleet == .default)
         let set = try PolicyLoader.parse(base + "\nfleet: {parallel: 8, pause_command: 'app pause', resume_command: 'app resume', hook_timeout: 2m}", path: "/p.yaml")
         #expect(set.fleet == FleetSettings(parallel: 8, pauseCommand: "app pause", resumeCommand: "app resume", hookTimeout: 120))

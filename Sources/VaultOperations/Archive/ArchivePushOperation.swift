@@ -76,15 +76,13 @@ public struct ArchivePushOperation {
         return Result(file: file.text, bytes: contents.count, outcome: outcome, fromSpool: false)
     }
 
-    /// The segments PostgreSQL has marked ready in `walDir`, oldest first.
-    static func readySegments(in walDir: String) throws -> [String] {
-        let status = walDir + "/archive_status"
-        guard FileIO.exists(status) else { return [] }
-        return try FileIO.list(status)
+    /// The WAL files PostgreSQL has marked ready in `walDir` and not yet archived, in name
+    /// order (none when there is no `archive_status`).
+    static func readyFiles(in walDir: String) -> [WALFileName] {
+        ((try? FileIO.list(walDir + "/archive_status")) ?? [])
             .filter { $0.hasSuffix(".ready") }
-            .map { String($0.dropLast(".ready".count)) }
-            .filter { WALFileName($0)?.kind == .segment }
-            .sorted()
+            .compactMap { WALFileName(String($0.dropLast(".ready".count))) }
+            .sorted { $0.text < $1.text }
     }
 
     /// The worker's job (`archive-push --worker <pg_wal>`).

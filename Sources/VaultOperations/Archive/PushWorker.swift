@@ -96,7 +96,7 @@ struct PushWorker {
     /// The oldest of the first `ahead` ready segments that no task has taken and that has no
     /// marker yet.
     private func takeNext(_ taken: TakenSegments, ahead: Int) -> String? {
-        guard let ready = try? ArchivePushOperation.readySegments(in: walDirectory) else { return nil }
+        let ready = ArchivePushOperation.readyFiles(in: walDirectory).filter { $0.kind == .segment }.map(\.text)
         return taken.take(from: ready, ahead: ahead) { !markers.spool.has($0) && !markers.hasFailed($0) }
     }
 

@@ -182,13 +182,10 @@ public struct RejoinOperation {
 
     /// Archives every segment the node's archiver left `.ready`: pg_rewind would remove it.
     private func archiveReady(pgdata: String, archive: WALArchive) async throws -> String {
-        let status = pgdata + "/pg_wal/archive_status"
         var pushed: [String] = []
-        for entry in ((try? FileIO.list(status)) ?? []).sorted() where entry.hasSuffix(".ready") {
-            let name = String(entry.dropLast(".ready".count))
-            guard let file = WALFileName(name) else { continue }
-            _ = try await archive.push(file, contents: try FileIO.read(pgdata + "/pg_wal/" + name))
-            pushed.append(name)
+        for file in ArchivePushOperation.readyFiles(in: pgdata + "/pg_wal") {
+            _ = try await archive.push(file, contents: try FileIO.read(pgdata + "/pg_wal/" + file.text))
+            pushed.append(file.text)
         }
         return pushed.isEmpty ? "no unarchived WAL on the node" : "archived \(pushed.count) WAL file(s) the node had not: \(pushed.joined(separator: ", "))"
     }
