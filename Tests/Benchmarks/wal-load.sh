@@ -75,3 +75,5 @@ as_pg pgbackrest --config="$bench/pgbackrest.conf" --stanza=bench stanza-create 
 echo "== $load load for $seconds s, vault push_ahead $ahead, pgBackRest archive-async process-max 2"
 run_tool vault
 run_tool pgbackrest
+# Each tool's archive of the load is tens of GB: gone once measured.
+rm -rf "$bench/vault-repo" "$bench/pgbr-repo" "$bench/pgbr-spool"
