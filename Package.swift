@@ -99,6 +99,8 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
+        // Writes synthetic 10 TB manifests for the memory benchmark; not installed.
+        .executableTarget(name: "vault-synthetic", dependencies: ["VaultOperations"]),
         .testTarget(name: "VaultSystemTests", dependencies: ["VaultSystem"]),
         .testTarget(name: "VaultStorageTests", dependencies: ["VaultStorage"]),
         .testTarget(name: "VaultPostgresTests", dependencies: ["VaultPostgres"]),

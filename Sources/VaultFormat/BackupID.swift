@@ -56,11 +56,4 @@ extension Repository {
             .map { String($0.dropFirst(prefix.count).dropLast(".manifest".count)) }
             .sorted()
     }
-
-    /// One backup's manifest, or nil when it does not exist.
-    public func manifest(shard: String, id: String) async throws -> BackupManifest? {
-        let name = BackupManifest.objectName(shard: shard, id: id)
-        guard let bytes = try await read(name) else { return nil }
-        return try JSONCoding.decode(BackupManifest.self, from: bytes, what: name)
-    }
 }

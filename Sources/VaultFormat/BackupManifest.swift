@@ -2,47 +2,52 @@ import VaultSupport
 import VaultPostgres
 
 /// A backup: the complete list of the cluster's files and, for each, where its bytes are
-/// stored. Written last (`<shard>/backups/<id>.manifest`, sealed like every object), so a
-/// backup exists only once everything it references is durable. An incremental manifest is
-/// complete on its own: it points at older extents for unchanged data, so restore needs this
-/// one manifest and reads each stored byte once.
+/// stored. An incremental manifest is complete on its own: it points at older extents for
+/// unchanged data, so restore needs this one manifest and reads each stored byte once.
+///
+/// In memory a manifest is its `head` (what listing, retention and recovery planning read)
+/// and its body (`files`, `extents`). In the repository (format 2, `ManifestStore`) the body
+/// is stored first in chunks and the head last, so a backup exists only once everything it
+/// references is durable, and a listing reads heads only.
+@dynamicMemberLookup
 public struct BackupManifest: Codable, Sendable {
     public enum Kind: String, Codable, Sendable {
         case full
         case incremental
     }
 
-    public var format: Int
-    public var id: String
-    public var kind: Kind
-    public var parent: String?
-    public var shard: String
-    public var systemIdentifier: String
-    public var versionNumber: Int
-    public var node: String
-    public var startTime: String
-    public var stopTime: String
-    /// Start time in seconds since 1970, for the incremental mtime rule.
-    public var startEpoch: Int64
-    public var startLSN: LSN
-    public var stopLSN: LSN
-    public var timeline: UInt32
-    /// First and last WAL segment the backup needs to be consistent.
-    public var walStart: String
-    public var walStop: String
-    /// Whether every WAL segment from `walStart` to `walStop` was in the archive when the
-    /// backup finished.
-    public var walComplete: Bool
-    public var backupLabel: String
-    public var tablespaceMap: String?
-    public var tablespaces: [Tablespace]
-    public var directories: [Directory]
+    public var head: BackupHead
     public var files: [File]
     /// Every stored extent any file of this backup reads from, by index.
     public var extents: [Extent]
-    public var stats: Stats
-    /// Pages whose data checksum was wrong when read (nil or empty: none, or checksums off).
-    public var checksumFailures: [ChecksumFailure]?
+
+    public subscript<T>(dynamicMember path: WritableKeyPath<BackupHead, T>) -> T {
+        get { head[keyPath: path] }
+        set { head[keyPath: path] = newValue }
+    }
+
+    public init(head: BackupHead, files: [File], extents: [Extent]) {
+        self.head = head
+        self.files = files
+        self.extents = extents
+    }
+
+    private enum BodyKeys: String, CodingKey { case files, extents }
+
+    /// Format 1 stores head and body as one flat object.
+    public init(from decoder: any Decoder) throws {
+        head = try BackupHead(from: decoder)
+        let body = try decoder.container(keyedBy: BodyKeys.self)
+        files = try body.decode([File].self, forKey: .files)
+        extents = try body.decode([Extent].self, forKey: .extents)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        try head.encode(to: encoder)
+        var body = encoder.container(keyedBy: BodyKeys.self)
+        try body.encode(files, forKey: .files)
+        try body.encode(extents, forKey: .extents)
+    }
 
     public struct ChecksumFailure: Codable, Sendable, Equatable {
         public var path: String
@@ -159,44 +164,13 @@ public struct BackupManifest: Codable, Sendable {
 
     /// Names of the packs this backup needs.
     public var packs: Set<String> { Set(extents.map(\.pack)) }
-    public init(format: Int, id: String, kind: Kind, parent: String? = nil, shard: String, systemIdentifier: String, versionNumber: Int, node: String, startTime: String, stopTime: String, startEpoch: Int64, startLSN: LSN, stopLSN: LSN, timeline: UInt32, walStart: String, walStop: String, walComplete: Bool, backupLabel: String, tablespaceMap: String? = nil, tablespaces: [Tablespace], directories: [Directory], files: [File], extents: [Extent], stats: Stats, checksumFailures: [ChecksumFailure]? = nil) {
-        self.format = format
-        self.id = id
-        self.kind = kind
-        self.parent = parent
-        self.shard = shard
-        self.systemIdentifier = systemIdentifier
-        self.versionNumber = versionNumber
-        self.node = node
-        self.startTime = startTime
-        self.stopTime = stopTime
-        self.startEpoch = startEpoch
-        self.startLSN = startLSN
-        self.stopLSN = stopLSN
-        self.timeline = timeline
-        self.walStart = walStart
-        self.walStop = walStop
-        self.walComplete = walComplete
-        self.backupLabel = backupLabel
-        self.tablespaceMap = tablespaceMap
-        self.tablespaces = tablespaces
-        self.directories = directories
+
+    public init(format: Int = ManifestStore.currentFormat, id: String, kind: Kind, parent: String? = nil, shard: String, systemIdentifier: String, versionNumber: Int, node: String, startTime: String, stopTime: String, startEpoch: Int64, startLSN: LSN, stopLSN: LSN, timeline: UInt32, walStart: String, walStop: String, walComplete: Bool, backupLabel: String, tablespaceMap: String? = nil, tablespaces: [Tablespace], directories: [Directory], files: [File], extents: [Extent], stats: Stats, checksumFailures: [ChecksumFailure]? = nil) {
+        head = BackupHead(format: format, id: id, kind: kind, parent: parent, shard: shard, systemIdentifier: systemIdentifier, versionNumber: versionNumber,
+                          node: node, startTime: startTime, stopTime: stopTime, startEpoch: startEpoch, startLSN: startLSN, stopLSN: stopLSN,
+                          timeline: timeline, walStart: walStart, walStop: walStop, walComplete: walComplete, backupLabel: backupLabel,
+                          tablespaceMap: tablespaceMap, tablespaces: tablespaces, directories: directories, stats: stats, checksumFailures: checksumFailures)
         self.files = files
         self.extents = extents
-        self.stats = stats
-        self.checksumFailures = checksumFailures
-    }
-}
-
-extension Repository {
-    /// Every backup of a shard, oldest first.
-    public func backups(shard: String) async throws -> [BackupManifest] {
-        let names = try await storage.list(prefix: "\(shard)/backups").filter { $0.hasSuffix(".manifest") }
-        var out: [BackupManifest] = []
-        for name in names {
-            guard let bytes = try await read(name) else { continue }
-            out.append(try JSONCoding.decode(BackupManifest.self, from: bytes, what: name))
-        }
-        return out.sorted { $0.id < $1.id }
     }
 }

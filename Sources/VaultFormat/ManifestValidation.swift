@@ -10,10 +10,10 @@ import VaultSystem
 extension BackupManifest {
     public func validate() throws {
         func fail(_ what: String) -> FormatError {
-            FormatError(.corrupt, "backup \(id) of shard \(shard): manifest is invalid: \(what); nothing was written")
+            FormatError(.corrupt, "backup \(head.id) of shard \(head.shard): manifest is invalid: \(what); nothing was written")
         }
         var tablespaceOIDs = Set<String>()
-        for ts in tablespaces {
+        for ts in head.tablespaces {
             guard !ts.oid.isEmpty, ts.oid.allSatisfy(\.isNumber), UInt32(ts.oid) != nil else { throw fail("tablespace OID '\(ts.oid)' is not a number") }
             guard ts.location.hasPrefix("/"), Self.isSafeRelativePath(String(ts.location.dropFirst())) else {
                 throw fail("tablespace \(ts.oid) has location '\(ts.location)', not a plain absolute path")
@@ -22,7 +22,7 @@ extension BackupManifest {
         }
         // PostgreSQL creates the links tablespace_map names at startup: every line must name
         // a tablespace the manifest lists.
-        for line in (tablespaceMap ?? "").split(separator: "\n") where !line.isEmpty {
+        for line in (head.tablespaceMap ?? "").split(separator: "\n") where !line.isEmpty {
             let oid = String(line.prefix { $0 != " " })
             guard tablespaceOIDs.contains(oid) else { throw fail("tablespace_map names tablespace '\(oid)', which the manifest does not list") }
         }
@@ -33,7 +33,7 @@ extension BackupManifest {
                 throw fail("path '\(path)' is in tablespace \(parts[1]), which the manifest does not list")
             }
         }
-        for dir in directories { try checkPath(dir.path) }
+        for dir in head.directories { try checkPath(dir.path) }
         var seen = Set<String>()
         for ext in extents {
             guard ext.offset >= 0, ext.storedLength >= 0, ext.rawLength >= 0, !ext.pack.isEmpty, Self.isSafeRelativePath(ext.pack) else {

@@ -99,7 +99,7 @@ public struct WALInventory: Sendable {
     public func segmentNumber(of lsn: LSN) -> UInt64 { lsn.value / segmentSize }
 
     /// Whether every segment from the backup's start to its stop is archived, on its timeline.
-    public func holdsWAL(of manifest: BackupManifest) -> Bool {
+    public func holdsWAL(of manifest: BackupHead) -> Bool {
         guard let first = WALFileName(manifest.walStart)?.segmentNumber(segmentSize: segmentSize),
               let last = WALFileName(manifest.walStop)?.segmentNumber(segmentSize: segmentSize) else { return false }
         return firstMissing(from: first, through: last, on: TimelineHistory(root: manifest.timeline)) == nil
@@ -107,7 +107,7 @@ public struct WALInventory: Sendable {
 
     /// Whether a restore of the backup can reach consistency: its WAL is in the archive now
     /// (whatever the manifest recorded when it was taken) and it found no bad pages.
-    public func canRestore(_ manifest: BackupManifest) -> Bool {
+    public func canRestore(_ manifest: BackupHead) -> Bool {
         (manifest.checksumFailures ?? []).isEmpty && holdsWAL(of: manifest)
     }
 }

@@ -7,6 +7,12 @@ public struct ClusterIdentity: Sendable, Equatable {
 
     public var majorVersion: Int { versionNumber / 10000 }
 
+    public init(systemIdentifier: UInt64, versionNumber: Int, walSegmentSize: UInt64) {
+        self.systemIdentifier = systemIdentifier
+        self.versionNumber = versionNumber
+        self.walSegmentSize = walSegmentSize
+    }
+
     /// Reads the identity of the cluster behind `connection`.
     public static func read(from connection: PostgresConnection) throws -> ClusterIdentity {
         let sysid = try connection.scalar("SELECT system_identifier::text FROM pg_control_system()")

@@ -145,7 +145,6 @@ struct BackupSafetyIntegrationTests {
         #expect(try f.vault(["backup", "--type", "full"]).status == 0)
         let repository = try await f.openRepository()
         let original = try #require(try await repository.backups(shard: "main").first)
-        let name = BackupManifest.objectName(shard: "main", id: original.id)
         let tampers: [(String, (inout BackupManifest) -> Void)] = [
             ("path '../escaped' is not a plain relative path", { $0.files[0].path = "../escaped" }),
             ("path '/etc/passwd-copy' is not a plain relative path", { $0.files[0].path = "/etc/passwd-copy" }),
@@ -164,7 +163,7 @@ struct BackupSafetyIntegrationTests {
         for (n, (message, tamper)) in tampers.enumerated() {
             var m = original
             tamper(&m)
-            try await repository.write(name, try JSONCoding.encode(m, pretty: false))
+            try await repository.writeManifest(m)
             try TestDirectory.giveToPostgres(f.repositoryPath)
             let target = f.dir.path + "/tampered-\(n)"
             let r = try f.vault(["restore", "--target-dir", target])

@@ -37,6 +37,11 @@ struct CrashSafetyIntegrationTests {
         let after = try f.vault(["backup", "--type", "full"])
         #expect(after.status == 0, "the next backup must succeed: \(after.stderr)")
 
+        // A chunk of a manifest whose head was never written (a backup killed between the two).
+        let orphan = ManifestStore.chunkName(shard: "main", id: "20261202T235959Z-F", index: 0)
+        try await f.openRepository().write(orphan, Array("{}".utf8))
+        try TestDirectory.giveToPostgres(f.repositoryPath)
+
         let expire = try f.vault(["expire"])
         #expect(expire.status == 0, "\(expire.stderr)")
         let repository = try await f.openRepository()
@@ -44,6 +49,8 @@ struct CrashSafetyIntegrationTests {
         let referenced = kept.reduce(into: Set<String>()) { $0.formUnion($1.packs) }
         let onDisk = Set(try await repository.storage.list(prefix: "main/packs"))
         #expect(onDisk == referenced, "expire must collect every pack no kept backup references")
+        let manifestObjects = Set(try await repository.storage.list(prefix: "main/backups"))
+        #expect(manifestObjects == Set(kept.flatMap { ManifestStore.objectNames($0.head) }), "expire must collect chunks no kept backup names")
 
         let copy = try await f.restoreAndRecover("restored", version: .v15, ["--immediate"])
         #expect(try copy.sql("SELECT md5(string_agg(aid || ':' || abalance, ',' ORDER BY aid)) FROM pgbench_accounts") == accounts)

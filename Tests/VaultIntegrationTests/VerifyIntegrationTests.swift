@@ -84,7 +84,7 @@ struct VerifyIntegrationTests {
         #expect(try await f.openRepository().backups(shard: "main").map(\.id).contains(id))
     }
 
-    @Test("a missing pack, a flipped byte, a missing WAL segment and a wrong smoke answer each fail, named exactly, with nothing left behind")
+    @Test("a missing pack, a flipped byte, a missing or foreign manifest chunk, a missing WAL segment and a wrong smoke answer each fail, named exactly, with nothing left behind")
     func damage() async throws {
         let (f, server, scratch) = try Self.start("verify-damage", version: .v15)
         defer { f.cleanUp() }
@@ -125,10 +125,25 @@ struct VerifyIntegrationTests {
         let manifestName = BackupManifest.objectName(shard: "main", id: manifest.id)
         var wrong = manifest
         wrong.extents[0].sha256 = String(repeating: "0", count: 64)
-        try await repository.write(manifestName, try JSONCoding.encode(wrong, pretty: false))
+        try await repository.writeManifest(wrong)
         try TestDirectory.giveToPostgres(f.repositoryPath)
         try expectFailure("record naming other content", naming: wrong.extents[0].pack, "extent at offset \(wrong.extents[0].offset): extent \(wrong.extents[0].pack)@\(wrong.extents[0].offset) does not match its checksum")
-        try await repository.write(manifestName, try JSONCoding.encode(manifest, pretty: false))
+        try await repository.writeManifest(manifest)
+        try TestDirectory.giveToPostgres(f.repositoryPath)
+
+        // A chunk of the manifest's body that is missing, or that holds another backup's
+        // chunk under its name, is named; restore would refuse the same.
+        let chunk = ManifestStore.chunkName(shard: "main", id: manifest.id, index: 0)
+        let chunkPath = f.repositoryPath + "/" + chunk
+        try FileManager.default.moveItem(atPath: chunkPath, toPath: chunkPath + ".away")
+        try expectFailure("missing chunk", naming: manifestName, "\(chunk) is missing")
+        try FileManager.default.moveItem(atPath: chunkPath + ".away", toPath: chunkPath)
+        var other = manifest
+        other.files.removeLast()
+        try await repository.write(chunk, try JSONCoding.encode(try #require(ManifestStore.chunks(of: other).first), pretty: false))
+        try TestDirectory.giveToPostgres(f.repositoryPath)
+        try expectFailure("chunk with other content", naming: manifestName, "\(chunk) does not hold the bytes its manifest recorded")
+        try await repository.writeManifest(manifest)
         try TestDirectory.giveToPostgres(f.repositoryPath)
 
         try f.writePolicy(server: server, extra: "verify: {scratch: \(scratch)}",
@@ -139,7 +154,7 @@ struct VerifyIntegrationTests {
         try f.writePolicy(server: server, extra: "verify: {scratch: \(scratch)}")
         #expect(try f.vault(["verify"]).status == 0)
         let records = try await f.openRepository().verifications(shard: "main")
-        #expect(records.map(\.passed) == [false, false, false, false, false, true])
+        #expect(records.map(\.passed) == [false, false, false, false, false, false, false, true])
     }
 }
 

@@ -77,12 +77,12 @@ struct BackupLogicTests {
         #expect(!dirs.contains("pg_replslot/s"))
     }
 
-    func manifest(_ id: String, _ kind: BackupManifest.Kind, epoch: Int64) -> BackupManifest {
-        BackupManifest(format: 1, id: id, kind: kind, parent: nil, shard: "s", systemIdentifier: "1", versionNumber: 150000, node: "n",
+    func manifest(_ id: String, _ kind: BackupManifest.Kind, epoch: Int64) -> BackupHead {
+        BackupManifest(id: id, kind: kind, parent: nil, shard: "s", systemIdentifier: "1", versionNumber: 150000, node: "n",
                        startTime: "", stopTime: "", startEpoch: epoch, startLSN: LSN(0), stopLSN: LSN(0), timeline: 1,
                        walStart: "000000010000000000000001", walStop: "000000010000000000000001", walComplete: true, backupLabel: "",
                        tablespaceMap: nil, tablespaces: [], directories: [], files: [], extents: [],
-                       stats: .init(databaseBytes: 0, bytesRead: 0, bytesStoredNew: 0, bytesReferenced: 0, files: 0, seconds: 0))
+                       stats: .init(databaseBytes: 0, bytesRead: 0, bytesStoredNew: 0, bytesReferenced: 0, files: 0, seconds: 0)).head
     }
 
     @Test("retention by count keeps the newest fulls and everything after the oldest kept one")
@@ -162,7 +162,7 @@ struct BackupLogicTests {
 
 @Suite("recovery targets")
 struct RecoveryTargetTests {
-    func backup(_ id: String, stop: String, lsn: UInt64) -> BackupManifest {
+    func backup(_ id: String, stop: String, lsn: UInt64) -> BackupHead {
         var m = BackupLogicTests().manifest(id, .full, epoch: 0)
         m.stopTime = stop
         m.stopLSN = LSN(lsn)

@@ -53,7 +53,7 @@ struct ReportShapeTests {
             "bytesRead", "bytesStoredNew", "bytesReferenced", "files", "seconds", "walStart", "walStop", "walComplete",
             "pageChecksumFailures", "lastVerification",
         ]).union(Self.verificationKeys.map { "lastVerification." + $0 })
-        #expect(try Self.keyPaths(BackupSummary(Self.manifest, verification: Self.record)) == expected)
+        #expect(try Self.keyPaths(BackupSummary(Self.manifest.head, verification: Self.record)) == expected)
     }
 
     static let node = NodeState(

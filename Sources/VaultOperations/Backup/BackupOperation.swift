@@ -48,24 +48,24 @@ public struct BackupOperation {
         case .full:
             return nil
         case .incremental:
-            guard let newest = ids.last, let manifest = try await repository.manifest(shard: shard.name, id: newest) else {
+            guard let newest = ids.last, let head = try await repository.head(shard: shard.name, id: newest) else {
                 throw OperationError(.refused, "shard \(shard.name) has no backup yet: the first backup must be full")
             }
-            if let problem = try await parentProblem(manifest, timeline: timeline, replayed: replayed, repository: repository, record: record) {
-                throw OperationError(.refused, "cannot take an incremental backup on \(manifest.id): \(problem); take a full backup (--type full, or --type auto does so by itself)")
+            if let problem = try await parentProblem(head, timeline: timeline, replayed: replayed, repository: repository, record: record) {
+                throw OperationError(.refused, "cannot take an incremental backup on \(head.id): \(problem); take a full backup (--type full, or --type auto does so by itself)")
             }
-            return manifest
+            return try await repository.manifest(shard: shard.name, id: head.id)
         case .auto:
             if let reason = Self.fullBackupDue(ids: ids, schedule: shard.settings.schedule.full, zone: shard.settings.schedule.timeZone, now: now) {
                 progress("auto: \(reason), taking a full backup")
                 return nil
             }
-            guard let newest = ids.last, let manifest = try await repository.manifest(shard: shard.name, id: newest) else { return nil }
-            if let problem = try await parentProblem(manifest, timeline: timeline, replayed: replayed, repository: repository, record: record) {
+            guard let newest = ids.last, let head = try await repository.head(shard: shard.name, id: newest) else { return nil }
+            if let problem = try await parentProblem(head, timeline: timeline, replayed: replayed, repository: repository, record: record) {
                 progress("auto: \(problem); taking a full backup")
                 return nil
             }
-            return manifest
+            return try await repository.manifest(shard: shard.name, id: head.id)
         }
     }
 
@@ -74,7 +74,7 @@ public struct BackupOperation {
     /// stop (pages taken from the parent may hold changes up to there; a backup ending earlier
     /// would be declared consistent with pages from its future), and the timelines must share
     /// the parent's history.
-    private func parentProblem(_ parent: BackupManifest, timeline: UInt32, replayed: LSN?, repository: Repository, record: ShardRecord) async throws -> String? {
+    private func parentProblem(_ parent: BackupHead, timeline: UInt32, replayed: LSN?, repository: Repository, record: ShardRecord) async throws -> String? {
         if let replayed, replayed < parent.stopLSN {
             return "the standby has replayed WAL only to \(replayed), before parent backup \(parent.id) stopped at \(parent.stopLSN)"
         }
@@ -83,7 +83,7 @@ public struct BackupOperation {
 
     /// Why `parent` cannot be the parent of a backup on `timeline`, reading the timeline's
     /// history from the shard's WAL archive when the two differ.
-    private func timelineProblem(_ parent: BackupManifest, timeline: UInt32, repository: Repository, record: ShardRecord) async throws -> String? {
+    private func timelineProblem(_ parent: BackupHead, timeline: UInt32, repository: Repository, record: ShardRecord) async throws -> String? {
         var history: TimelineHistory?
         if parent.timeline != timeline, let name = WALFileName(String(format: "%08X.history", timeline)),
            let bytes = try await WALArchive(repository: repository, record: record).fetch(name) {
@@ -159,7 +159,7 @@ public struct BackupOperation {
         let copied: CopyResult
         do {
             let checksums = try conn.scalar("SHOW data_checksums") == "on"
-            let changed = try await parent.asyncMap { try await changedBlocks(since: $0, until: startLSN, timeline: timelineNow, conn: conn, identity: identity) } ?? nil
+            let changed = try await parent.asyncMap { try await changedBlocks(since: $0.head, until: startLSN, timeline: timelineNow, conn: conn, identity: identity) } ?? nil
             copied = try await copyFiles(repository: repository, pgdata: pgdata, parent: parent, changedBlocks: changed,
                                          checksums: checksums ? FileBackup.ChecksumCheck(backupStart: startLSN) : nil)
         } catch {
@@ -181,7 +181,7 @@ public struct BackupOperation {
             var ends = [timeline]
             if primary != nil { ends.append(try Self.currentTimeline(conn, isStandby: true)) }
             for tl in Set(ends) where tl != timelineNow {
-                if let problem = try await timelineProblem(parent, timeline: tl, repository: repository, record: record) {
+                if let problem = try await timelineProblem(parent.head, timeline: tl, repository: repository, record: record) {
                     throw OperationError(.refused, "backup \(id) ran on timeline \(tl), not \(timelineNow) as its parent was chosen for: \(problem); nothing was published, run the backup again")
                 }
             }
@@ -205,7 +205,7 @@ public struct BackupOperation {
         }
 
         let manifest = BackupManifest(
-            format: 1, id: id, kind: kind, parent: parent?.id, shard: shard.name, systemIdentifier: record.systemIdentifier,
+            id: id, kind: kind, parent: parent?.id, shard: shard.name, systemIdentifier: record.systemIdentifier,
             versionNumber: identity.versionNumber, node: node.name, startTime: startTime, stopTime: Timestamp.precise(Date().addingTimeInterval(0.001)),
             startEpoch: Int64(started.timeIntervalSince1970), startLSN: startLSN, stopLSN: stopLSN, timeline: timeline,
             walStart: walStart, walStop: walStop, walComplete: walComplete, backupLabel: label,
@@ -214,10 +214,10 @@ public struct BackupOperation {
             stats: BackupManifest.Stats(databaseBytes: copied.databaseBytes, bytesRead: copied.bytesRead, bytesStoredNew: copied.storedNew,
                                         bytesReferenced: copied.referenced, files: copied.files.count, seconds: Date().timeIntervalSince(started)),
             checksumFailures: copied.checksumFailures.isEmpty ? nil : copied.checksumFailures)
-        // Last: the manifest makes the backup visible, after every pack is durable, and only
-        // while the shard's lock is still ours (no expire can have collected these packs).
-        try await lock.confirm()
-        try await repository.write(BackupManifest.objectName(shard: shard.name, id: id), try JSONCoding.encode(manifest, pretty: false))
+        // Last: the manifest's head makes the backup visible, after every pack and chunk is
+        // durable, and only while the shard's lock is still ours (no expire can have
+        // collected these packs).
+        try await repository.writeManifest(manifest, beforeHead: { try await lock.confirm() })
         return manifest
     }
 
@@ -236,7 +236,7 @@ public struct BackupOperation {
     /// On PostgreSQL 17+ with `summarize_wal = on`: the blocks changed since the parent began,
     /// so changed relation files are read only where they changed. Otherwise nil (every changed
     /// file is read whole and its pages' LSNs compared), with the reason in the log.
-    private func changedBlocks(since parent: BackupManifest, until start: LSN, timeline: UInt32, conn: PostgresConnection, identity: ClusterIdentity) async throws -> ChangedBlocks? {
+    private func changedBlocks(since parent: BackupHead, until start: LSN, timeline: UInt32, conn: PostgresConnection, identity: ClusterIdentity) async throws -> ChangedBlocks? {
         guard identity.versionNumber >= 170000 else { return nil }
         do {
             // Summaries are read on one timeline; a parent on an ancestor (allowed by

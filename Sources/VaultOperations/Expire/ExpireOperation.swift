@@ -43,7 +43,7 @@ public struct ExpireOperation {
     private func expire(repository: Repository, record: ShardRecord, dryRun: Bool, now: Date, lock: any StorageLock) async throws -> Result {
         let storage = repository.storage
 
-        let backups = try await repository.backups(shard: shard.name)
+        let backups = try await repository.heads(shard: shard.name)
         // The newest backup proved restorable is kept whatever the retention says.
         let verifications = try await repository.verifications(shard: shard.name)
         let verified = verifications.lastRestoredAndPassed?.backup
@@ -56,18 +56,25 @@ public struct ExpireOperation {
         let kept = backups.filter { !expiredIDs.contains($0.id) }
         var freed: Int64 = 0
 
-        // Manifests go first, in their own batch: a crash part-way must never leave a kept
-        // manifest pointing at removed packs.
+        // Manifest heads go first, in their own batch: a crash part-way must never leave a kept
+        // manifest pointing at removed chunks or packs.
         var manifests: [String] = []
-        let listed = try await storage.listSizes(prefix: "\(shard.name)/backups") + storage.listSizes(prefix: "\(shard.name)/verify")
+        let listedBackups = try await storage.listSizes(prefix: "\(shard.name)/backups")
+        let listed = try await listedBackups + storage.listSizes(prefix: "\(shard.name)/verify")
         let sizes = Dictionary(listed.map { ($0.name, $0.size) }, uniquingKeysWith: { a, _ in a })
         for b in expired {
             manifests.append(BackupManifest.objectName(shard: shard.name, id: b.id))
             manifests += verifications.filter { $0.backup == b.id }.map { VerificationRecord.objectName(shard: $0.shard, backup: $0.backup, finished: $0.finished) }
         }
-        freed += manifests.reduce(0) { $0 + (sizes[$1] ?? 0) }
+        // Chunks of expired backups, and of backups killed before their head was written (no
+        // backup runs while the lock is held), go with the packs.
+        let keptIDs = Set(kept.map(\.id))
+        let chunks = listedBackups.filter { ManifestStore.chunkOwner($0.name).map { !keptIDs.contains($0) } ?? false }
+        freed += manifests.reduce(0) { $0 + (sizes[$1] ?? 0) } + chunks.reduce(0) { $0 + $1.size }
 
-        let referenced = kept.reduce(into: Set<String>()) { $0.formUnion($1.packs) }
+        // Each kept backup's pack list is read in turn, so only one is decoded at a time.
+        var referenced = Set<String>()
+        for b in kept { referenced.formUnion(try await repository.packNames(of: b)) }
         let packs = try await storage.listSizes(prefix: "\(shard.name)/packs").filter { !referenced.contains($0.name) }
         freed += packs.reduce(0) { $0 + $1.size }
 
@@ -88,7 +95,7 @@ public struct ExpireOperation {
             // for lease_seconds, longer than these deletions take).
             try await lock.confirm()
             try await storage.delete(manifests)
-            try await storage.delete(packs.map(\.name))
+            try await storage.delete(chunks.map(\.name) + packs.map(\.name))
             try await storage.delete(wal)
         }
         let removedPacks = packs.count, removedWAL = wal.count

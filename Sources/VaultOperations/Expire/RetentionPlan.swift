@@ -11,8 +11,8 @@ import VaultFormat
 /// WAL never arrives must not push the last good one out. With no restorable full at all,
 /// nothing is expired.
 public enum RetentionPlan {
-    public static func expired(_ backups: [BackupManifest], retention: RetentionSettings, now: Date, protected: Set<String> = [],
-                               restorable: (BackupManifest) -> Bool = { _ in true }) -> [BackupManifest] {
+    public static func expired(_ backups: [BackupHead], retention: RetentionSettings, now: Date, protected: Set<String> = [],
+                               restorable: (BackupHead) -> Bool = { _ in true }) -> [BackupHead] {
         let sorted = backups.sorted { $0.id < $1.id }
         let fulls = sorted.filter { $0.kind == .full && restorable($0) }
         guard let newestFull = fulls.last else { return [] }

@@ -91,7 +91,7 @@ public struct FleetRestoreOperation: Sendable {
             // The newest backup that ended before the point and from which the point's
             // timeline is reached with the WAL in the archive: a backup on a later timeline
             // that branched before the point, or one whose WAL is gone, is passed over.
-            let candidates = try await repository.backups(shard: shard.name)
+            let candidates = try await repository.heads(shard: shard.name)
                 .filter { $0.timeline <= position.timeline && target.reachable(from: $0) }.sorted { $0.id > $1.id }
             var firstProblem: (any Error)?
             for manifest in candidates {

@@ -26,7 +26,7 @@ public struct BackupSummary: Encodable, Sendable {
     /// The newest `vault verify` of this backup, if any.
     public var lastVerification: VerificationSummary?
 
-    public init(_ m: BackupManifest, walComplete: Bool? = nil, verification: VerificationRecord? = nil) {
+    public init(_ m: BackupHead, walComplete: Bool? = nil, verification: VerificationRecord? = nil) {
         id = m.id
         type = m.kind.rawValue
         parent = m.parent

@@ -24,7 +24,7 @@ struct RecoveryReach {
     /// How many missing segments are named before the rest are counted.
     static let namedMissing = 10
 
-    func plan(_ manifest: BackupManifest, target: RecoveryTarget, timeline: String?) async throws -> Plan {
+    func plan(_ manifest: BackupHead, target: RecoveryTarget, timeline: String?) async throws -> Plan {
         let history = try inventory.history(from: manifest.timeline, stop: manifest.stopLSN, requested: timeline)
         let first = inventory.segmentNumber(of: manifest.startLSN)
         let stop = inventory.segmentNumber(of: manifest.stopLSN)
@@ -74,7 +74,7 @@ struct RecoveryReach {
     }
 
     /// The timeline history recovery will follow; throws at the first problem.
-    func check(_ manifest: BackupManifest, target: RecoveryTarget, timeline: String?) async throws -> TimelineHistory {
+    func check(_ manifest: BackupHead, target: RecoveryTarget, timeline: String?) async throws -> TimelineHistory {
         let plan = try await plan(manifest, target: target, timeline: timeline)
         if let problem = plan.problems.first { throw OperationError(problem) }
         return plan.history

@@ -59,7 +59,7 @@ public enum RecoveryTarget: Sendable, Equatable {
     /// The backup to restore for this target: the named one (checked against the target), or
     /// the newest that finished before it. A target before every backup is an error here,
     /// before anything is written.
-    public static func chooseBackup(_ backups: [BackupManifest], id: String?, for target: RecoveryTarget, shard: String) throws -> BackupManifest {
+    public static func chooseBackup(_ backups: [BackupHead], id: String?, for target: RecoveryTarget, shard: String) throws -> BackupHead {
         let sorted = backups.sorted { $0.id < $1.id }
         guard !sorted.isEmpty else { throw OperationError(.notFound, "shard \(shard) has no backups") }
         if let id {
@@ -79,7 +79,7 @@ public enum RecoveryTarget: Sendable, Equatable {
     }
 
     /// Whether a backup is consistent before this target.
-    func reachable(from m: BackupManifest) -> Bool {
+    func reachable(from m: BackupHead) -> Bool {
         switch self {
         case .endOfWAL, .immediate, .name: return true
         case .time(let d, _): return (Timestamp.parse(m.stopTime) ?? .distantFuture) <= d

@@ -64,11 +64,14 @@ public struct RestoreOperation {
 
     public func run(_ options: Options) async throws -> Result {
         let repository = try await RepositoryOpener.open(policy)
-        let backups = try await repository.backups(shard: shard.name)
-        let manifest = try RecoveryTarget.chooseBackup(backups, id: options.backupID, for: options.target, shard: shard.name)
+        let backups = try await repository.heads(shard: shard.name)
+        let head = try RecoveryTarget.chooseBackup(backups, id: options.backupID, for: options.target, shard: shard.name)
         let archive = WALArchive(repository: repository, record: try await repository.shardRecord(shard.name))
         _ = try await RecoveryReach(inventory: try await WALInventory.load(archive), archive: archive)
-            .check(manifest, target: options.target, timeline: options.targetTimeline)
+            .check(head, target: options.target, timeline: options.targetTimeline)
+        guard let manifest = try await repository.manifest(shard: shard.name, id: head.id) else {
+            throw OperationError(.notFound, "backup \(head.id) of shard \(shard.name) was removed by vault expire before restore read it; nothing was written")
+        }
         return try await restore(manifest, from: repository, options)
     }
 

@@ -89,7 +89,7 @@ struct RepositoryVerifier {
         // WAL: continuous over the needed range, and every segment authenticates.
         let plan: RecoveryReach.Plan
         do {
-            plan = try await RecoveryReach(inventory: inventory, archive: archive).plan(manifest, target: target, timeline: timeline)
+            plan = try await RecoveryReach(inventory: inventory, archive: archive).plan(manifest.head, target: target, timeline: timeline)
         } catch let e {
             report.problems.append(RepositoryProblem("shard \(manifest.shard)", "\(e)"))
             return report

@@ -29,7 +29,7 @@ struct ListCommand: AsyncParsableCommand {
         // One listing of the shard's WAL answers for every backup.
         var inventory: WALInventory?
         if let record { inventory = try await WALInventory.load(WALArchive(repository: repository, record: record)) }
-        return try await repository.backups(shard: name).map { m in
+        return try await repository.heads(shard: name).map { m in
             BackupSummary(m, walComplete: inventory.map { $0.holdsWAL(of: m) } ?? m.walComplete, verification: verified[m.id])
         }
     }

@@ -142,3 +142,15 @@ final class VaultFixture {
         dir.remove()
     }
 }
+
+extension Repository {
+    /// Every backup of a shard whole, oldest first (tests only: vault itself reads heads and
+    /// loads one body at a time).
+    func backups(shard: String) async throws -> [BackupManifest] {
+        var out: [BackupManifest] = []
+        for head in try await heads(shard: shard) {
+            if let m = try await manifest(shard: shard, id: head.id) { out.append(m) }
+        }
+        return out
+    }
+}

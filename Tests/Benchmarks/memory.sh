@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): peak memory (RSS) of vault's commands as a shard grows.
+#  1. A real PostgreSQL 15 cluster with $tables small tables (a row each): full backup,
+#     incremental after 1% of the tables changed, list, expire --dry-run, status, restore
+#     and verify (restore into a scratch server, pg_amcheck, pg_checksums).
+#  2. A synthetic shard whose $backups manifests describe $terabytes TB each (1 GiB files of
+#     1 MiB extents: about a million extents per TB), written by vault-synthetic: list,
+#     expire --dry-run, status, and verify --repository-only (which reads one whole manifest;
+#     its packs do not exist, so it fails after reading it).
+# Usage: bash Tests/Benchmarks/memory.sh [tables] [terabytes] [backups]   (root; needs .ci/install)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+tables=${1:-100000}
+terabytes=${2:-10}
+backups=${3:-2}
+bench=/var/tmp/vault-bench-memory
+port=55491
+scale=tables
+archive_pgbackrest=0
+load_data() {
+  echo "== $tables tables"
+  local done=0
+  while [ "$done" -lt "$tables" ]; do
+    local to=$(( done + 1000 < tables ? done + 1000 : tables ))
+    psql_ -c "DO \$\$ BEGIN FOR i IN $(( done + 1 ))..$to LOOP
+      EXECUTE format('CREATE TABLE t%s (id int PRIMARY KEY, v text)', i);
+      EXECUTE format('INSERT INTO t%s VALUES (1, md5(%s::text))', i, i); END LOOP; END \$\$" >/dev/null
+    done=$to
+  done
+}
+source Tests/Benchmarks/lib.sh
+cp .build/release/vault-synthetic "$bench/bin/"
+echo "files in the data directory: $(find "$bench/data/base" -type f | wc -l)"
+cat >> "$bench/vault.yaml" <<YAML
+  - name: synthetic
+    pgdata: $bench/synthetic
+    nodes: [{name: none, conninfo: "host=127.0.0.1 port=1 user=postgres dbname=postgres"}]
+verify: {scratch: $bench/scratch}
+YAML
+mkdir -p "$bench/scratch"; chown postgres: "$bench/scratch"
+vault() { runuser -u postgres -- "$bench/bin/vault" --policy "$bench/vault.yaml" --log-level warning "$@"; }
+measure() { # label, vault arguments...: prints seconds and peak RSS; a failing command is reported, not fatal
+  local label=$1; shift
+  local out
+  if out=$(timed runuser -u postgres -- "$bench/bin/vault" --policy "$bench/vault.yaml" --log-level error "$@" 2>"$bench/err"); then
+    printf '%-44s %8s s  %8d KiB\n' "$label" "${out% *}" "${out#* }"
+  else
+    out=$(tail -1 "$bench/time.out")
+    printf '%-44s %8s    %8d KiB  (failed: %s)\n' "$label" "-" "$out" "$(grep -m1 error: "$bench/err" | cut -c1-80)"
+  fi
+}
+
+vault init --shard main >/dev/null
+echo "== real cluster, $tables tables"
+settle; measure "backup --type full" backup --shard main --type full
+psql_ -c "DO \$\$ BEGIN FOR i IN 1..$tables BY 100 LOOP EXECUTE format('INSERT INTO t%s VALUES (2, ''y'')', i); END LOOP; END \$\$" >/dev/null
+settle; measure "backup --type incremental (1% of tables)" backup --shard main --type incremental
+measure "list" list --shard main
+measure "expire --dry-run" expire --shard main --dry-run
+measure "status" status --shard main
+rm -rf "$bench/restored"
+measure "restore" restore --shard main --target-dir "$bench/restored"
+rm -rf "$bench/restored"
+measure "verify" verify --shard main
+echo "manifest objects: $(find "$bench/vault-repo/main/backups" -type f | wc -l), $(du -sh "$bench/vault-repo/main/backups" | cut -f1)"
+
+echo "== synthetic shard, $backups backups of $terabytes TB"
+runuser -u postgres -- "$bench/bin/vault-synthetic" --policy "$bench/vault.yaml" --shard synthetic --terabytes "$terabytes" --backups "$backups"
+echo "manifest objects: $(find "$bench/vault-repo/synthetic/backups" -type f | wc -l), $(du -sh "$bench/vault-repo/synthetic/backups" | cut -f1)"
+measure "list" list --shard synthetic
+measure "expire --dry-run" expire --shard synthetic --dry-run
+measure "status" status --shard synthetic
+measure "verify --repository-only (one manifest whole)" verify --shard synthetic --repository-only
+rm -rf "$bench"
