@@ -156,13 +156,37 @@ extension Repository {
     /// against the SHA-256 and counts the head records.
     public func manifest(shard: String, id: String) async throws -> BackupManifest? {
         guard let (name, bytes, head) = try await readHead(shard: shard, id: id) else { return nil }
-        guard let refs = head.chunks else { return try JSONCoding.decode(BackupManifest.self, from: bytes, what: name) }
-        return try await manifest(head: head, chunks: refs)
-    }
-
-    private func manifest(head: BackupHead, chunks refs: [ManifestStore.ChunkRef]) async throws -> BackupManifest {
+        guard head.chunks != nil else { return try JSONCoding.decode(BackupManifest.self, from: bytes, what: name) }
         var manifest = BackupManifest(head: head, files: [], extents: [])
         manifest.packNames = nil
+        try await forEachChunk(of: head) { chunk in
+            let base = manifest.extents.count
+            for f in chunk.files.indices {
+                var file = chunk.files[f]
+                for p in file.pieces.indices {
+                    let local = file.pieces[p].extent
+                    // Validation names out-of-range indices; keep them out of range here.
+                    file.pieces[p].extent = chunk.extents.indices.contains(local) ? base + local : -1
+                }
+                manifest.files.append(file)
+            }
+            manifest.extents += chunk.extents
+        }
+        return manifest
+    }
+
+    /// A backup's body one chunk at a time, in path order, each as a manifest with `head`
+    /// whose pieces index its own `extents`; so a reader holds one chunk, not the whole body.
+    /// A format-1 body comes whole, in one call.
+    public func forEachChunk(of head: BackupHead, _ body: (BackupManifest) async throws -> Void) async throws {
+        guard let refs = head.chunks else {
+            guard let whole = try await manifest(shard: head.shard, id: head.id) else {
+                throw FormatError(.corrupt, "\(BackupManifest.objectName(shard: head.shard, id: head.id)) is missing")
+            }
+            try await body(whole)
+            return
+        }
+        var lastPath: String?
         for (index, ref) in refs.enumerated() {
             let name = ManifestStore.chunkName(shard: head.shard, id: head.id, index: index)
             guard let bytes = try await read(name) else {
@@ -171,21 +195,20 @@ extension Repository {
             guard Hex.encode(try SHA256.hash(bytes)) == ref.sha256 else {
                 throw FormatError(.corrupt, "\(name) does not hold the bytes its manifest recorded (SHA-256 differs)")
             }
-            var chunk = try JSONCoding.decode(ManifestStore.Chunk.self, from: bytes, what: name)
+            let chunk = try JSONCoding.decode(ManifestStore.Chunk.self, from: bytes, what: name)
             guard chunk.files.count == ref.files, chunk.extents.count == ref.extents else {
                 throw FormatError(.corrupt, "\(name) holds \(chunk.files.count) files and \(chunk.extents.count) extents; its manifest recorded \(ref.files) and \(ref.extents)")
             }
-            let base = manifest.extents.count
-            for f in chunk.files.indices {
-                for p in chunk.files[f].pieces.indices {
-                    let local = chunk.files[f].pieces[p].extent
-                    // Validation names out-of-range indices; keep them out of range here.
-                    chunk.files[f].pieces[p].extent = chunk.extents.indices.contains(local) ? base + local : -1
+            // Paths ascend across the whole body: no file is listed twice, even in two chunks.
+            for file in chunk.files {
+                if let lastPath, file.path <= lastPath {
+                    throw FormatError(.corrupt, "\(name) lists '\(file.path)' after '\(lastPath)': files out of order or listed twice")
                 }
+                lastPath = file.path
             }
-            manifest.files += chunk.files
-            manifest.extents += chunk.extents
+            var part = BackupManifest(head: head, files: chunk.files, extents: chunk.extents)
+            part.packNames = nil
+            try await body(part)
         }
-        return manifest
     }
 }

@@ -31,18 +31,22 @@ load_data() {
 source Tests/Benchmarks/lib.sh
 cp .build/release/vault-synthetic "$bench/bin/"
 echo "files in the data directory: $(find "$bench/data/base" -type f | wc -l)"
-cat >> "$bench/vault.yaml" <<YAML
+echo "verify: {scratch: $bench/scratch}" >> "$bench/vault.yaml"
+# The synthetic shard has a policy of its own (the main one's archive_command names no shard).
+sed -e '/^shards:/,$d' "$bench/vault.yaml" > "$bench/synthetic.yaml"
+cat >> "$bench/synthetic.yaml" <<YAML
+shards:
   - name: synthetic
     pgdata: $bench/synthetic
     nodes: [{name: none, conninfo: "host=127.0.0.1 port=1 user=postgres dbname=postgres"}]
-verify: {scratch: $bench/scratch}
 YAML
-mkdir -p "$bench/scratch"; chown postgres: "$bench/scratch"
+mkdir -p "$bench/scratch"; chown postgres: "$bench/scratch" "$bench/synthetic.yaml"
 vault() { runuser -u postgres -- "$bench/bin/vault" --policy "$bench/vault.yaml" --log-level warning "$@"; }
+policy=$bench/vault.yaml
 measure() { # label, vault arguments...: prints seconds and peak RSS; a failing command is reported, not fatal
   local label=$1; shift
   local out
-  if out=$(timed runuser -u postgres -- "$bench/bin/vault" --policy "$bench/vault.yaml" --log-level error "$@" 2>"$bench/err"); then
+  if out=$(timed runuser -u postgres -- "$bench/bin/vault" --policy "$policy" --log-level error "$@" 2>"$bench/err"); then
     printf '%-44s %8s s  %8d KiB\n' "$label" "${out% *}" "${out#* }"
   else
     out=$(tail -1 "$bench/time.out")
@@ -50,25 +54,26 @@ measure() { # label, vault arguments...: prints seconds and peak RSS; a failing 
   fi
 }
 
-vault init --shard main >/dev/null
+vault init >/dev/null
 echo "== real cluster, $tables tables"
-settle; measure "backup --type full" backup --shard main --type full
+settle; measure "backup --type full" backup --type full
 psql_ -c "DO \$\$ BEGIN FOR i IN 1..$tables BY 100 LOOP EXECUTE format('INSERT INTO t%s VALUES (2, ''y'')', i); END LOOP; END \$\$" >/dev/null
-settle; measure "backup --type incremental (1% of tables)" backup --shard main --type incremental
-measure "list" list --shard main
-measure "expire --dry-run" expire --shard main --dry-run
-measure "status" status --shard main
+settle; measure "backup --type incremental (1% of tables)" backup --type incremental
+measure "list" list
+measure "expire --dry-run" expire --dry-run
+measure "status" status
 rm -rf "$bench/restored"
-measure "restore" restore --shard main --target-dir "$bench/restored"
+measure "restore" restore --target-dir "$bench/restored"
 rm -rf "$bench/restored"
-measure "verify" verify --shard main
+measure "verify" verify
 echo "manifest objects: $(find "$bench/vault-repo/main/backups" -type f | wc -l), $(du -sh "$bench/vault-repo/main/backups" | cut -f1)"
 
 echo "== synthetic shard, $backups backups of $terabytes TB"
-runuser -u postgres -- "$bench/bin/vault-synthetic" --policy "$bench/vault.yaml" --shard synthetic --terabytes "$terabytes" --backups "$backups"
+policy=$bench/synthetic.yaml
+runuser -u postgres -- "$bench/bin/vault-synthetic" --policy "$policy" --shard synthetic --terabytes "$terabytes" --backups "$backups"
 echo "manifest objects: $(find "$bench/vault-repo/synthetic/backups" -type f | wc -l), $(du -sh "$bench/vault-repo/synthetic/backups" | cut -f1)"
-measure "list" list --shard synthetic
-measure "expire --dry-run" expire --shard synthetic --dry-run
-measure "status" status --shard synthetic
-measure "verify --repository-only (one manifest whole)" verify --shard synthetic --repository-only
+measure "list" list
+measure "expire --dry-run" expire --dry-run
+measure "status" status
+measure "verify --repository-only (one manifest whole)" verify --repository-only
 rm -rf "$bench"

@@ -70,6 +70,16 @@ struct ManifestStoreTests {
             #expect(try await repository.storage.exists(name))
         }
         #expect(ManifestStore.chunkOwner(BackupManifest.objectName(shard: "s", id: original.id)) == nil)
+
+        // Streamed, each chunk is a manifest of its own that validates and resolves alike.
+        var parts = 0
+        var streamed: [String: [String]] = [:]
+        try await repository.forEachChunk(of: head) { part in
+            parts += 1
+            try part.validate()
+            streamed.merge(Self.resolved(part)) { a, _ in a }
+        }
+        #expect(parts == 5 && streamed == Self.resolved(original))
     }
 
     @Test("a manifest in format 1 (one object) is still read, with its packs")

@@ -46,7 +46,7 @@ public struct ShardMetrics: Sendable, Equatable {
             // The newest backup that is a success: complete WAL, no bad pages. A backup that
             // was stored but failed its checks must not make an alert on its age go quiet.
             for id in ids.reversed().filter({ BackupID.kind($0) == kind }).prefix(Self.manifestsSearched) {
-                guard let m = try await repository.manifest(shard: shard.name, id: id), m.walComplete,
+                guard let m = try await repository.head(shard: shard.name, id: id), m.walComplete,
                       m.checksumFailures?.isEmpty ?? true, let stop = Timestamp.parse(m.stopTime) else { continue }
                 lastRuns[job] = LastRun(ended: stop, seconds: m.stats.seconds, bytes: m.stats.bytesStoredNew)
                 break

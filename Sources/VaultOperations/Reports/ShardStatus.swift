@@ -30,10 +30,10 @@ public struct ShardStatus: Encodable, Sendable {
     /// `ids` and `verifications` are the shard's, when the caller has read them already.
     public static func load(_ shard: String, repository: Repository, now: Date = Date(),
                             ids knownIDs: [String]? = nil, verifications known: [VerificationRecord]? = nil) async throws -> ShardStatus {
-        // Only the newest manifest is read, however many backups the shard has.
+        // Only the newest head is read, however many backups the shard has.
         var ids = knownIDs ?? []
         if knownIDs == nil { ids = try await repository.backupIDs(shard: shard) }
-        let newest = try await ids.last.asyncMap { try await repository.manifest(shard: shard, id: $0) } ?? nil
+        let newest = try await ids.last.asyncMap { try await repository.head(shard: shard, id: $0) } ?? nil
         var verifications = known ?? []
         if known == nil { verifications = try await repository.verifications(shard: shard) }
         let walObject = try await repository.storage.list(prefix: "\(shard)/wal").filter { name in

@@ -20,8 +20,33 @@ struct RepositoryVerifier {
     let inventory: WALInventory
     let parallel: Int
 
-    func verify(_ manifest: BackupManifest, target: RecoveryTarget, timeline: String?) async throws -> Report {
+    /// Checks the backup's body one manifest chunk at a time, so memory holds one chunk's
+    /// extents (plus the size of each pack seen), however large the backup.
+    func verify(_ head: BackupHead, target: RecoveryTarget, timeline: String?) async throws -> Report {
         var report = Report()
+        var packs = PackSizes()
+        do {
+            try await repository.forEachChunk(of: head) { part in
+                try await verifyExtents(of: part, packs: &packs, into: &report)
+            }
+        } catch let e as FormatError where e.kind == .corrupt {
+            report.problems.append(RepositoryProblem(BackupManifest.objectName(shard: head.shard, id: head.id), e.message))
+        } catch let e as CodingError {
+            report.problems.append(RepositoryProblem(BackupManifest.objectName(shard: head.shard, id: head.id), e.message))
+        }
+        report.packs = packs.sizes.count
+        return try await verifyWAL(head, target: target, timeline: timeline, into: report)
+    }
+
+    /// Sizes of the packs looked up so far, and those already reported missing or short.
+    private struct PackSizes {
+        var sizes: [String: Int64?] = [:]
+        var reported: Set<String> = []
+    }
+
+    /// Packs: present and long enough, then every extent of `manifest` read (in runs) and
+    /// checked.
+    private func verifyExtents(of manifest: BackupManifest, packs: inout PackSizes, into report: inout Report) async throws {
         let origin = "backup \(manifest.id) of shard \(manifest.shard)"
         for file in manifest.files {
             if let bad = file.pieces.first(where: { $0.extent < 0 || $0.extent >= manifest.extents.count }) {
@@ -29,19 +54,19 @@ struct RepositoryVerifier {
                                                          "\(file.path) refers to extent \(bad.extent), which the manifest does not list"))
             }
         }
-
-        // Packs: present and long enough, then every extent read (in runs) and checked.
         var readable: [Int] = []
         let byPack = Dictionary(grouping: manifest.extents.indices, by: { manifest.extents[$0].pack })
         for (pack, indices) in byPack.sorted(by: { $0.key < $1.key }) {
-            report.packs += 1
             let needed = indices.map { manifest.extents[$0].offset + manifest.extents[$0].storedLength }.max() ?? 0
-            guard let size = try await repository.storage.size(pack) else {
-                report.problems.append(RepositoryProblem(pack, "missing (needed by \(origin))"))
+            if packs.sizes[pack] == nil { packs.sizes[pack] = .some(try await repository.storage.size(pack)) }
+            guard let size = packs.sizes[pack] ?? nil else {
+                if packs.reported.insert(pack).inserted { report.problems.append(RepositoryProblem(pack, "missing (needed by \(origin))")) }
                 continue
             }
             if size < needed {
-                report.problems.append(RepositoryProblem(pack, "truncated: \(size) bytes, but \(origin) reads up to byte \(needed)"))
+                if packs.reported.insert(pack).inserted {
+                    report.problems.append(RepositoryProblem(pack, "truncated: \(size) bytes, but \(origin) reads up to byte \(needed)"))
+                }
                 continue
             }
             readable += indices
@@ -85,13 +110,16 @@ struct RepositoryVerifier {
             report.extents += count
             report.bytesRead += bytes
         }
+    }
 
-        // WAL: continuous over the needed range, and every segment authenticates.
+    /// WAL: continuous over the needed range, and every segment authenticates.
+    private func verifyWAL(_ head: BackupHead, target: RecoveryTarget, timeline: String?, into report: Report) async throws -> Report {
+        var report = report
         let plan: RecoveryReach.Plan
         do {
-            plan = try await RecoveryReach(inventory: inventory, archive: archive).plan(manifest.head, target: target, timeline: timeline)
+            plan = try await RecoveryReach(inventory: inventory, archive: archive).plan(head, target: target, timeline: timeline)
         } catch let e {
-            report.problems.append(RepositoryProblem("shard \(manifest.shard)", "\(e)"))
+            report.problems.append(RepositoryProblem("shard \(head.shard)", "\(e)"))
             return report
         }
         report.problems += plan.problems

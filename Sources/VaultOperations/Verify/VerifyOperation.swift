@@ -67,31 +67,8 @@ public struct VerifyOperation {
     private func verify(_ head: BackupHead, options: Options, repository: Repository, archive: WALArchive, inventory: WALInventory) async throws -> VerificationRecord {
         let started = Date()
         let target = options.target
-        func record(_ problems: [RepositoryProblem], checked: [String], timings: VerificationRecord.Timings, reached: RecoveryStarter.Reached?) -> VerificationRecord {
-            VerificationRecord(format: 1, shard: shard.name, backup: head.id, finished: Timestamp.precise(Date()), passed: problems.isEmpty,
-                               repositoryOnly: options.repositoryOnly, target: target.description, checked: checked, problems: problems,
-                               timings: timings, reachedLSN: reached?.lsn, reachedTimeline: reached?.timeline)
-        }
-        // The body is read (every chunk authenticated and matched to its head) before anything
-        // else; one that cannot be read is this backup's damage, named.
-        let manifest: BackupManifest
-        do {
-            guard let loaded = try await repository.manifest(shard: shard.name, id: head.id) else {
-                throw OperationError(.notFound, "backup \(head.id) of shard \(shard.name) no longer exists")
-            }
-            manifest = loaded
-        } catch let e as FormatError where e.kind == .corrupt {
-            return unreadable(e.message)
-        } catch let e as CodingError {
-            return unreadable(e.message)
-        }
-        func unreadable(_ why: String) -> VerificationRecord {
-            let seconds = Date().timeIntervalSince(started)
-            return record([RepositoryProblem(BackupManifest.objectName(shard: shard.name, id: head.id), why)], checked: [],
-                          timings: .init(repositorySeconds: seconds, totalSeconds: seconds), reached: nil)
-        }
         let report = try await RepositoryVerifier(repository: repository, archive: archive, inventory: inventory, parallel: shard.settings.parallel)
-            .verify(manifest, target: target, timeline: nil)
+            .verify(head, target: target, timeline: nil)
         var checked: [String] = []
         var problems = report.problems
         if problems.isEmpty {
@@ -100,13 +77,18 @@ public struct VerifyOperation {
         var timings = VerificationRecord.Timings(repositorySeconds: Date().timeIntervalSince(started), totalSeconds: 0)
         var reached: RecoveryStarter.Reached?
         if !options.repositoryOnly && problems.isEmpty {
+            guard let manifest = try await repository.manifest(shard: shard.name, id: head.id) else {
+                throw OperationError(.notFound, "backup \(head.id) of shard \(shard.name) no longer exists")
+            }
             let scratch = try await restoreAndCheck(manifest, from: repository, target: target, timings: &timings)
             checked += scratch.checked
             problems += scratch.problems
             reached = scratch.reached
         }
         timings.totalSeconds = Date().timeIntervalSince(started)
-        return record(problems, checked: checked, timings: timings, reached: reached)
+        return VerificationRecord(format: 1, shard: shard.name, backup: head.id, finished: Timestamp.precise(Date()), passed: problems.isEmpty,
+                                  repositoryOnly: options.repositoryOnly, target: target.description, checked: checked, problems: problems,
+                                  timings: timings, reachedLSN: reached?.lsn, reachedTimeline: reached?.timeline)
     }
 
     private struct ScratchResult {
