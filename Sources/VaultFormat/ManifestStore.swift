@@ -4,11 +4,11 @@ import VaultSupport
 /// How manifests are laid out in the repository.
 ///
 /// Format 2: the body (files sorted by path, with the extents they read) is cut into chunks
-/// of about `chunkPieces` pieces, each its own sealed object `<id>.chunk-NNNNNN` with its own
-/// extent table; the head (`<id>.manifest`) is written after every chunk and names them with
-/// their SHA-256 and the packs the backup needs. A listing decodes heads only, and no single
-/// object grows with the cluster. Format 1 (head and body in one `<id>.manifest`) is still
-/// read; nothing writes it.
+/// of about `chunkPieces` pieces, each its own sealed object `<shard>/chunks/<id>/NNNNNN` with
+/// its own extent table; the head (`<shard>/backups/<id>.manifest`) is written after every
+/// chunk and names them with their SHA-256, and lists the packs the backup needs (that list
+/// grows with the backup: about 13,000 names per TB of 32 MiB packs). A listing decodes heads
+/// only. Format 1 (head and body in one `<id>.manifest`) is still read; nothing writes it.
 public enum ManifestStore {
     public static let currentFormat = 2
     /// Pieces per chunk: about 2 MB of JSON, decoded in a few MB.
@@ -35,23 +35,18 @@ public enum ManifestStore {
         public var extents: [BackupManifest.Extent]
     }
 
+    /// Chunks live under their own prefix, so listing a shard's backups lists heads only.
     public static func chunkName(shard: String, id: String, index: Int) -> String {
-        let n = String(index)
-        return "\(shard)/backups/\(id).chunk-\(String(repeating: "0", count: max(0, 6 - n.count)))\(n)"
+        "\(chunkPrefix(shard))/\(id)/\(String(format: "%06d", index))"
     }
 
-    /// Every object of a backup's manifest: chunks first, head last (the order to write in;
-    /// delete in reverse).
-    public static func objectNames(_ head: BackupHead) -> [String] {
-        (0..<(head.chunks?.count ?? 0)).map { chunkName(shard: head.shard, id: head.id, index: $0) }
-            + [BackupManifest.objectName(shard: head.shard, id: head.id)]
-    }
+    public static func chunkPrefix(_ shard: String) -> String { "\(shard)/chunks" }
 
-    /// The backup id a chunk object belongs to, or nil when `name` is not a chunk's.
-    public static func chunkOwner(_ name: String) -> String? {
-        let last = name.split(separator: "/").last.map(String.init) ?? name
-        guard let dot = last.range(of: ".chunk-", options: .backwards) else { return nil }
-        return String(last[..<dot.lowerBound])
+    /// The backup id and index a chunk object's name gives, or nil when it is not a chunk's.
+    public static func chunk(named name: String) -> (id: String, index: Int)? {
+        let parts = name.split(separator: "/")
+        guard parts.count >= 4, parts[parts.count - 3] == "chunks", let index = Int(parts[parts.count - 1]) else { return nil }
+        return (String(parts[parts.count - 2]), index)
     }
 
     /// Splits a body into chunks of about `maxPieces` pieces at file boundaries, files in path
@@ -125,7 +120,8 @@ extension Repository {
         guard let bytes = try await read(name) else { return nil }
         let head = try JSONCoding.decode(BackupHead.self, from: bytes, what: name)
         switch head.format {
-        case 1: break
+        case 1:
+            guard head.chunks == nil, head.packNames == nil else { throw FormatError(.corrupt, "\(name) is format 1 but names chunks or packs") }
         case ManifestStore.currentFormat:
             guard head.chunks != nil, head.packNames != nil else { throw FormatError(.corrupt, "\(name) names no chunks or packs") }
         default:
@@ -156,7 +152,7 @@ extension Repository {
     /// against the SHA-256 and counts the head records.
     public func manifest(shard: String, id: String) async throws -> BackupManifest? {
         guard let (name, bytes, head) = try await readHead(shard: shard, id: id) else { return nil }
-        guard head.chunks != nil else { return try JSONCoding.decode(BackupManifest.self, from: bytes, what: name) }
+        guard head.format == ManifestStore.currentFormat else { return try JSONCoding.decode(BackupManifest.self, from: bytes, what: name) }
         var manifest = BackupManifest(head: head, files: [], extents: [])
         manifest.packNames = nil
         try await forEachChunk(of: head) { chunk in
@@ -179,13 +175,16 @@ extension Repository {
     /// whose pieces index its own `extents`; so a reader holds one chunk, not the whole body.
     /// A format-1 body comes whole, in one call.
     public func forEachChunk(of head: BackupHead, _ body: (BackupManifest) async throws -> Void) async throws {
-        guard let refs = head.chunks else {
+        guard head.format == ManifestStore.currentFormat, let refs = head.chunks else {
             guard let whole = try await manifest(shard: head.shard, id: head.id) else {
                 throw FormatError(.corrupt, "\(BackupManifest.objectName(shard: head.shard, id: head.id)) is missing")
             }
             try await body(whole)
             return
         }
+        // Expire keeps what the head's pack list names: a chunk reading any other pack is
+        // refused, so a backup that verifies can never lose a pack to expire.
+        let listed = Set(try await packNames(of: head))
         var lastPath: String?
         for (index, ref) in refs.enumerated() {
             let name = ManifestStore.chunkName(shard: head.shard, id: head.id, index: index)
@@ -205,6 +204,9 @@ extension Repository {
                     throw FormatError(.corrupt, "\(name) lists '\(file.path)' after '\(lastPath)': files out of order or listed twice")
                 }
                 lastPath = file.path
+            }
+            if let unlisted = chunk.extents.first(where: { !listed.contains($0.pack) }) {
+                throw FormatError(.corrupt, "\(name) reads pack \(unlisted.pack), which \(BackupManifest.objectName(shard: head.shard, id: head.id)) does not list")
             }
             var part = BackupManifest(head: head, files: chunk.files, extents: chunk.extents)
             part.packNames = nil

@@ -37,6 +37,7 @@ let extentsPerPack = 64 // 1 MiB extents stored at about half their size in 32 M
 do {
     let policy = try PolicyLoader.load(path: policyPath)
     let repository = try await RepositoryOpener.open(policy)
+    guard try await repository.backupIDs(shard: shard).isEmpty else { fail("shard \(shard) has backups already: write synthetic ones into a shard of their own") }
     let identity = ClusterIdentity(systemIdentifier: 7_000_000_000_000_000_001, versionNumber: 170000, walSegmentSize: 16 << 20)
     _ = try await repository.writeIfAbsent(ShardRecord.objectName(shard), try JSONCoding.encode(ShardRecord(shard: shard, identity: identity, created: Timestamp.now())))
 

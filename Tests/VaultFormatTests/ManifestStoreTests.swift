@@ -64,12 +64,13 @@ struct ManifestStoreTests {
         #expect(head.chunks?.count == 5, "50 files of 3 pieces, a chunk closed once it reaches 30 pieces")
         #expect(head.packNames == nil, "listings drop the pack list")
         #expect(try await repository.packNames(of: head) == original.packs.sorted())
-        #expect(ManifestStore.objectNames(head).count == 6)
-        for name in ManifestStore.objectNames(head).dropLast() {
-            #expect(ManifestStore.chunkOwner(name) == original.id)
+        for index in 0..<5 {
+            let name = ManifestStore.chunkName(shard: "s", id: original.id, index: index)
+            #expect(ManifestStore.chunk(named: name)?.id == original.id && ManifestStore.chunk(named: name)?.index == index)
             #expect(try await repository.storage.exists(name))
         }
-        #expect(ManifestStore.chunkOwner(BackupManifest.objectName(shard: "s", id: original.id)) == nil)
+        #expect(ManifestStore.chunk(named: BackupManifest.objectName(shard: "s", id: original.id)) == nil)
+        #expect(try await repository.backupIDs(shard: "s") == [original.id], "chunks are not listed with heads")
 
         // Streamed, each chunk is a manifest of its own that validates and resolves alike.
         var parts = 0
@@ -112,12 +113,28 @@ struct ManifestStoreTests {
         }
         // The first chunk's sealed bytes under the second's name fail authentication (objects
         // are sealed with their name); a well-sealed chunk of other content fails its SHA-256.
+        let first = try #require(try await repository.storage.get(ManifestStore.chunkName(shard: "s", id: m.id, index: 0)))
+        try await repository.storage.put(second, first)
+        await #expect(throws: FormatError.self) { try await repository.manifest(shard: "s", id: m.id) }
         try await repository.write(second, try JSONCoding.encode(ManifestStore.chunks(of: m, maxPieces: 30)[0], pretty: false))
         await #expect(throws: FormatError(.corrupt, "\(second) does not hold the bytes its manifest recorded (SHA-256 differs)")) {
             try await repository.manifest(shard: "s", id: m.id)
         }
         try await repository.storage.put(second, saved)
         #expect(try await repository.manifest(shard: "s", id: m.id) != nil)
+
+        // A chunk reading a pack its head does not list (expire would not keep it) is refused.
+        var unlisted = m
+        unlisted.extents[0].pack = "s/packs/ff/elsewhere"
+        let head = try #require(try await repository.head(shard: "s", id: m.id, withPacks: true))
+        try await repository.writeManifest(unlisted, chunkPieces: 30)
+        var stale = try #require(try await repository.head(shard: "s", id: m.id, withPacks: true))
+        stale.packNames = head.packNames
+        try await repository.write(BackupManifest.objectName(shard: "s", id: m.id), try JSONCoding.encode(stale))
+        let firstChunk = ManifestStore.chunkName(shard: "s", id: m.id, index: 0)
+        await #expect(throws: FormatError(.corrupt, "\(firstChunk) reads pack s/packs/ff/elsewhere, which s/backups/\(m.id).manifest does not list")) {
+            try await repository.manifest(shard: "s", id: m.id)
+        }
 
         var future = m.head
         future.format = 3

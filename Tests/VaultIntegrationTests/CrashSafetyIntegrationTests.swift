@@ -37,9 +37,12 @@ struct CrashSafetyIntegrationTests {
         let after = try f.vault(["backup", "--type", "full"])
         #expect(after.status == 0, "the next backup must succeed: \(after.stderr)")
 
-        // A chunk of a manifest whose head was never written (a backup killed between the two).
-        let orphan = ManifestStore.chunkName(shard: "main", id: "20261202T235959Z-F", index: 0)
-        try await f.openRepository().write(orphan, Array("{}".utf8))
+        // Chunks no head names: of a backup killed before its head was written, and one past
+        // a kept backup's last (a killed attempt under the same id).
+        let keptID = try #require(try await f.openRepository().heads(shard: "main").last?.id)
+        for orphan in [ManifestStore.chunkName(shard: "main", id: "20261202T235959Z-F", index: 0), ManifestStore.chunkName(shard: "main", id: keptID, index: 7)] {
+            try await f.openRepository().write(orphan, Array("{}".utf8))
+        }
         try TestDirectory.giveToPostgres(f.repositoryPath)
 
         let expire = try f.vault(["expire"])
@@ -49,8 +52,9 @@ struct CrashSafetyIntegrationTests {
         let referenced = kept.reduce(into: Set<String>()) { $0.formUnion($1.packs) }
         let onDisk = Set(try await repository.storage.list(prefix: "main/packs"))
         #expect(onDisk == referenced, "expire must collect every pack no kept backup references")
-        let manifestObjects = Set(try await repository.storage.list(prefix: "main/backups"))
-        #expect(manifestObjects == Set(kept.flatMap { ManifestStore.objectNames($0.head) }), "expire must collect chunks no kept backup names")
+        let chunks = Set(try await repository.storage.list(prefix: ManifestStore.chunkPrefix("main")))
+        let named = kept.flatMap { m in (0..<(m.chunks?.count ?? 0)).map { ManifestStore.chunkName(shard: "main", id: m.id, index: $0) } }
+        #expect(!named.isEmpty && chunks == Set(named), "expire must collect chunks no kept backup names")
 
         let copy = try await f.restoreAndRecover("restored", version: .v15, ["--immediate"])
         #expect(try copy.sql("SELECT md5(string_agg(aid || ':' || abalance, ',' ORDER BY aid)) FROM pgbench_accounts") == accounts)

@@ -54,7 +54,7 @@ public struct BackupOperation {
             if let problem = try await parentProblem(head, timeline: timeline, replayed: replayed, repository: repository, record: record) {
                 throw OperationError(.refused, "cannot take an incremental backup on \(head.id): \(problem); take a full backup (--type full, or --type auto does so by itself)")
             }
-            return try await repository.manifest(shard: shard.name, id: head.id)
+            return try await readParent(head, repository: repository)
         case .auto:
             if let reason = Self.fullBackupDue(ids: ids, schedule: shard.settings.schedule.full, zone: shard.settings.schedule.timeZone, now: now) {
                 progress("auto: \(reason), taking a full backup")
@@ -65,8 +65,20 @@ public struct BackupOperation {
                 progress("auto: \(problem); taking a full backup")
                 return nil
             }
-            return try await repository.manifest(shard: shard.name, id: head.id)
+            do {
+                return try await readParent(head, repository: repository)
+            } catch let e as FormatError where e.kind == .corrupt {
+                progress("auto: the manifest of \(head.id) cannot be read (\(e.message)); taking a full backup")
+                return nil
+            }
         }
+    }
+
+    /// The parent's whole manifest, validated: its extents are reused as they are.
+    private func readParent(_ head: BackupHead, repository: Repository) async throws -> BackupManifest? {
+        let parent = try await repository.manifest(shard: shard.name, id: head.id)
+        try parent?.validate()
+        return parent
     }
 
     /// Why `parent` cannot be the parent of a backup on `timeline` read from a standby that
@@ -217,6 +229,7 @@ public struct BackupOperation {
         // Last: the manifest's head makes the backup visible, after every pack and chunk is
         // durable, and only while the shard's lock is still ours (no expire can have
         // collected these packs).
+        try manifest.validate()
         try await repository.writeManifest(manifest, beforeHead: { try await lock.confirm() })
         return manifest
     }

@@ -59,17 +59,19 @@ public struct ExpireOperation {
         // Manifest heads go first, in their own batch: a crash part-way must never leave a kept
         // manifest pointing at removed chunks or packs.
         var manifests: [String] = []
-        let listedBackups = try await storage.listSizes(prefix: "\(shard.name)/backups")
-        let listed = try await listedBackups + storage.listSizes(prefix: "\(shard.name)/verify")
+        let listed = try await storage.listSizes(prefix: "\(shard.name)/backups") + storage.listSizes(prefix: "\(shard.name)/verify")
         let sizes = Dictionary(listed.map { ($0.name, $0.size) }, uniquingKeysWith: { a, _ in a })
         for b in expired {
             manifests.append(BackupManifest.objectName(shard: shard.name, id: b.id))
             manifests += verifications.filter { $0.backup == b.id }.map { VerificationRecord.objectName(shard: $0.shard, backup: $0.backup, finished: $0.finished) }
         }
-        // Chunks of expired backups, and of backups killed before their head was written (no
-        // backup runs while the lock is held), go with the packs.
-        let keptIDs = Set(kept.map(\.id))
-        let chunks = listedBackups.filter { ManifestStore.chunkOwner($0.name).map { !keptIDs.contains($0) } ?? false }
+        // Chunks no kept head names go with the packs: an expired backup's, and those of a
+        // backup killed before its head was written (no backup runs while the lock is held).
+        let keptChunks = Dictionary(kept.map { ($0.id, $0.chunks?.count ?? 0) }, uniquingKeysWith: { a, _ in a })
+        let chunks = try await storage.listSizes(prefix: ManifestStore.chunkPrefix(shard.name)).filter { object in
+            guard let (id, index) = ManifestStore.chunk(named: object.name) else { return false }
+            return index >= keptChunks[id] ?? 0
+        }
         freed += manifests.reduce(0) { $0 + (sizes[$1] ?? 0) } + chunks.reduce(0) { $0 + $1.size }
 
         // Each kept backup's pack list is read in turn, so only one is decoded at a time.

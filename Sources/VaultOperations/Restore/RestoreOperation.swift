@@ -69,8 +69,15 @@ public struct RestoreOperation {
         let archive = WALArchive(repository: repository, record: try await repository.shardRecord(shard.name))
         _ = try await RecoveryReach(inventory: try await WALInventory.load(archive), archive: archive)
             .check(head, target: options.target, timeline: options.targetTimeline)
-        guard let manifest = try await repository.manifest(shard: shard.name, id: head.id) else {
-            throw OperationError(.notFound, "backup \(head.id) of shard \(shard.name) was removed by vault expire before restore read it; nothing was written")
+        let removed = OperationError(.notFound, "backup \(head.id) of shard \(shard.name) was removed by vault expire while restore read it; nothing was written")
+        let manifest: BackupManifest
+        do {
+            guard let loaded = try await repository.manifest(shard: shard.name, id: head.id) else { throw removed }
+            manifest = loaded
+        } catch let e as FormatError where e.kind == .corrupt {
+            // A chunk gone with its head is expire's doing, not damage.
+            if try await !repository.storage.exists(BackupManifest.objectName(shard: shard.name, id: head.id)) { throw removed }
+            throw e
         }
         return try await restore(manifest, from: repository, options)
     }

@@ -30,12 +30,18 @@ struct RepositoryVerifier {
                 try await verifyExtents(of: part, packs: &packs, into: &report)
             }
         } catch let e as FormatError where e.kind == .corrupt {
-            report.problems.append(RepositoryProblem(BackupManifest.objectName(shard: head.shard, id: head.id), e.message))
+            report.problems.append(Self.unreadable(head, e.message))
         } catch let e as CodingError {
-            report.problems.append(RepositoryProblem(BackupManifest.objectName(shard: head.shard, id: head.id), e.message))
+            report.problems.append(Self.unreadable(head, e.message))
         }
         report.packs = packs.sizes.count
         return try await verifyWAL(head, target: target, timeline: timeline, into: report)
+    }
+
+    /// A body that cannot be read, filed under the backup's manifest (the message names the
+    /// chunk).
+    private static func unreadable(_ head: BackupHead, _ why: String) -> RepositoryProblem {
+        RepositoryProblem(BackupManifest.objectName(shard: head.shard, id: head.id), why)
     }
 
     /// Sizes of the packs looked up so far, and those already reported missing or short.
