@@ -69,38 +69,43 @@ public struct RestoreOperation {
         let archive = WALArchive(repository: repository, record: try await repository.shardRecord(shard.name))
         _ = try await RecoveryReach(inventory: try await WALInventory.load(archive), archive: archive)
             .check(head, target: options.target, timeline: options.targetTimeline)
-        let removed = OperationError(.notFound, "backup \(head.id) of shard \(shard.name) was removed by vault expire while restore read it; nothing was written")
-        let manifest: BackupManifest
-        do {
-            guard let loaded = try await repository.manifest(shard: shard.name, id: head.id) else { throw removed }
-            manifest = loaded
-        } catch let e as FormatError where e.kind == .corrupt {
-            // A chunk gone with its head is expire's doing, not damage.
-            if try await !repository.storage.exists(BackupManifest.objectName(shard: shard.name, id: head.id)) { throw removed }
-            throw e
-        }
-        return try await restore(manifest, from: repository, options)
+        return try await restore(head, from: repository, options)
     }
 
-    /// Writes `manifest`'s backup and the recovery settings, once the backup is chosen and the
-    /// archive checked (by `run`, or by verify, which has done both already).
-    func restore(_ manifest: BackupManifest, from repository: Repository, _ options: Options) async throws -> Result {
+    /// Writes `head`'s backup and the recovery settings, once the backup is chosen and the
+    /// archive checked (by `run`, or by verify, which has done both already). The body is read
+    /// one chunk at a time, twice: every chunk is validated before anything is written, then
+    /// each is laid out and written in turn.
+    func restore(_ head: BackupHead, from repository: Repository, _ options: Options) async throws -> Result {
         let settings = RecoverySettings(
             vaultPath: Self.executablePath(), policyPath: policy.sourcePath, shard: shard.name, target: options.target,
             targetAction: options.targetAction, targetTimeline: options.targetTimeline, port: options.port,
             primaryConninfo: options.standby ? try NodeDiscovery.connectPrimary(shard).0.conninfo : nil)
         // With --start, the server binaries must exist before anything is written.
-        let bindir = options.start ? try RecoveryStarter.bindir(shard: shard, majorVersion: manifest.versionNumber / 10000) : nil
+        let bindir = options.start ? try RecoveryStarter.bindir(shard: shard, majorVersion: head.versionNumber / 10000) : nil
 
-        let directory = try RestoreTargetDirectory(root: options.targetDir, manifest: manifest, relocations: options.tablespaceMap)
+        let directory = try RestoreTargetDirectory(root: options.targetDir, head: head, relocations: options.tablespaceMap)
+        var files = 0
+        var wanted = Set<String>()
+        try await readingBody(head, repository) { part in
+            try part.validate()
+            files += part.files.count
+            if options.delta { wanted.formUnion(part.files.map(\.path)) }
+        }
         var removed = 0
         if options.delta {
-            removed = try directory.reshapeForDelta()
+            removed = try directory.reshapeForDelta(wantedFiles: wanted)
         } else {
             try directory.createFresh()
         }
-        let totals = try await ExtentRestorer(repository: repository, manifest: manifest, directory: directory,
-                                              parallel: shard.settings.parallel, delta: options.delta).run()
+        wanted = []
+        var totals = ExtentRestorer.Totals()
+        try await readingBody(head, repository) { part in
+            try directory.layOut(part.files, delta: options.delta)
+            totals = totals + (try await ExtentRestorer(repository: repository, manifest: part, directory: directory,
+                                                        parallel: shard.settings.parallel, delta: options.delta).run())
+            try directory.setModes(part.files)
+        }
         try directory.finish()
         let inherited = try InheritedRecoverySettings.remove(from: directory.root)
         try settings.write(into: directory.root)
@@ -110,8 +115,21 @@ public struct RestoreOperation {
             reached = try await RecoveryStarter(dataDir: directory.root, bindir: bindir, action: options.standby ? "standby" : options.targetAction, timeout: 3600).run()
             if !options.standby { PrefetchWorker(spool: SpoolDirectory(try directory.path("pg_wal/vault_prefetch"))).clearSpool() }
         }
-        return Result(backup: manifest.id, files: manifest.files.count, bytesWritten: totals.bytesWritten, bytesUnchanged: totals.bytesUnchanged,
+        return Result(backup: head.id, files: files, bytesWritten: totals.bytesWritten, bytesUnchanged: totals.bytesUnchanged,
                       extentsRead: totals.extentsFetched, removed: removed, removedSettings: inherited, reached: reached)
+    }
+
+    /// Each chunk of `head`'s body in turn. A chunk gone together with its head is expire's
+    /// doing (restore does not hold the shard's lock), reported as such rather than as damage.
+    private func readingBody(_ head: BackupHead, _ repository: Repository, _ body: (BackupManifest) async throws -> Void) async throws {
+        do {
+            try await repository.forEachChunk(of: head, body)
+        } catch let e as FormatError where e.kind == .corrupt {
+            if try await !repository.storage.exists(BackupManifest.objectName(shard: shard.name, id: head.id)) {
+                throw OperationError(.notFound, "backup \(head.id) of shard \(shard.name) was removed by vault expire while restore read it")
+            }
+            throw e
+        }
     }
 
     /// The absolute path of the running vault binary, for restore_command.

@@ -8,29 +8,30 @@ import VaultFormat
 /// (an empty directory is required, so a restore can never overwrite a live cluster by a
 /// typo) or, for a delta restore, from what is already there, removing what the backup does
 /// not have and sizing every file to the manifest's length so only differing bytes need
-/// writing.
+/// writing. Directories come from the head; files are laid out one manifest chunk at a time
+/// (`layOut`, `setModes`), so the whole body is never held.
 struct RestoreTargetDirectory {
     /// The target; every manifest path is joined onto it through `ContainedDirectory`, which
     /// refuses a path that would resolve outside it.
     let directory: ContainedDirectory
     var root: String { directory.string }
-    let manifest: BackupManifest
+    let head: BackupHead
     /// Tablespace OID → directory to restore it into (the original location unless relocated).
     let tablespaceLocations: [String: String]
 
-    init(root: String, manifest: BackupManifest, relocations: [String: String]) throws {
+    /// The caller has validated every chunk of the body against `head` before this is used.
+    init(root: String, head: BackupHead, relocations: [String: String]) throws {
         self.directory = ContainedDirectory(root)
-        try manifest.validate()
-        self.manifest = manifest
-        let known = Set(manifest.tablespaces.map(\.oid))
+        self.head = head
+        let known = Set(head.tablespaces.map(\.oid))
         for (oid, dir) in relocations {
             guard known.contains(oid) else {
-                throw OperationError(.usage, "--tablespace-map \(oid)=\(dir): backup \(manifest.id) has no tablespace \(oid) (it has: \(known.isEmpty ? "none" : known.sorted().joined(separator: ", ")))")
+                throw OperationError(.usage, "--tablespace-map \(oid)=\(dir): backup \(head.id) has no tablespace \(oid) (it has: \(known.isEmpty ? "none" : known.sorted().joined(separator: ", ")))")
             }
             guard dir.hasPrefix("/") else { throw OperationError(.usage, "--tablespace-map \(oid)=\(dir): the directory must be an absolute path") }
         }
         var locations: [String: String] = [:]
-        for ts in manifest.tablespaces { locations[ts.oid] = relocations[ts.oid] ?? ts.location }
+        for ts in head.tablespaces { locations[ts.oid] = relocations[ts.oid] ?? ts.location }
         self.tablespaceLocations = locations
     }
 
@@ -53,13 +54,12 @@ struct RestoreTargetDirectory {
         return tablespaceLocations[oid] == nil ? nil : oid
     }
 
-    /// Lays out an empty (or missing) directory: every directory, tablespace link and file,
-    /// each file created at its final size.
+    /// Lays out an empty (or missing) directory: every directory and tablespace link.
     func createFresh() throws {
         // Every directory is checked before anything is created.
         for dir in [root] + tablespaceLocations.values.sorted() { try Self.requireEmpty(dir) }
         try Self.prepareEmptyDirectory(root)
-        for dir in manifest.directories {
+        for dir in head.directories {
             if let oid = tablespaceOID(ofDirectory: dir.path), let location = tablespaceLocations[oid] {
                 try Self.prepareEmptyDirectory(location)
                 let link = try path(dir.path)
@@ -69,20 +69,34 @@ struct RestoreTargetDirectory {
                 try Syscall.call("create directory \(created)") { mkdir(created, 0o700) }
             }
         }
-        for file in manifest.files {
+    }
+
+    /// Creates `files` at their final size (fresh: each must not exist yet), or for a delta
+    /// restore opens each and truncates or extends it to its backed-up size.
+    func layOut(_ files: [BackupManifest.File], delta: Bool) throws {
+        for file in files {
             let target = try writePath(file.path)
-            let fd = try Syscall.call("create \(target)") { open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600) }
+            let fd = try Syscall.call("create \(target)") { open(target, O_WRONLY | O_CREAT | (delta ? 0 : O_EXCL) | O_CLOEXEC, 0o600) }
             defer { close(fd) }
-            try Syscall.call("size \(target)") { ftruncate(fd, off_t(file.size)) }
+            var st = stat()
+            try Syscall.call("stat \(target)") { fstat(fd, &st) }
+            if Int64(st.st_size) != file.size {
+                try Syscall.call("size \(target)") { ftruncate(fd, off_t(file.size)) }
+            }
         }
     }
 
+    /// Sets the backed-up permissions of files whose bytes are all written.
+    func setModes(_ files: [BackupManifest.File]) throws {
+        for file in files { chmod(try writePath(file.path), mode_t(file.mode)) }
+    }
+
     /// Makes an existing directory match the manifest's shape for a delta restore: removes
-    /// files, links and directories the backup does not have (WAL, signal files, a stale
-    /// backup_label included), creates what is missing, and truncates or extends each file to
-    /// its backed-up size. Refuses while a server is running on it. Returns the number of
-    /// entries removed.
-    func reshapeForDelta() throws -> Int {
+    /// files, links and directories the backup does not have (`wantedFiles` are the paths of
+    /// its body; WAL, signal files, a stale backup_label included) and creates the
+    /// directories that are missing (`layOut` then sizes the files). Refuses while a server
+    /// is running on it. Returns the number of entries removed.
+    func reshapeForDelta(wantedFiles: Set<String>) throws -> Int {
         guard FileIO.exists(root) else { try createFresh(); return 0 }
         let pidFile = try path("postmaster.pid")
         if FileIO.exists(pidFile) {
@@ -96,11 +110,10 @@ struct RestoreTargetDirectory {
                 throw OperationError(.refused, "tablespace \(oid) would be restored into \(location), which is not empty and is not \(root)'s own tablespace link; a delta restore writes only into its own tablespaces or empty directories (use --tablespace-map \(oid)=DIR); nothing was written")
             }
         }
-        let wantedFiles = Set(manifest.files.map(\.path))
-        let wantedDirectories = Set(manifest.directories.map(\.path))
+        let wantedDirectories = Set(head.directories.map(\.path))
         var removed = 0
         try prune("", wantedFiles: wantedFiles, wantedDirectories: wantedDirectories, removed: &removed)
-        for dir in manifest.directories {
+        for dir in head.directories {
             if let oid = tablespaceOID(ofDirectory: dir.path), let location = tablespaceLocations[oid] {
                 if !FileIO.exists(location) { try FileIO.makeDirectories(location, mode: 0o700) }
                 let link = try path(dir.path)
@@ -117,16 +130,6 @@ struct RestoreTargetDirectory {
         }
         if FileIO.exists(try path(Self.controlFile)) {
             try FileIO.rename(try path(Self.controlFile), to: try writePath(Self.controlFile))
-        }
-        for file in manifest.files {
-            let target = try writePath(file.path)
-            let fd = try Syscall.call("open \(target)") { open(target, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600) }
-            defer { close(fd) }
-            var st = stat()
-            try Syscall.call("stat \(target)") { fstat(fd, &st) }
-            if Int64(st.st_size) != file.size {
-                try Syscall.call("size \(target)") { ftruncate(fd, off_t(file.size)) }
-            }
         }
         return removed
     }
@@ -168,13 +171,12 @@ struct RestoreTargetDirectory {
         }
     }
 
-    /// Sets the backed-up permissions and writes the files that make PostgreSQL start from
-    /// the backup: backup_label and tablespace_map (with relocated tablespaces).
+    /// Sets the directories' backed-up permissions and writes the files that make PostgreSQL
+    /// start from the backup: backup_label and tablespace_map (with relocated tablespaces).
     func finish() throws {
-        for dir in manifest.directories where tablespaceOID(ofDirectory: dir.path) == nil { chmod(try path(dir.path), mode_t(dir.mode)) }
-        for file in manifest.files { chmod(try writePath(file.path), mode_t(file.mode)) }
-        try FileIO.writeDurably(try path("backup_label"), Array(manifest.backupLabel.utf8), mode: 0o600)
-        if let map = manifest.tablespaceMap {
+        for dir in head.directories where tablespaceOID(ofDirectory: dir.path) == nil { chmod(try path(dir.path), mode_t(dir.mode)) }
+        try FileIO.writeDurably(try path("backup_label"), Array(head.backupLabel.utf8), mode: 0o600)
+        if let map = head.tablespaceMap {
             try FileIO.writeDurably(try path("tablespace_map"), Array(relocatedTablespaceMap(map).utf8), mode: 0o600)
         }
     }

@@ -77,10 +77,7 @@ public struct VerifyOperation {
         var timings = VerificationRecord.Timings(repositorySeconds: Date().timeIntervalSince(started), totalSeconds: 0)
         var reached: RecoveryStarter.Reached?
         if !options.repositoryOnly && problems.isEmpty {
-            guard let manifest = try await repository.manifest(shard: shard.name, id: head.id) else {
-                throw OperationError(.notFound, "backup \(head.id) of shard \(shard.name) no longer exists")
-            }
-            let scratch = try await restoreAndCheck(manifest, from: repository, target: target, timings: &timings)
+            let scratch = try await restoreAndCheck(head, from: repository, target: target, timings: &timings)
             checked += scratch.checked
             problems += scratch.problems
             reached = scratch.reached
@@ -98,7 +95,7 @@ public struct VerifyOperation {
     }
 
     /// Step two, in a scratch instance that is removed before this returns or throws.
-    private func restoreAndCheck(_ manifest: BackupManifest, from repository: Repository, target: RecoveryTarget,
+    private func restoreAndCheck(_ manifest: BackupHead, from repository: Repository, target: RecoveryTarget,
                                  timings: inout VerificationRecord.Timings) async throws -> ScratchResult {
         let major = manifest.versionNumber / 10000
         let bindir = try RecoveryStarter.bindir(shard: shard, majorVersion: major)
