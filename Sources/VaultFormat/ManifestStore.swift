@@ -53,32 +53,95 @@ public enum ManifestStore {
     /// order. A piece naming no extent keeps an index no chunk has, for validation to name.
     public static func chunks(of manifest: BackupManifest, maxPieces: Int = chunkPieces) -> [Chunk] {
         var chunks: [Chunk] = []
-        var files: [BackupManifest.File] = []
-        var extents: [BackupManifest.Extent] = []
-        var local: [Int: Int] = [:]
-        var pieces = 0
+        var builder = ChunkBuilder()
         for var file in manifest.files.sorted(by: { $0.path < $1.path }) {
-            if pieces >= maxPieces {
-                chunks.append(Chunk(files: files, extents: extents))
-                files = []; extents = []; local = [:]; pieces = 0
-            }
+            if builder.pieces >= maxPieces { chunks.append(builder.take()) }
             for i in file.pieces.indices {
                 let global = file.pieces[i].extent
-                if !manifest.extents.indices.contains(global) {
-                    file.pieces[i].extent = -1
-                } else if let mapped = local[global] {
-                    file.pieces[i].extent = mapped
-                } else {
-                    local[global] = extents.count
-                    file.pieces[i].extent = extents.count
-                    extents.append(manifest.extents[global])
-                }
+                file.pieces[i].extent = manifest.extents.indices.contains(global) ? builder.index(of: manifest.extents[global]) : -1
             }
-            pieces += file.pieces.count
-            files.append(file)
+            builder.append(file)
         }
-        if !files.isEmpty || chunks.isEmpty { chunks.append(Chunk(files: files, extents: extents)) }
+        if builder.pieces > 0 || !builder.isEmpty || chunks.isEmpty { chunks.append(builder.take()) }
         return chunks
+    }
+
+    /// Collects files (appended in path order) and the extents they read into one chunk,
+    /// each extent listed once.
+    public struct ChunkBuilder {
+        private var chunk = Chunk(files: [], extents: [])
+        private var indices: [BackupManifest.Extent: Int] = [:]
+        public private(set) var pieces = 0
+
+        public init() {}
+
+        public var isEmpty: Bool { chunk.files.isEmpty }
+
+        /// `extent`'s index in this chunk's table, added when new.
+        public mutating func index(of extent: BackupManifest.Extent) -> Int {
+            if let i = indices[extent] { return i }
+            indices[extent] = chunk.extents.count
+            chunk.extents.append(extent)
+            return chunk.extents.count - 1
+        }
+
+        /// A file whose pieces index this chunk's table (`index(of:)`).
+        public mutating func append(_ file: BackupManifest.File) {
+            pieces += file.pieces.count
+            chunk.files.append(file)
+        }
+
+        /// The chunk so far; the builder starts again empty.
+        public mutating func take() -> Chunk {
+            defer { self = ChunkBuilder() }
+            return chunk
+        }
+    }
+
+    /// Writes a body's chunks as they are produced (in any order, each at the index `reserve`
+    /// gave it, indices in path order), then the head once every reserved chunk is written.
+    public final class Writer {
+        let repository: Repository
+        public let shard: String
+        public let id: String
+        private var refs: [Int: ChunkRef] = [:]
+        private var reserved = 0
+        private var packs = Set<String>()
+
+        public init(repository: Repository, shard: String, id: String) {
+            self.repository = repository
+            self.shard = shard
+            self.id = id
+        }
+
+        /// The next chunk's index.
+        public func reserve() -> Int {
+            reserved += 1
+            return reserved - 1
+        }
+
+        public func write(_ chunk: Chunk, at index: Int) async throws {
+            let bytes = try JSONCoding.encode(chunk, pretty: false)
+            try await repository.write(chunkName(shard: shard, id: id, index: index), bytes)
+            refs[index] = ChunkRef(files: chunk.files.count, extents: chunk.extents.count, sha256: Hex.encode(try SHA256.hash(bytes)))
+            for extent in chunk.extents { packs.insert(extent.pack) }
+        }
+
+        /// Writes `head` naming every chunk and pack written, after `beforeHead` (which may
+        /// refuse); returns the head as written.
+        public func finish(_ head: BackupHead, beforeHead: () async throws -> Void = {}) async throws -> BackupHead {
+            let chunks = (0..<reserved).compactMap { refs[$0] }
+            guard chunks.count == reserved, head.shard == shard, head.id == id else {
+                throw FormatError(.refused, "backup \(id) of shard \(shard): \(reserved - chunks.count) of its \(reserved) manifest chunks were not written; the backup was not published")
+            }
+            var head = head
+            head.format = currentFormat
+            head.chunks = chunks
+            head.packNames = packs.sorted()
+            try await beforeHead()
+            try await repository.write(BackupManifest.objectName(shard: shard, id: id), try JSONCoding.encode(head, pretty: false))
+            return head
+        }
     }
 }
 
@@ -86,18 +149,11 @@ extension Repository {
     /// Stores a manifest in the current format: its chunks, then (after `beforeHead`, which
     /// may refuse) its head. The backup becomes visible with the head.
     public func writeManifest(_ manifest: BackupManifest, chunkPieces: Int = ManifestStore.chunkPieces, beforeHead: () async throws -> Void = {}) async throws {
-        var head = manifest.head
-        head.format = ManifestStore.currentFormat
-        var refs: [ManifestStore.ChunkRef] = []
-        for (index, chunk) in ManifestStore.chunks(of: manifest, maxPieces: chunkPieces).enumerated() {
-            let bytes = try JSONCoding.encode(chunk, pretty: false)
-            try await write(ManifestStore.chunkName(shard: head.shard, id: head.id, index: index), bytes)
-            refs.append(ManifestStore.ChunkRef(files: chunk.files.count, extents: chunk.extents.count, sha256: Hex.encode(try SHA256.hash(bytes))))
+        let writer = ManifestStore.Writer(repository: self, shard: manifest.shard, id: manifest.id)
+        for chunk in ManifestStore.chunks(of: manifest, maxPieces: chunkPieces) {
+            try await writer.write(chunk, at: writer.reserve())
         }
-        head.chunks = refs
-        head.packNames = manifest.packs.sorted()
-        try await beforeHead()
-        try await write(BackupManifest.objectName(shard: head.shard, id: head.id), try JSONCoding.encode(head, pretty: false))
+        _ = try await writer.finish(manifest.head, beforeHead: beforeHead)
     }
 
     /// One backup's head, or nil when the backup does not exist. `withPacks: false` drops the
@@ -186,31 +242,40 @@ extension Repository {
         // refused, so a backup that verifies can never lose a pack to expire.
         let listed = Set(try await packNames(of: head))
         var lastPath: String?
-        for (index, ref) in refs.enumerated() {
-            let name = ManifestStore.chunkName(shard: head.shard, id: head.id, index: index)
-            guard let bytes = try await read(name) else {
-                throw FormatError(.corrupt, "\(name) is missing: backup \(head.id) of shard \(head.shard) cannot be read")
-            }
-            guard Hex.encode(try SHA256.hash(bytes)) == ref.sha256 else {
-                throw FormatError(.corrupt, "\(name) does not hold the bytes its manifest recorded (SHA-256 differs)")
-            }
-            let chunk = try JSONCoding.decode(ManifestStore.Chunk.self, from: bytes, what: name)
-            guard chunk.files.count == ref.files, chunk.extents.count == ref.extents else {
-                throw FormatError(.corrupt, "\(name) holds \(chunk.files.count) files and \(chunk.extents.count) extents; its manifest recorded \(ref.files) and \(ref.extents)")
-            }
+        for index in refs.indices {
+            let part = try await chunk(index, of: head, listedPacks: listed)
             // Paths ascend across the whole body: no file is listed twice, even in two chunks.
-            for file in chunk.files {
+            for file in part.files {
                 if let lastPath, file.path <= lastPath {
-                    throw FormatError(.corrupt, "\(name) lists '\(file.path)' after '\(lastPath)': files out of order or listed twice")
+                    throw FormatError(.corrupt, "\(ManifestStore.chunkName(shard: head.shard, id: head.id, index: index)) lists '\(file.path)' after '\(lastPath)': files out of order or listed twice")
                 }
                 lastPath = file.path
             }
-            if let unlisted = chunk.extents.first(where: { !listed.contains($0.pack) }) {
-                throw FormatError(.corrupt, "\(name) reads pack \(unlisted.pack), which \(BackupManifest.objectName(shard: head.shard, id: head.id)) does not list")
-            }
-            var part = BackupManifest(head: head, files: chunk.files, extents: chunk.extents)
-            part.packNames = nil
             try await body(part)
         }
+    }
+
+    /// Chunk `index` of a format-2 body as a manifest with `head`, checked against the head's
+    /// record of it and against `listedPacks` (the head's pack list).
+    public func chunk(_ index: Int, of head: BackupHead, listedPacks listed: Set<String>) async throws -> BackupManifest {
+        let name = ManifestStore.chunkName(shard: head.shard, id: head.id, index: index)
+        guard let refs = head.chunks, refs.indices.contains(index) else { throw FormatError(.corrupt, "\(name) is not one of its manifest's chunks") }
+        let ref = refs[index]
+        guard let bytes = try await read(name) else {
+            throw FormatError(.corrupt, "\(name) is missing: backup \(head.id) of shard \(head.shard) cannot be read")
+        }
+        guard Hex.encode(try SHA256.hash(bytes)) == ref.sha256 else {
+            throw FormatError(.corrupt, "\(name) does not hold the bytes its manifest recorded (SHA-256 differs)")
+        }
+        let chunk = try JSONCoding.decode(ManifestStore.Chunk.self, from: bytes, what: name)
+        guard chunk.files.count == ref.files, chunk.extents.count == ref.extents else {
+            throw FormatError(.corrupt, "\(name) holds \(chunk.files.count) files and \(chunk.extents.count) extents; its manifest recorded \(ref.files) and \(ref.extents)")
+        }
+        if let unlisted = chunk.extents.first(where: { !listed.contains($0.pack) }) {
+            throw FormatError(.corrupt, "\(name) reads pack \(unlisted.pack), which \(BackupManifest.objectName(shard: head.shard, id: head.id)) does not list")
+        }
+        var part = BackupManifest(head: head, files: chunk.files, extents: chunk.extents)
+        part.packNames = nil
+        return part
     }
 }

@@ -26,14 +26,27 @@ extension BackupManifest {
             let oid = String(line.prefix { $0 != " " })
             guard tablespaceOIDs.contains(oid) else { throw fail("tablespace_map names tablespace '\(oid)', which the manifest does not list") }
         }
-        func checkPath(_ path: String) throws {
-            guard Self.isSafeRelativePath(path) else { throw fail("path '\(path)' is not a plain relative path") }
-            let parts = path.split(separator: "/")
-            if parts.count >= 2, parts[0] == "pg_tblspc", !tablespaceOIDs.contains(String(parts[1])) {
-                throw fail("path '\(path)' is in tablespace \(parts[1]), which the manifest does not list")
-            }
+        for dir in head.directories { try Self.checkPath(dir.path, tablespaceOIDs: tablespaceOIDs, fail: fail) }
+        try Self.validate(files: files, extents: extents, tablespaceOIDs: tablespaceOIDs, fail: fail)
+    }
+
+    /// The checks of `validate` on files and the extents they read, for a body checked a
+    /// chunk at a time as a backup writes it.
+    public static func validate(files: [File], extents: [Extent], tablespaces: [Tablespace], backup id: String, shard: String) throws {
+        try validate(files: files, extents: extents, tablespaceOIDs: Set(tablespaces.map(\.oid))) {
+            FormatError(.corrupt, "backup \(id) of shard \(shard): manifest is invalid: \($0); nothing was written")
         }
-        for dir in head.directories { try checkPath(dir.path) }
+    }
+
+    private static func checkPath(_ path: String, tablespaceOIDs: Set<String>, fail: (String) -> FormatError) throws {
+        guard isSafeRelativePath(path) else { throw fail("path '\(path)' is not a plain relative path") }
+        let parts = path.split(separator: "/")
+        if parts.count >= 2, parts[0] == "pg_tblspc", !tablespaceOIDs.contains(String(parts[1])) {
+            throw fail("path '\(path)' is in tablespace \(parts[1]), which the manifest does not list")
+        }
+    }
+
+    private static func validate(files: [File], extents: [Extent], tablespaceOIDs: Set<String>, fail: (String) -> FormatError) throws {
         var seen = Set<String>()
         for ext in extents {
             guard ext.offset >= 0, ext.storedLength >= 0, ext.rawLength >= 0, !ext.pack.isEmpty, Self.isSafeRelativePath(ext.pack) else {
@@ -41,7 +54,7 @@ extension BackupManifest {
             }
         }
         for file in files {
-            try checkPath(file.path)
+            try checkPath(file.path, tablespaceOIDs: tablespaceOIDs, fail: fail)
             guard seen.insert(file.path).inserted else { throw fail("file '\(file.path)' is listed twice") }
             guard file.size >= 0 else { throw fail("file '\(file.path)' has size \(file.size)") }
             for p in file.pieces {

@@ -201,6 +201,19 @@ struct RecoveryTargetTests {
 
 @Suite("large files are copied in parts")
 struct FilePartsTests {
+    @Test("the data directory is copied in batches of about one manifest chunk, in path order, none empty but the only one")
+    func batches() {
+        let mib = Int64(1 << 20)
+        func entries(_ sizes: [Int64]) -> [DataDirectoryScanner.Entry] {
+            sizes.enumerated().map { DataDirectoryScanner.Entry(path: "base/5/\(1000 + $0.offset)", absolutePath: "", size: $0.element, mode: 0o600, mtime: 0) }
+        }
+        // Weights in extents: 0 → 1, 1 → 1, 3 MiB + 1 → 4, 2 MiB → 2, 5 MiB → 5.
+        #expect(BackupOperation.batches(entries([0, 1, 3 * mib + 1, 2 * mib, 5 * mib]), pieces: 6) == [0..<3, 3..<4, 4..<5])
+        // A file heavier than a batch is a batch of its own.
+        #expect(BackupOperation.batches(entries([mib, 40 * mib, mib]), pieces: 8) == [0..<1, 1..<2, 2..<3])
+        #expect(BackupOperation.batches([], pieces: 8) == [0..<0])
+    }
+
     /// Backs up `path` part by part in the given order into a fresh local repository and
     /// returns the joined result with the bytes its pieces read back from the packs.
     static func backUp(_ entry: DataDirectoryScanner.Entry, order: ([FileBackup.Part]) -> [FileBackup.Part],

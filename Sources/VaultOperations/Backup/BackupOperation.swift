@@ -28,7 +28,7 @@ public struct BackupOperation {
         self.progress = progress
     }
 
-    public func run(_ requested: Requested) async throws -> BackupManifest {
+    public func run(_ requested: Requested) async throws -> BackupHead {
         let repository = try await RepositoryOpener.open(policy)
         let record = try await repository.shardRecord(shard.name)
         return try await repository.storage.withLock(Self.lockName(shard.name), owner: "vault backup pid \(getpid()) on \(ProcessInfo.processInfo.hostName)") { lock in
@@ -43,7 +43,7 @@ public struct BackupOperation {
     /// newest backup. `incremental` refuses where `auto` would take a full backup for the
     /// timeline. Only the newest manifest is read.
     private func parentBackup(_ requested: Requested, ids: [String], repository: Repository, record: ShardRecord,
-                              timeline: UInt32, replayed: LSN?, now: Date) async throws -> BackupManifest? {
+                              timeline: UInt32, replayed: LSN?, now: Date) async throws -> ParentBody? {
         switch requested {
         case .full:
             return nil
@@ -74,11 +74,11 @@ public struct BackupOperation {
         }
     }
 
-    /// The parent's whole manifest, validated: its extents are reused as they are.
-    private func readParent(_ head: BackupHead, repository: Repository) async throws -> BackupManifest? {
-        let parent = try await repository.manifest(shard: shard.name, id: head.id)
-        try parent?.validate()
-        return parent
+    /// The parent's body, every chunk read and validated first (its extents are reused as they
+    /// are), then handed out in slices as the backup proceeds.
+    private func readParent(_ head: BackupHead, repository: Repository) async throws -> ParentBody {
+        try await repository.forEachChunk(of: head) { try $0.validate() }
+        return try await ParentBody(head, repository: repository)
     }
 
     /// Why `parent` cannot be the parent of a backup on `timeline` read from a standby that
@@ -140,7 +140,7 @@ public struct BackupOperation {
     /// The lock that keeps backups and expiry of one shard from running at once.
     static func lockName(_ shard: String) -> String { "\(shard)/locks/backup.lock" }
 
-    private func backup(_ requested: Requested, repository: Repository, record: ShardRecord, lock: any StorageLock) async throws -> BackupManifest {
+    private func backup(_ requested: Requested, repository: Repository, record: ShardRecord, lock: any StorageLock) async throws -> BackupHead {
         let (node, conn, primary) = try NodeDiscovery.connectBackupSource(shard)
         let identity = try ClusterIdentity.read(from: conn)
         try record.requireSameCluster(identity, node: "node \(node.name)")
@@ -166,19 +166,21 @@ public struct BackupOperation {
         let id = BackupID.make(started: idTime, kind: kind)
         let startLSNText = try conn.scalar("SELECT pg_backup_start($1, true)::text", ["vault \(id)"])
         guard let startLSN = LSN(startLSNText) else { throw OperationError(.database, "node \(node.name): unexpected backup start LSN '\(startLSNText)'") }
-        progress("backup \(id) started at \(startLSN) on node \(node.name) (\(kind.rawValue)\(parent.map { ", parent \($0.id)" } ?? ""))")
+        progress("backup \(id) started at \(startLSN) on node \(node.name) (\(kind.rawValue)\(parent.map { ", parent \($0.head.id)" } ?? ""))")
 
+        // The body's chunks are written as the copy goes; they stay invisible until the head.
+        let writer = ManifestStore.Writer(repository: repository, shard: shard.name, id: id)
         let copied: CopyResult
         do {
             let checksums = try conn.scalar("SHOW data_checksums") == "on"
             let changed = try await parent.asyncMap { try await changedBlocks(since: $0.head, until: startLSN, timeline: timelineNow, conn: conn, identity: identity) } ?? nil
             copied = try await copyFiles(repository: repository, pgdata: pgdata, parent: parent, changedBlocks: changed,
-                                         checksums: checksums ? FileBackup.ChecksumCheck(backupStart: startLSN) : nil)
+                                         checksums: checksums ? FileBackup.ChecksumCheck(backupStart: startLSN) : nil, into: writer)
         } catch {
             _ = try? conn.query("SELECT pg_backup_stop(false)")
             throw error
         }
-        progress("copied \(copied.files.count) files; waiting for the backup's WAL to reach the repository")
+        progress("copied \(copied.files) files; waiting for the backup's WAL to reach the repository")
         // wait_for_archive => false: PostgreSQL's own wait re-checks the archiver once a second,
         // which costs most backups a whole second; vault watches its repository instead, which
         // is what matters anyway. On a primary the call still switches to a new WAL segment.
@@ -187,13 +189,13 @@ public struct BackupOperation {
             throw OperationError(.database, "node \(node.name): pg_backup_stop returned no result")
         }
         let timeline = Self.timeline(fromLabel: label) ?? 1
-        if let parent {
+        if let parent = parent?.head {
             // Proved again on what the backup turned out to be: the timelines it started and
             // (on a standby) ended on, and an end no earlier than the parent's.
             var ends = [timeline]
             if primary != nil { ends.append(try Self.currentTimeline(conn, isStandby: true)) }
             for tl in Set(ends) where tl != timelineNow {
-                if let problem = try await timelineProblem(parent.head, timeline: tl, repository: repository, record: record) {
+                if let problem = try await timelineProblem(parent, timeline: tl, repository: repository, record: record) {
                     throw OperationError(.refused, "backup \(id) ran on timeline \(tl), not \(timelineNow) as its parent was chosen for: \(problem); nothing was published, run the backup again")
                 }
             }
@@ -216,27 +218,26 @@ public struct BackupOperation {
             if !walComplete, let state = ArchivingSettings.archiverState(archiving) { progress(state) }
         }
 
-        let manifest = BackupManifest(
-            id: id, kind: kind, parent: parent?.id, shard: shard.name, systemIdentifier: record.systemIdentifier,
+        let head = BackupManifest(
+            id: id, kind: kind, parent: parent?.head.id, shard: shard.name, systemIdentifier: record.systemIdentifier,
             versionNumber: identity.versionNumber, node: node.name, startTime: startTime, stopTime: Timestamp.precise(Date().addingTimeInterval(0.001)),
             startEpoch: Int64(started.timeIntervalSince1970), startLSN: startLSN, stopLSN: stopLSN, timeline: timeline,
             walStart: walStart, walStop: walStop, walComplete: walComplete, backupLabel: label,
             tablespaceMap: (row[2] ?? "").isEmpty ? nil : row[2], tablespaces: copied.tablespaces, directories: copied.directories,
-            files: copied.files, extents: copied.extents,
+            files: [], extents: [],
             stats: BackupManifest.Stats(databaseBytes: copied.databaseBytes, bytesRead: copied.bytesRead, bytesStoredNew: copied.storedNew,
-                                        bytesReferenced: copied.referenced, files: copied.files.count, seconds: Date().timeIntervalSince(started)),
+                                        bytesReferenced: copied.referenced, files: copied.files, seconds: Date().timeIntervalSince(started)),
             checksumFailures: copied.checksumFailures.isEmpty ? nil : copied.checksumFailures)
+        // The files were validated chunk by chunk as they were written; now the rest.
+        try head.validate()
         // Last: the manifest's head makes the backup visible, after every pack and chunk is
         // durable, and only while the shard's lock is still ours (no expire can have
         // collected these packs).
-        try manifest.validate()
-        try await repository.writeManifest(manifest, beforeHead: { try await lock.confirm() })
-        return manifest
+        return try await writer.finish(head.head, beforeHead: { try await lock.confirm() })
     }
 
     struct CopyResult {
-        var files: [BackupManifest.File]
-        var extents: [BackupManifest.Extent]
+        var files: Int
         var directories: [BackupManifest.Directory]
         var tablespaces: [BackupManifest.Tablespace]
         var databaseBytes: Int64
@@ -272,27 +273,89 @@ public struct BackupOperation {
         }
     }
 
-    private func copyFiles(repository: Repository, pgdata: String, parent: BackupManifest?, changedBlocks: ChangedBlocks?,
-                           checksums: FileBackup.ChecksumCheck?) async throws -> CopyResult {
+    /// Copies the data directory in path-ordered batches of about one manifest chunk each: a
+    /// batch's files are split into parts that the workers take largest first, and once copied
+    /// they become the body's next chunk, written at once. So memory holds the scan, one
+    /// batch's results and one slice of the parent, however large the cluster. pg_control is
+    /// copied after every other file, so the chunk its path falls in is written last.
+    private func copyFiles(repository: Repository, pgdata: String, parent: ParentBody?, changedBlocks: ChangedBlocks?,
+                           checksums: FileBackup.ChecksumCheck?, into writer: ManifestStore.Writer) async throws -> CopyResult {
         let scan = try DataDirectoryScanner(root: pgdata).scan()
+        guard let control = scan.files.first(where: { $0.path == ControlFile.path }) else {
+            throw OperationError(.refused, "\(pgdata) has no \(ControlFile.path): it is not a PostgreSQL data directory")
+        }
         let packs = try PackWriter(repository: repository, shard: shard.name)
         counter?.setTotal(scan.files.reduce(Int64(0)) { $0 + $1.size })
-        let fileBackup = FileBackup(
-            level: policy.compression.level, packs: packs,
-            parent: parent.map { p in
-                // A parent that started "after" now (the clock stepped backwards since) cannot
-                // vouch for mtimes: every file is then compared page by page.
-                FileBackup.Parent(startLSN: p.startLSN, startEpoch: p.startEpoch <= Int64(Date().timeIntervalSince1970) ? p.startEpoch : 0,
-                                  files: Dictionary(p.files.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a }), extents: p.extents,
-                                  changedBlocks: changedBlocks)
-            },
-            progress: counter, checksums: checksums)
-        // Largest parts first, so no big one is left to a single worker at the end; pg_control
-        // after every other file (below).
-        let control = scan.files.first { $0.path == ControlFile.path }
-        let queue = WorkQueue(scan.files.filter { $0.path != ControlFile.path }.flatMap { fileBackup.parts(of: $0) }.sorted { $0.length > $1.length })
+        let entries = scan.files.filter { $0.path != ControlFile.path }.sorted { $0.path < $1.path }
+        let batches = Self.batches(entries)
+        let controlBatch = batches.lastIndex { $0.isEmpty || entries[$0.lowerBound].path < ControlFile.path } ?? 0
+        // A parent that started "after" now (the clock stepped backwards since) cannot vouch
+        // for mtimes: every file is then compared page by page.
+        let parentEpoch = parent.map { $0.head.startEpoch <= Int64(Date().timeIntervalSince1970) ? $0.head.startEpoch : 0 } ?? 0
+        var chunks = ChunkAssembly(tablespaces: scan.tablespaces, parentPacks: parent?.packs ?? [], backup: writer)
+        var held: [FileBackup.Output] = []
+        for (b, range) in batches.enumerated() {
+            let index = writer.reserve()
+            let slice = try await parent?.files(through: range.isEmpty ? "" : entries[range.upperBound - 1].path)
+            let fileBackup = FileBackup(
+                level: policy.compression.level, packs: packs,
+                parent: parent.map { p in
+                    FileBackup.Parent(startLSN: p.head.startLSN, startEpoch: parentEpoch, files: slice?.files ?? [:], extents: slice?.extents ?? [],
+                                      changedBlocks: changedBlocks)
+                },
+                progress: counter, checksums: checksums)
+            let outputs = try await copy(entries[range], with: fileBackup)
+            if b == controlBatch {
+                held = outputs
+            } else {
+                try await chunks.write(outputs, at: index)
+            }
+        }
+        // pg_control last, as pg_basebackup copies it: a backup from a standby ends where the
+        // copied pg_control's minRecoveryPoint says, so it must be newer than every other file
+        // read. Its CRC proves the read whole; a torn read is read again.
+        let controlBytes = try await ControlFile.read(dataDirectory: pgdata).bytes
+        let controlOutput = try await FileBackup(level: policy.compression.level, packs: packs, parent: nil, progress: counter, checksums: checksums)
+            .backup(control, bytes: controlBytes, compressor: try ZstdCompressor(level: max(policy.compression.level, 1)))
+        try await chunks.write(held + [controlOutput], at: controlBatch)
+        try await packs.finish()
+        return CopyResult(files: chunks.files, directories: scan.directories, tablespaces: scan.tablespaces,
+                          databaseBytes: chunks.databaseBytes, bytesRead: chunks.bytesRead, storedNew: packs.storedBytes,
+                          referenced: chunks.referenced, checksumFailures: chunks.failures)
+    }
+
+    /// Path-ordered runs of `entries` of about one manifest chunk each: up to `pieces`
+    /// extents' worth of bytes (in a full backup a file has a piece per extent). Always at
+    /// least one run, maybe empty.
+    static func batches(_ entries: [DataDirectoryScanner.Entry], pieces: Int = batchPieces) -> [Range<Int>] {
+        var runs: [Range<Int>] = []
+        var start = 0
+        var weight = 0
+        let extent = Int64(FileBackup.extentSize)
+        for (i, entry) in entries.enumerated() {
+            let w = max(1, Int((entry.size + extent - 1) / extent))
+            if weight > 0, weight + w > pieces {
+                runs.append(start..<i)
+                start = i
+                weight = 0
+            }
+            weight += w
+        }
+        if start < entries.count || runs.isEmpty { runs.append(start..<entries.count) }
+        return runs
+    }
+
+    /// Extents' worth of bytes per batch, and so per manifest chunk: `ManifestStore.chunkPieces`,
+    /// or `VAULT_CHUNK_PIECES`, with which the tests cut a small cluster into many chunks.
+    static var batchPieces: Int {
+        ProcessInfo.processInfo.environment["VAULT_CHUNK_PIECES"].flatMap(Int.init).map { max(1, $0) } ?? ManifestStore.chunkPieces
+    }
+
+    /// Copies `entries` with the workers, largest parts first, and joins the parts of each file.
+    private func copy(_ entries: ArraySlice<DataDirectoryScanner.Entry>, with fileBackup: FileBackup) async throws -> [FileBackup.Output] {
+        let queue = WorkQueue(entries.flatMap { fileBackup.parts(of: $0) }.sorted { $0.length > $1.length })
         let level = policy.compression.level
-        let outputs = try await withThrowingTaskGroup(of: [FileBackup.Output].self) { group in
+        return try await withThrowingTaskGroup(of: [FileBackup.Output].self) { group in
             for _ in 0..<max(1, shard.settings.parallel) {
                 group.addTask {
                     let compressor = try ZstdCompressor(level: max(level, 1))
@@ -308,40 +371,41 @@ public struct BackupOperation {
             for try await part in group { all.append(contentsOf: part) }
             return FileBackup.joinParts(all)
         }
-        // pg_control last, as pg_basebackup copies it: a backup from a standby ends where the
-        // copied pg_control's minRecoveryPoint says, so it must be newer than every other file
-        // read. Its CRC proves the read whole; a torn read is read again.
-        guard let control else { throw OperationError(.refused, "\(pgdata) has no \(ControlFile.path): it is not a PostgreSQL data directory") }
-        let controlBytes = try await ControlFile.read(dataDirectory: pgdata).bytes
-        let controlOutput = try await fileBackup.backup(control, bytes: controlBytes, compressor: try ZstdCompressor(level: max(level, 1)))
-        try await packs.finish()
+    }
 
-        var extentIndex: [BackupManifest.Extent: Int] = [:]
-        var extents: [BackupManifest.Extent] = []
-        var files: [BackupManifest.File] = []
-        var bytesRead: Int64 = 0, databaseBytes: Int64 = 0
+    /// Turns copied files into the body's chunks (validated, then written) and adds up what
+    /// the backup's figures need.
+    struct ChunkAssembly {
+        let tablespaces: [BackupManifest.Tablespace]
+        /// The parent's packs: an extent in one of them is referenced, not stored anew.
+        let parentPacks: Set<String>
+        let backup: ManifestStore.Writer
+        var files = 0
+        var bytesRead: Int64 = 0
+        var databaseBytes: Int64 = 0
+        var referenced: Int64 = 0
         var failures: [BackupManifest.ChecksumFailure] = []
-        for out in (outputs + [controlOutput]).sorted(by: { $0.path < $1.path }) {
-            if !out.badBlocks.isEmpty { failures.append(.init(path: out.path, blocks: out.badBlocks)) }
-            var pieces: [BackupManifest.Piece] = []
-            for p in out.pieces {
-                let index: Int
-                if let i = extentIndex[p.extent] { index = i } else {
-                    index = extents.count
-                    extentIndex[p.extent] = index
-                    extents.append(p.extent)
+
+        mutating func write(_ outputs: [FileBackup.Output], at index: Int) async throws {
+            var builder = ManifestStore.ChunkBuilder()
+            var reused = Set<BackupManifest.Extent>()
+            for out in outputs.sorted(by: { $0.path < $1.path }) {
+                if !out.badBlocks.isEmpty { failures.append(.init(path: out.path, blocks: out.badBlocks)) }
+                var pieces: [BackupManifest.Piece] = []
+                for p in out.pieces {
+                    if parentPacks.contains(p.extent.pack) { reused.insert(p.extent) }
+                    PieceMap.append(BackupManifest.Piece(fileOffset: p.fileOffset, length: p.length, extent: builder.index(of: p.extent), extentOffset: p.extentOffset), to: &pieces)
                 }
-                PieceMap.append(BackupManifest.Piece(fileOffset: p.fileOffset, length: p.length, extent: index, extentOffset: p.extentOffset), to: &pieces)
+                builder.append(BackupManifest.File(path: out.path, size: out.size, mode: out.mode, mtime: out.mtime, pieces: pieces))
+                files += 1
+                bytesRead += out.bytesRead
+                databaseBytes += out.size
             }
-            files.append(BackupManifest.File(path: out.path, size: out.size, mode: out.mode, mtime: out.mtime, pieces: pieces))
-            bytesRead += out.bytesRead
-            databaseBytes += out.size
+            referenced += reused.reduce(Int64(0)) { $0 + $1.storedLength }
+            let chunk = builder.take()
+            try BackupManifest.validate(files: chunk.files, extents: chunk.extents, tablespaces: tablespaces, backup: backup.id, shard: backup.shard)
+            try await backup.write(chunk, at: index)
         }
-        let newPacks = Set(packs.packsWritten)
-        let referenced = extents.filter { !newPacks.contains($0.pack) }.reduce(Int64(0)) { $0 + $1.storedLength }
-        return CopyResult(files: files, extents: extents, directories: scan.directories, tablespaces: scan.tablespaces,
-                          databaseBytes: databaseBytes, bytesRead: bytesRead, storedNew: packs.storedBytes, referenced: referenced,
-                          checksumFailures: failures)
     }
 
     /// The timeline from a backup_label's `START TIMELINE:` line.

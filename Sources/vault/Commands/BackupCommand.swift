@@ -34,7 +34,7 @@ struct BackupCommand: AsyncParsableCommand {
             if allShards {
                 try await FleetOutput.run("backup", policy: policy, json: json, text: { [Self.line($0)] }, check: Self.problem) { shard, progress in
                     let operation = BackupOperation(policy: policy, shard: shard, counter: progress.counter()) { log.info("shard \(shard.name): \($0)") }
-                    return BackupSummary(try await operation.run(requested).head)
+                    return BackupSummary(try await operation.run(requested))
                 }
                 return
             }
@@ -53,9 +53,9 @@ struct BackupCommand: AsyncParsableCommand {
                 }
             }
             if json {
-                try printJSON(BackupSummary(m.head))
+                try printJSON(BackupSummary(m))
             } else {
-                print(Self.line(BackupSummary(m.head)))
+                print(Self.line(BackupSummary(m)))
             }
         }
     }

@@ -81,8 +81,8 @@ final class VaultFixture {
 
     /// Runs vault as the postgres user, as archive_command would.
     @discardableResult
-    func vault(_ args: [String], policy: String? = nil, cwd: String? = nil) throws -> ProcessOutput {
-        try ProcessRunner.run([VaultBinary.path, "--policy", policy ?? policyFile] + args, asPostgres: true, cwd: cwd ?? dir.path)
+    func vault(_ args: [String], policy: String? = nil, cwd: String? = nil, environment: [String: String] = [:]) throws -> ProcessOutput {
+        try ProcessRunner.run([VaultBinary.path, "--policy", policy ?? policyFile] + args, asPostgres: true, cwd: cwd ?? dir.path, environment: environment)
     }
 
     /// The common start of a test: a running server of `version` archiving through vault
