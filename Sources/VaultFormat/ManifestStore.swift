@@ -4,7 +4,7 @@ import VaultSupport
 /// How manifests are laid out in the repository.
 ///
 /// Format 2: the body (files sorted by path, with the extents they read) is cut into chunks
-/// of about `chunkPieces` pieces, each its own sealed object `<shard>/chunks/<id>/NNNNNN` with
+/// of about `chunkPieces` pieces at file boundaries, each its own sealed object `<shard>/chunks/<id>/NNNNNN` with
 /// its own extent table; the head (`<shard>/backups/<id>.manifest`) is written after every
 /// chunk and names them with their SHA-256, and lists the packs the backup needs (that list
 /// grows with the backup: about 13,000 names per TB of 32 MiB packs). A listing decodes heads
@@ -37,7 +37,8 @@ public enum ManifestStore {
 
     /// Chunks live under their own prefix, so listing a shard's backups lists heads only.
     public static func chunkName(shard: String, id: String, index: Int) -> String {
-        "\(chunkPrefix(shard))/\(id)/\(String(format: "%06d", index))"
+        let n = String(index)
+        return "\(chunkPrefix(shard))/\(id)/\(String(repeating: "0", count: max(0, 6 - n.count)))\(n)"
     }
 
     public static func chunkPrefix(_ shard: String) -> String { "\(shard)/chunks" }
@@ -62,7 +63,7 @@ public enum ManifestStore {
             }
             builder.append(file)
         }
-        if builder.pieces > 0 || !builder.isEmpty || chunks.isEmpty { chunks.append(builder.take()) }
+        if !builder.isEmpty || chunks.isEmpty { chunks.append(builder.take()) }
         return chunks
     }
 
@@ -105,6 +106,9 @@ public enum ManifestStore {
         public let shard: String
         public let id: String
         private var refs: [Int: ChunkRef] = [:]
+        /// First and last path of each chunk written, to prove the body ascends before the
+        /// head is written.
+        private var ranges: [Int: (first: String, last: String)] = [:]
         private var reserved = 0
         private var packs = Set<String>()
 
@@ -121,6 +125,10 @@ public enum ManifestStore {
         }
 
         public func write(_ chunk: Chunk, at index: Int) async throws {
+            guard index < reserved, refs[index] == nil else {
+                throw FormatError(.refused, "backup \(id) of shard \(shard): manifest chunk \(index) was not reserved or is written twice")
+            }
+            if let first = chunk.files.first?.path, let last = chunk.files.last?.path { ranges[index] = (first, last) }
             let bytes = try JSONCoding.encode(chunk, pretty: false)
             try await repository.write(chunkName(shard: shard, id: id, index: index), bytes)
             refs[index] = ChunkRef(files: chunk.files.count, extents: chunk.extents.count, sha256: Hex.encode(try SHA256.hash(bytes)))
@@ -130,9 +138,21 @@ public enum ManifestStore {
         /// Writes `head` naming every chunk and pack written, after `beforeHead` (which may
         /// refuse); returns the head as written.
         public func finish(_ head: BackupHead, beforeHead: () async throws -> Void = {}) async throws -> BackupHead {
+            guard head.shard == shard, head.id == id else {
+                throw FormatError(.refused, "backup \(id) of shard \(shard): the head names backup \(head.id) of shard \(head.shard); the backup was not published")
+            }
             let chunks = (0..<reserved).compactMap { refs[$0] }
-            guard chunks.count == reserved, head.shard == shard, head.id == id else {
+            guard chunks.count == reserved else {
                 throw FormatError(.refused, "backup \(id) of shard \(shard): \(reserved - chunks.count) of its \(reserved) manifest chunks were not written; the backup was not published")
+            }
+            // Paths ascend from chunk to chunk: no file is listed twice, as readers require.
+            var previous: String?
+            for index in 0..<reserved {
+                guard let range = ranges[index] else { continue }
+                if let previous, range.first <= previous {
+                    throw FormatError(.refused, "backup \(id) of shard \(shard): manifest chunk \(index) starts at '\(range.first)', not after '\(previous)'; the backup was not published")
+                }
+                previous = range.last
             }
             var head = head
             head.format = currentFormat
@@ -179,7 +199,7 @@ extension Repository {
         case 1:
             guard head.chunks == nil, head.packNames == nil else { throw FormatError(.corrupt, "\(name) is format 1 but names chunks or packs") }
         case ManifestStore.currentFormat:
-            guard head.chunks != nil, head.packNames != nil else { throw FormatError(.corrupt, "\(name) names no chunks or packs") }
+            guard let chunks = head.chunks, !chunks.isEmpty, head.packNames != nil else { throw FormatError(.corrupt, "\(name) names no chunks or packs") }
         default:
             throw FormatError(.refused, "\(name) has manifest format \(head.format); this vault reads formats 1 and \(ManifestStore.currentFormat)")
         }

@@ -31,10 +31,10 @@ extension BackupManifest {
     }
 
     /// The checks of `validate` on files and the extents they read, for a body checked a
-    /// chunk at a time as a backup writes it.
+    /// chunk at a time as a backup writes it (so the error says it was not published).
     public static func validate(files: [File], extents: [Extent], tablespaces: [Tablespace], backup id: String, shard: String) throws {
         try validate(files: files, extents: extents, tablespaceOIDs: Set(tablespaces.map(\.oid))) {
-            FormatError(.corrupt, "backup \(id) of shard \(shard): manifest is invalid: \($0); nothing was written")
+            FormatError(.corrupt, "backup \(id) of shard \(shard): manifest is invalid: \($0); the backup was not published")
         }
     }
 

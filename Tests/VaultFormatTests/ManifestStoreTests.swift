@@ -83,6 +83,28 @@ struct ManifestStoreTests {
         #expect(parts == 5 && streamed == Self.resolved(original))
     }
 
+    @Test("the writer publishes no head while a reserved chunk is unwritten, or when chunks do not ascend")
+    func writerRefuses() async throws {
+        let (repository, root) = try await Self.repository()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let m = Self.manifest(id: "20261202T000000Z-F", files: 20)
+        let chunks = ManifestStore.chunks(of: m, maxPieces: 30)
+        #expect(chunks.count == 2)
+
+        let gap = ManifestStore.Writer(repository: repository, shard: "s", id: m.id)
+        let first = gap.reserve()
+        _ = gap.reserve()
+        try await gap.write(chunks[0], at: first)
+        await #expect(throws: FormatError.self) { _ = try await gap.finish(m.head) }
+
+        let swapped = ManifestStore.Writer(repository: repository, shard: "s", id: m.id)
+        let (a, b) = (swapped.reserve(), swapped.reserve())
+        try await swapped.write(chunks[1], at: a)
+        try await swapped.write(chunks[0], at: b)
+        await #expect(throws: FormatError.self) { _ = try await swapped.finish(m.head) }
+        #expect(try await repository.heads(shard: "s").isEmpty, "no head was written")
+    }
+
     @Test("a manifest in format 1 (one object) is still read, with its packs")
     func formatOne() async throws {
         let (repository, root) = try await Self.repository()

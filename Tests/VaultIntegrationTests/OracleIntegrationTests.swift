@@ -242,7 +242,7 @@ struct OracleIntegrationTests {
 /// Backups copy the cluster in batches of 8 extents' worth and write a manifest chunk per
 /// batch (real ones of this size fit in one): the incremental reads its parent across chunk
 /// boundaries, pg_control's chunk is written last, and restore reads many chunks.
-private let manyChunks = ["VAULT_CHUNK_PIECES": "8"]
+private let manyChunks = ["VAULT_TEST_CHUNK_PIECES": "8"]
 
 /// Runs each statement on its own (VACUUM and CREATE DATABASE refuse a multi-statement string)
 /// in database `db` of `server`.

@@ -273,30 +273,30 @@ public struct BackupOperation {
         }
     }
 
-    /// Copies the data directory in path-ordered batches of about one manifest chunk each: a
-    /// batch's files are split into parts that the workers take largest first, and once copied
-    /// they become the body's next chunk, written at once. So memory holds the scan, one
-    /// batch's results and one slice of the parent, however large the cluster. pg_control is
-    /// copied after every other file, so the chunk its path falls in is written last.
+    /// Copies the data directory in path-ordered batches of about one manifest chunk's worth of
+    /// bytes: a batch's files are split into parts that the workers take largest first, and
+    /// once copied they become the body's next chunks, written at once. So memory holds the
+    /// list of files, one batch's results, the chunk pg_control's path falls in (held until
+    /// pg_control, copied after every other file, joins it) and one slice of the parent.
     private func copyFiles(repository: Repository, pgdata: String, parent: ParentBody?, changedBlocks: ChangedBlocks?,
                            checksums: FileBackup.ChecksumCheck?, into writer: ManifestStore.Writer) async throws -> CopyResult {
-        let scan = try DataDirectoryScanner(root: pgdata).scan()
+        var scan = try DataDirectoryScanner(root: pgdata).scan()
         guard let control = scan.files.first(where: { $0.path == ControlFile.path }) else {
             throw OperationError(.refused, "\(pgdata) has no \(ControlFile.path): it is not a PostgreSQL data directory")
         }
         let packs = try PackWriter(repository: repository, shard: shard.name)
         counter?.setTotal(scan.files.reduce(Int64(0)) { $0 + $1.size })
         let entries = scan.files.filter { $0.path != ControlFile.path }.sorted { $0.path < $1.path }
+        scan.files = []
         let batches = Self.batches(entries)
         let controlBatch = batches.lastIndex { $0.isEmpty || entries[$0.lowerBound].path < ControlFile.path } ?? 0
         // A parent that started "after" now (the clock stepped backwards since) cannot vouch
         // for mtimes: every file is then compared page by page.
         let parentEpoch = parent.map { $0.head.startEpoch <= Int64(Date().timeIntervalSince1970) ? $0.head.startEpoch : 0 } ?? 0
         var chunks = ChunkAssembly(tablespaces: scan.tablespaces, parentPacks: parent?.packs ?? [], backup: writer)
-        var held: [FileBackup.Output] = []
+        var held: ChunkAssembly.Held?
         for (b, range) in batches.enumerated() {
-            let index = writer.reserve()
-            let slice = try await parent?.files(through: range.isEmpty ? "" : entries[range.upperBound - 1].path)
+            let slice = try await parent?.files(for: Set(entries[range].map(\.path)), through: range.isEmpty ? "" : entries[range.upperBound - 1].path)
             let fileBackup = FileBackup(
                 level: policy.compression.level, packs: packs,
                 parent: parent.map { p in
@@ -305,11 +305,7 @@ public struct BackupOperation {
                 },
                 progress: counter, checksums: checksums)
             let outputs = try await copy(entries[range], with: fileBackup)
-            if b == controlBatch {
-                held = outputs
-            } else {
-                try await chunks.write(outputs, at: index)
-            }
+            if let kept = try await chunks.write(outputs, holdingFor: b == controlBatch ? ControlFile.path : nil) { held = kept }
         }
         // pg_control last, as pg_basebackup copies it: a backup from a standby ends where the
         // copied pg_control's minRecoveryPoint says, so it must be newer than every other file
@@ -317,11 +313,12 @@ public struct BackupOperation {
         let controlBytes = try await ControlFile.read(dataDirectory: pgdata).bytes
         let controlOutput = try await FileBackup(level: policy.compression.level, packs: packs, parent: nil, progress: counter, checksums: checksums)
             .backup(control, bytes: controlBytes, compressor: try ZstdCompressor(level: max(policy.compression.level, 1)))
-        try await chunks.write(held + [controlOutput], at: controlBatch)
+        guard let held else { throw OperationError(.refused, "backup \(writer.id): no manifest chunk was kept for \(ControlFile.path)") }
+        try await chunks.write(held, adding: controlOutput)
         try await packs.finish()
         return CopyResult(files: chunks.files, directories: scan.directories, tablespaces: scan.tablespaces,
                           databaseBytes: chunks.databaseBytes, bytesRead: chunks.bytesRead, storedNew: packs.storedBytes,
-                          referenced: chunks.referenced, checksumFailures: chunks.failures)
+                          referenced: chunks.referenced, checksumFailures: chunks.failures.sorted { $0.path < $1.path })
     }
 
     /// Path-ordered runs of `entries` of about one manifest chunk each: up to `pieces`
@@ -346,9 +343,9 @@ public struct BackupOperation {
     }
 
     /// Extents' worth of bytes per batch, and so per manifest chunk: `ManifestStore.chunkPieces`,
-    /// or `VAULT_CHUNK_PIECES`, with which the tests cut a small cluster into many chunks.
+    /// or `VAULT_TEST_CHUNK_PIECES`, with which the tests cut a small cluster into many chunks.
     static var batchPieces: Int {
-        ProcessInfo.processInfo.environment["VAULT_CHUNK_PIECES"].flatMap(Int.init).map { max(1, $0) } ?? ManifestStore.chunkPieces
+        ProcessInfo.processInfo.environment["VAULT_TEST_CHUNK_PIECES"].flatMap(Int.init).map { max(1, $0) } ?? ManifestStore.chunkPieces
     }
 
     /// Copies `entries` with the workers, largest parts first, and joins the parts of each file.
@@ -373,8 +370,9 @@ public struct BackupOperation {
         }
     }
 
-    /// Turns copied files into the body's chunks (validated, then written) and adds up what
-    /// the backup's figures need.
+    /// Turns copied files into the body's chunks of about `batchPieces` pieces (cut at file
+    /// boundaries; an incremental's changed pages make many pieces per file), each validated
+    /// and written at the index reserved for it, and adds up what the backup's figures need.
     struct ChunkAssembly {
         let tablespaces: [BackupManifest.Tablespace]
         /// The parent's packs: an extent in one of them is referenced, not stored anew.
@@ -386,7 +384,43 @@ public struct BackupOperation {
         var referenced: Int64 = 0
         var failures: [BackupManifest.ChecksumFailure] = []
 
-        mutating func write(_ outputs: [FileBackup.Output], at index: Int) async throws {
+        /// A chunk kept back for a file copied later, with the index reserved for it.
+        struct Held {
+            var index: Int
+            var outputs: [FileBackup.Output]
+        }
+
+        /// Writes one batch's files as chunks in path order. With `path`, the chunk that path
+        /// falls in is reserved and returned instead of written.
+        mutating func write(_ outputs: [FileBackup.Output], holdingFor path: String?) async throws -> Held? {
+            var groups: [[FileBackup.Output]] = [[]]
+            var pieces = 0
+            for out in outputs.sorted(by: { $0.path < $1.path }) {
+                if pieces >= BackupOperation.batchPieces, !(groups[groups.count - 1].isEmpty) {
+                    groups.append([])
+                    pieces = 0
+                }
+                groups[groups.count - 1].append(out)
+                pieces += out.pieces.count
+            }
+            let holding = path.map { p in groups.lastIndex { $0.first.map { $0.path < p } ?? true } ?? 0 }
+            var held: Held?
+            for (g, group) in groups.enumerated() {
+                if g == holding {
+                    held = Held(index: backup.reserve(), outputs: group)
+                } else if !group.isEmpty {
+                    try await write(group, at: backup.reserve())
+                }
+            }
+            return held
+        }
+
+        /// Writes a held chunk with `output` in its place.
+        mutating func write(_ held: Held, adding output: FileBackup.Output) async throws {
+            try await write(held.outputs + [output], at: held.index)
+        }
+
+        private mutating func write(_ outputs: [FileBackup.Output], at index: Int) async throws {
             var builder = ManifestStore.ChunkBuilder()
             var reused = Set<BackupManifest.Extent>()
             for out in outputs.sorted(by: { $0.path < $1.path }) {

@@ -21,7 +21,6 @@ final class PackWriter: Sendable {
         var packName: String
         var buffer: [UInt8] = []
         var storedBytes: Int64 = 0
-        var packsWritten: [String] = []
         var inFlight: Task<Void, any Error>?
     }
 
@@ -35,7 +34,6 @@ final class PackWriter: Sendable {
     }
 
     var storedBytes: Int64 { state.withLock { $0.storedBytes } }
-    var packsWritten: [String] { state.withLock { $0.packsWritten } }
 
     static func newPackName(shard: String) throws -> String {
         let id = Hex.encode(try SecureRandom.bytes(16))
@@ -84,7 +82,6 @@ final class PackWriter: Sendable {
         s.buffer.reserveCapacity(targetSize + (1 << 20))
         s.packName = try Self.newPackName(shard: shard)
         s.storedBytes += Int64(bytes.count)
-        s.packsWritten.append(name)
         let previous = s.inFlight
         let storage = repository.storage
         // An unstructured task does not inherit the executor preference: name it, so the

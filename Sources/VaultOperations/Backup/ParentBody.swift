@@ -1,9 +1,9 @@
 import VaultFormat
 
 /// An incremental's parent backup, read in path order a slice at a time: as the backup copies
-/// the data directory in path-ordered batches, each batch gets the parent's files up to its
-/// last path, with the extents they read. One manifest chunk is held at a time, so the
-/// parent's size does not set the backup's memory.
+/// the data directory in path-ordered batches, each batch gets the parent's copies of its own
+/// files, with the extents they read. One manifest chunk is held at a time, so the parent's
+/// size does not set the backup's memory. Its body was validated whole before (`readParent`).
 final class ParentBody {
     let head: BackupHead
     /// The packs the parent reads from: an extent in one of them is reused, not new.
@@ -26,30 +26,31 @@ final class ParentBody {
             guard let whole = try await repository.manifest(shard: head.shard, id: head.id) else {
                 throw OperationError(.notFound, "the parent backup \(head.id) of shard \(head.shard) vanished")
             }
-            try whole.validate()
             current = BackupManifest(head: head, files: whole.files.sorted { $0.path < $1.path }, extents: whole.extents)
         }
     }
 
-    /// The parent's files with paths up to `last` not returned before, by path, with pieces
-    /// indexing the extents returned alongside.
-    func files(through last: String) async throws -> (files: [String: BackupManifest.File], extents: [BackupManifest.Extent]) {
+    /// The parent's files among `paths` (a batch, in path order, after every earlier batch),
+    /// by path, with pieces indexing the extents returned alongside. Parent files the batch
+    /// does not have (dropped since) are passed over.
+    func files(for paths: Set<String>, through last: String) async throws -> (files: [String: BackupManifest.File], extents: [BackupManifest.Extent]) {
         var builder = ManifestStore.ChunkBuilder()
         while true {
             guard let chunk = current, position < chunk.files.count else {
                 guard nextChunk < chunkCount else { break }
-                let next = try await repository.chunk(nextChunk, of: head, listedPacks: packs)
-                try next.validate()
-                current = next
+                // Validated before the backup began (`readParent`); the head's SHA-256 proves
+                // these are the same bytes.
+                current = try await repository.chunk(nextChunk, of: head, listedPacks: packs)
                 nextChunk += 1
                 position = 0
                 continue
             }
             var file = chunk.files[position]
             guard file.path <= last else { break }
+            position += 1
+            guard paths.contains(file.path) else { continue }
             for i in file.pieces.indices { file.pieces[i].extent = builder.index(of: chunk.extents[file.pieces[i].extent]) }
             builder.append(file)
-            position += 1
         }
         let slice = builder.take()
         return (Dictionary(slice.files.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a }), slice.extents)

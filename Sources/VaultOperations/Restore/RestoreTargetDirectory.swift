@@ -19,9 +19,11 @@ struct RestoreTargetDirectory {
     /// Tablespace OID → directory to restore it into (the original location unless relocated).
     let tablespaceLocations: [String: String]
 
-    /// The caller has validated every chunk of the body against `head` before this is used.
+    /// Validates the head (tablespaces, directories, tablespace_map); the caller validates
+    /// every chunk of the body before this lays anything out.
     init(root: String, head: BackupHead, relocations: [String: String]) throws {
         self.directory = ContainedDirectory(root)
+        try BackupManifest(head: head, files: [], extents: []).validate()
         self.head = head
         let known = Set(head.tablespaces.map(\.oid))
         for (oid, dir) in relocations {
