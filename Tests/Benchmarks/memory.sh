@@ -66,12 +66,12 @@ rm -rf "$bench/restored"
 measure "restore" restore --target-dir "$bench/restored"
 rm -rf "$bench/restored"
 measure "verify" verify
-echo "manifest objects: $(find "$bench/vault-repo/main/backups" -type f | wc -l), $(du -sh "$bench/vault-repo/main/backups" | cut -f1)"
+echo "manifest objects (heads and chunks): $(find "$bench/vault-repo/main/backups" "$bench/vault-repo/main/chunks" -type f | wc -l), $(du -shc "$bench/vault-repo/main/backups" "$bench/vault-repo/main/chunks" | tail -1 | cut -f1)"
 
 echo "== synthetic shard, $backups backups of $terabytes TB"
 policy=$bench/synthetic.yaml
 runuser -u postgres -- "$bench/bin/vault-synthetic" --policy "$policy" --shard synthetic --terabytes "$terabytes" --backups "$backups"
-echo "manifest objects: $(find "$bench/vault-repo/synthetic/backups" -type f | wc -l), $(du -sh "$bench/vault-repo/synthetic/backups" | cut -f1)"
+echo "manifest objects (heads and chunks): $(find "$bench/vault-repo/synthetic/backups" "$bench/vault-repo/synthetic/chunks" -type f | wc -l), $(du -shc "$bench/vault-repo/synthetic/backups" "$bench/vault-repo/synthetic/chunks" | tail -1 | cut -f1)"
 measure "list" list
 measure "expire --dry-run" expire --dry-run
 measure "status" status
