@@ -41,7 +41,7 @@ public struct BackupOperation {
     /// newest full backup started, or when the newest backup is on a history the server's
     /// `timeline` does not share (`IncrementalParentRule`); otherwise an incremental on the
     /// newest backup. `incremental` refuses where `auto` would take a full backup for the
-    /// timeline. Only the newest manifest is read.
+    /// timeline. Only the newest backup's head is read, then, for an incremental, its body.
     private func parentBackup(_ requested: Requested, ids: [String], repository: Repository, record: ShardRecord,
                               timeline: UInt32, replayed: LSN?, now: Date) async throws -> ParentBody? {
         switch requested {
@@ -218,7 +218,7 @@ public struct BackupOperation {
             if !walComplete, let state = ArchivingSettings.archiverState(archiving) { progress(state) }
         }
 
-        let head = BackupManifest(
+        let described = BackupManifest(
             id: id, kind: kind, parent: parent?.head.id, shard: shard.name, systemIdentifier: record.systemIdentifier,
             versionNumber: identity.versionNumber, node: node.name, startTime: startTime, stopTime: Timestamp.precise(Date().addingTimeInterval(0.001)),
             startEpoch: Int64(started.timeIntervalSince1970), startLSN: startLSN, stopLSN: stopLSN, timeline: timeline,
@@ -228,12 +228,12 @@ public struct BackupOperation {
             stats: BackupManifest.Stats(databaseBytes: copied.databaseBytes, bytesRead: copied.bytesRead, bytesStoredNew: copied.storedNew,
                                         bytesReferenced: copied.referenced, files: copied.files, seconds: Date().timeIntervalSince(started)),
             checksumFailures: copied.checksumFailures.isEmpty ? nil : copied.checksumFailures)
-        // The files were validated chunk by chunk as they were written; now the rest.
-        try head.validate()
+        // The files were validated chunk by chunk as they were written; now the head's part.
+        try described.validate()
         // Last: the manifest's head makes the backup visible, after every pack and chunk is
         // durable, and only while the shard's lock is still ours (no expire can have
         // collected these packs).
-        return try await writer.finish(head.head, beforeHead: { try await lock.confirm() })
+        return try await writer.finish(described.head, beforeHead: { try await lock.confirm() })
     }
 
     struct CopyResult {
