@@ -3,12 +3,13 @@ import VaultSupport
 
 /// How manifests are laid out in the repository.
 ///
-/// Format 2: the body (files sorted by path, with the extents they read) is cut into chunks
-/// of about `chunkPieces` pieces at file boundaries, each its own sealed object `<shard>/chunks/<id>/NNNNNN` with
-/// its own extent table; the head (`<shard>/backups/<id>.manifest`) is written after every
-/// chunk and names them with their SHA-256, and lists the packs the backup needs (that list
-/// grows with the backup: about 13,000 names per TB of 32 MiB packs). A listing decodes heads
-/// only. Format 1 (head and body in one `<id>.manifest`) is still read; nothing writes it.
+/// Format 2: the body (files sorted by path, with the extents they read) is cut at file
+/// boundaries into chunks of about `chunkPieces` pieces, each its own sealed object
+/// `<shard>/chunks/<id>/NNNNNN` with its own extent table; the head
+/// (`<shard>/backups/<id>.manifest`) is written after every chunk, names them with their
+/// SHA-256, and lists the packs the backup needs (that list grows with the backup: about
+/// 13,000 names per TB of 32 MiB packs). A listing decodes heads only. Format 1 (head and body
+/// in one `<id>.manifest`) is still read; nothing writes it.
 public enum ManifestStore {
     public static let currentFormat = 2
     /// Pieces per chunk: about 2 MB of JSON, decoded in a few MB.
