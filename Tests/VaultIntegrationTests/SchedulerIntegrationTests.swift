@@ -151,20 +151,25 @@ struct SchedulerIntegrationTests {
         let store = try await SeaweedFS.shared()
         let storage = try store.storage(bucket: try await store.makeBucket("sched-lease"))
         let name = "main/locks/scheduler.lock"
-        let holder = Task { try await storage.withLock(name, owner: "test") { _ in try await Task.sleep(for: .seconds(60)) } }
-        #expect(try await pollAsync(timeout: 30) { try await storage.exists(name) })
+        // The holder says when it holds the lease; no deadline here, since the tests share two
+        // cooperative threads with tests that block on processes and can starve it for a while.
+        let (held, signal) = AsyncStream<Void>.makeStream()
+        let holder = Task {
+            defer { signal.finish() }
+            try await storage.withLock(name, owner: "test") { _ in
+                signal.yield()
+                try await Task.sleep(for: .seconds(600))
+            }
+        }
+        var heldIterator = held.makeAsyncIterator()
+        guard await heldIterator.next() != nil else {
+            let outcome = await holder.result
+            Issue.record("the holder never held the lease: \(outcome)")
+            return
+        }
+        #expect(try await storage.exists(name))
         holder.cancel()
         _ = await holder.result
         #expect(try await storage.get(name) == nil, "the lease was deleted, not left for lease_seconds")
-    }
-}
-
-/// `poll` for an asynchronous condition.
-private func pollAsync(timeout: TimeInterval, _ condition: () async throws -> Bool) async throws -> Bool {
-    let deadline = Date().addingTimeInterval(timeout)
-    while true {
-        if try await condition() { return true }
-        if Date() >= deadline { return false }
-        try await Task.sleep(nanoseconds: 100_000_000)
     }
 }

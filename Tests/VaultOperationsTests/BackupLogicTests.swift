@@ -64,14 +64,18 @@ struct BackupLogicTests {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let files = ["PG_VERSION", "postmaster.pid", "backup_label", "base/5/16384", "base/5/16385", "base/5/16385_init", "base/5/16385_fsm",
                      "base/5/t3_16390", "base/5/pg_internal.init", "base/pgsql_tmp/pgsql_tmp1.0", "pg_wal/000000010000000000000001",
-                     "pg_wal/archive_status/000000010000000000000001.done", "pg_replslot/s/state", "pg_stat/pgstat.stat", "global/1262"]
+                     "pg_wal/archive_status/000000010000000000000001.done", "pg_replslot/s/state", "pg_stat/pgstat.stat", "global/1262",
+                     "base.old", "base-1/2"]
         for f in files {
             let path = root + "/" + f
             try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             FileManager.default.createFile(atPath: path, contents: Data("x".utf8))
         }
         let result = try DataDirectoryScanner(root: root).scan()
-        #expect(Set(result.files.map(\.path)) == ["PG_VERSION", "base/5/16384", "base/5/16385_init", "pg_stat/pgstat.stat", "global/1262"])
+        #expect(Set(result.files.map(\.path)) == ["PG_VERSION", "base/5/16384", "base/5/16385_init", "pg_stat/pgstat.stat", "global/1262", "base.old", "base-1/2"])
+        // The walk gives whole paths in order although `base` sorts before `base-1` and
+        // `base.old` as a name, and after them as a path prefix (`base/`).
+        #expect(result.files.map(\.path) == result.files.map(\.path).sorted())
         let dirs = Set(result.directories.map(\.path))
         #expect(dirs.contains("pg_wal") && dirs.contains("pg_wal/archive_status") && dirs.contains("pg_replslot"))
         #expect(!dirs.contains("pg_replslot/s"))
@@ -201,17 +205,40 @@ struct RecoveryTargetTests {
 
 @Suite("large files are copied in parts")
 struct FilePartsTests {
-    @Test("the data directory is copied in batches of about one manifest chunk, in path order, none empty but the only one")
-    func batches() {
+    @Test("the data directory is copied in batches of about one manifest chunk, in path order, none empty but the only one; pg_control is kept aside and its batch named")
+    func batches() throws {
         let mib = Int64(1 << 20)
-        func entries(_ sizes: [Int64]) -> [DataDirectoryScanner.Entry] {
-            sizes.enumerated().map { DataDirectoryScanner.Entry(path: "base/5/\(1000 + $0.offset)", absolutePath: "", size: $0.element, mode: 0o600, mtime: 0) }
+        func entry(_ path: String, _ size: Int64) -> DataDirectoryScanner.Entry {
+            DataDirectoryScanner.Entry(path: path, absolutePath: "", size: size, mode: 0o600, mtime: 0)
+        }
+        func cut(_ entries: [DataDirectoryScanner.Entry], pieces: Int) throws -> (batches: [[String]], holding: [Int], control: String?) {
+            var source = entries.makeIterator()
+            var batches = FileBatches(pieces: pieces) { source.next() }
+            var result: [[String]] = [], holding: [Int] = []
+            while let batch = try batches.next() {
+                if batch.holdsControlFile { holding.append(result.count) }
+                result.append(batch.entries.map(\.path))
+            }
+            return (result, holding, batches.controlFile?.path)
+        }
+        func base(_ sizes: [Int64]) -> [DataDirectoryScanner.Entry] {
+            sizes.enumerated().map { entry("base/5/\(1000 + $0.offset)", $0.element) }
         }
         // Weights in extents: 0 → 1, 1 → 1, 3 MiB + 1 → 4, 2 MiB → 2, 5 MiB → 5.
-        #expect(BackupOperation.batches(entries([0, 1, 3 * mib + 1, 2 * mib, 5 * mib]), pieces: 6) == [0..<3, 3..<4, 4..<5])
+        let five = try cut(base([0, 1, 3 * mib + 1, 2 * mib, 5 * mib]), pieces: 6)
+        #expect(five.batches.map(\.count) == [3, 1, 1])
+        #expect(five.holding == [2] && five.control == nil, "every path sorts before global/pg_control")
         // A file heavier than a batch is a batch of its own.
-        #expect(BackupOperation.batches(entries([mib, 40 * mib, mib]), pieces: 8) == [0..<1, 1..<2, 2..<3])
-        #expect(BackupOperation.batches([], pieces: 8) == [0..<0])
+        #expect(try cut(base([mib, 40 * mib, mib]), pieces: 8).batches.map(\.count) == [1, 1, 1])
+        let none = try cut([], pieces: 8)
+        #expect(none.batches == [[]] && none.holding == [0])
+        // pg_control leaves the stream; the batch its path sorts into is the one held.
+        let tree = [entry("base/1/1", mib), entry("global/1262", mib), entry("global/pg_control", 8192),
+                    entry("global/pg_filenode.map", 512), entry("pg_xact/0000", mib), entry("pg_xact/0001", mib)]
+        let cuts = try cut(tree, pieces: 2)
+        #expect(cuts.batches == [["base/1/1", "global/1262"], ["global/pg_filenode.map", "pg_xact/0000"], ["pg_xact/0001"]])
+        #expect(cuts.holding == [0] && cuts.control == "global/pg_control")
+        #expect(try cut(Array(tree.prefix(3)), pieces: 1).holding == [1], "the last batch, when nothing follows pg_control")
     }
 
     /// Backs up `path` part by part in the given order into a fresh local repository and

@@ -275,28 +275,27 @@ public struct BackupOperation {
 
     /// Copies the data directory in path-ordered batches of about one manifest chunk's worth of
     /// bytes: a batch's files are split into parts that the workers take largest first, and
-    /// once copied they become the body's next chunks, written at once. So memory holds the
-    /// list of files, one batch's results, the chunk pg_control's path falls in (held until
-    /// pg_control, copied after every other file, joins it) and one slice of the parent.
+    /// once copied they become the body's next chunks, written at once. The directory is walked
+    /// as the batches are cut, so memory holds one directory's listing, one batch and its
+    /// results, the chunk pg_control's path falls in (held until pg_control, copied after every
+    /// other file, joins it) and one slice of the parent, never the list of every file.
     private func copyFiles(repository: Repository, pgdata: String, parent: ParentBody?, changedBlocks: ChangedBlocks?,
                            checksums: FileBackup.ChecksumCheck?, into writer: ManifestStore.Writer) async throws -> CopyResult {
-        var scan = try DataDirectoryScanner(root: pgdata).scan()
-        guard let control = scan.files.first(where: { $0.path == ControlFile.path }) else {
+        guard FileManager.default.fileExists(atPath: pgdata + "/" + ControlFile.path) else {
             throw OperationError(.refused, "\(pgdata) has no \(ControlFile.path): it is not a PostgreSQL data directory")
         }
+        let scanner = DataDirectoryScanner(root: pgdata)
+        if let counter { counter.setTotal(try scanner.totalBytes()) }
         let packs = try PackWriter(repository: repository, shard: shard.name)
-        counter?.setTotal(scan.files.reduce(Int64(0)) { $0 + $1.size })
-        let entries = scan.files.filter { $0.path != ControlFile.path }.sorted { $0.path < $1.path }
-        scan.files = []
-        let batches = Self.batches(entries)
-        let controlBatch = batches.lastIndex { $0.isEmpty || entries[$0.lowerBound].path < ControlFile.path } ?? 0
+        var walk = scanner.walk()
+        var batches = FileBatches(pieces: Self.batchPieces) { try walk.next() }
         // A parent that started "after" now (the clock stepped backwards since) cannot vouch
         // for mtimes: every file is then compared page by page.
         let parentEpoch = parent.map { $0.head.startEpoch <= Int64(Date().timeIntervalSince1970) ? $0.head.startEpoch : 0 } ?? 0
-        var chunks = ChunkAssembly(tablespaces: scan.tablespaces, parentPacks: parent?.packs ?? [], backup: writer)
+        var chunks = ChunkAssembly(parentPacks: parent?.packs ?? [], backup: writer)
         var held: ChunkAssembly.Held?
-        for (b, range) in batches.enumerated() {
-            let slice = try await parent?.files(for: Set(entries[range].map(\.path)), through: range.isEmpty ? "" : entries[range.upperBound - 1].path)
+        while let batch = try batches.next() {
+            let slice = try await parent?.files(for: Set(batch.entries.map(\.path)), through: batch.entries.last?.path ?? "")
             let fileBackup = FileBackup(
                 level: policy.compression.level, packs: packs,
                 parent: parent.map { p in
@@ -304,42 +303,27 @@ public struct BackupOperation {
                                       changedBlocks: changedBlocks)
                 },
                 progress: counter, checksums: checksums)
-            let outputs = try await copy(entries[range], with: fileBackup)
-            if let kept = try await chunks.write(outputs, holdingFor: b == controlBatch ? ControlFile.path : nil) { held = kept }
+            let outputs = try await copy(batch.entries, with: fileBackup)
+            // A tablespace's link is walked before any file beneath it, so the list is complete
+            // for every path in this batch.
+            chunks.tablespaces = walk.tablespaces
+            if let kept = try await chunks.write(outputs, holdingFor: batch.holdsControlFile ? ControlFile.path : nil) { held = kept }
         }
         // pg_control last, as pg_basebackup copies it: a backup from a standby ends where the
         // copied pg_control's minRecoveryPoint says, so it must be newer than every other file
         // read. Its CRC proves the read whole; a torn read is read again.
+        guard let control = batches.controlFile, let held else {
+            throw OperationError(.refused, "backup \(writer.id): \(pgdata)/\(ControlFile.path) vanished while the directory was walked")
+        }
         let controlBytes = try await ControlFile.read(dataDirectory: pgdata).bytes
         let controlOutput = try await FileBackup(level: policy.compression.level, packs: packs, parent: nil, progress: counter, checksums: checksums)
             .backup(control, bytes: controlBytes, compressor: try ZstdCompressor(level: max(policy.compression.level, 1)))
-        guard let held else { throw OperationError(.refused, "backup \(writer.id): no manifest chunk was kept for \(ControlFile.path)") }
+        chunks.tablespaces = walk.tablespaces
         try await chunks.write(held, adding: controlOutput)
         try await packs.finish()
-        return CopyResult(files: chunks.files, directories: scan.directories, tablespaces: scan.tablespaces,
+        return CopyResult(files: chunks.files, directories: walk.directories, tablespaces: walk.tablespaces,
                           databaseBytes: chunks.databaseBytes, bytesRead: chunks.bytesRead, storedNew: packs.storedBytes,
                           referenced: chunks.referenced, checksumFailures: chunks.failures.sorted { $0.path < $1.path })
-    }
-
-    /// Path-ordered runs of `entries` of about one manifest chunk each: up to `pieces`
-    /// extents' worth of bytes (in a full backup a file has a piece per extent). Always at
-    /// least one run, maybe empty.
-    static func batches(_ entries: [DataDirectoryScanner.Entry], pieces: Int = batchPieces) -> [Range<Int>] {
-        var runs: [Range<Int>] = []
-        var start = 0
-        var weight = 0
-        let extent = Int64(FileBackup.extentSize)
-        for (i, entry) in entries.enumerated() {
-            let w = max(1, Int((entry.size + extent - 1) / extent))
-            if weight > 0, weight + w > pieces {
-                runs.append(start..<i)
-                start = i
-                weight = 0
-            }
-            weight += w
-        }
-        if start < entries.count || runs.isEmpty { runs.append(start..<entries.count) }
-        return runs
     }
 
     /// Extents' worth of bytes per batch, and so per manifest chunk: `ManifestStore.chunkPieces`,
@@ -349,7 +333,7 @@ public struct BackupOperation {
     }
 
     /// Copies `entries` with the workers, largest parts first, and joins the parts of each file.
-    private func copy(_ entries: ArraySlice<DataDirectoryScanner.Entry>, with fileBackup: FileBackup) async throws -> [FileBackup.Output] {
+    private func copy(_ entries: [DataDirectoryScanner.Entry], with fileBackup: FileBackup) async throws -> [FileBackup.Output] {
         let queue = WorkQueue(entries.flatMap { fileBackup.parts(of: $0) }.sorted { $0.length > $1.length })
         let level = policy.compression.level
         return try await withThrowingTaskGroup(of: [FileBackup.Output].self) { group in
@@ -374,7 +358,8 @@ public struct BackupOperation {
     /// boundaries; an incremental's changed pages make many pieces per file), each validated
     /// and written at the index reserved for it, and adds up what the backup's figures need.
     struct ChunkAssembly {
-        let tablespaces: [BackupManifest.Tablespace]
+        /// The tablespaces met so far, against which a chunk's paths are validated.
+        var tablespaces: [BackupManifest.Tablespace] = []
         /// The parent's packs: an extent in one of them is referenced, not stored anew.
         let parentPacks: Set<String>
         let backup: ManifestStore.Writer

@@ -33,51 +33,142 @@ public struct DataDirectoryScanner {
 
     public init(root: String) { self.root = root }
 
+    /// Every file at once, with the directories and tablespaces (for tests and small trees:
+    /// a backup walks the directory with `walk()` and never holds the whole list).
     public func scan() throws -> Result {
-        var result = Result(files: [], directories: [], tablespaces: [])
-        try walk(absolute: root, relative: "", into: &result)
-        return result
+        var walk = self.walk()
+        var files: [Entry] = []
+        while let entry = try walk.next() { files.append(entry) }
+        return Result(files: files, directories: walk.directories, tablespaces: walk.tablespaces)
     }
 
-    private func walk(absolute: String, relative: String, into result: inout Result) throws {
-        let names = try FileIO.list(absolute).sorted()
-        let nameSet = Set(names)
-        for name in names {
-            let abs = absolute + "/" + name
-            let rel = relative.isEmpty ? name : relative + "/" + name
-            if Self.excludedFiles.contains(name) || name.hasPrefix("pgsql_tmp") { continue }
-            var st = stat()
-            guard lstat(abs, &st) == 0 else { continue } // vanished while scanning: fine
-            let type = st.st_mode & S_IFMT
-            if type == S_IFLNK && relative == "pg_tblspc" {
-                let target = try FileIO.readLink(abs)
-                result.tablespaces.append(BackupManifest.Tablespace(oid: name, location: target))
-                var tst = stat()
-                guard stat(abs, &tst) == 0 else { continue }
-                result.directories.append(BackupManifest.Directory(path: rel, mode: UInt32(tst.st_mode & 0o7777)))
-                try walk(absolute: target, relative: rel, into: &result)
-            } else if type == S_IFLNK && relative.isEmpty && name == "pg_wal" {
-                // A pg_wal linked elsewhere (initdb -X): its contents are never backed up, so
-                // the backup holds an empty pg_wal directory and the restored copy starts
-                // with its WAL inside the data directory.
-                var tst = stat()
-                guard stat(abs, &tst) == 0, (tst.st_mode & S_IFMT) == S_IFDIR else {
-                    throw OperationError(.refused, "\(abs) is a link to \((try? FileIO.readLink(abs)) ?? "?"), which is not a directory")
+    /// The sum of the sizes of the files a backup copies, by a walk of its own.
+    public func totalBytes() throws -> Int64 {
+        var walk = self.walk()
+        var total: Int64 = 0
+        while let entry = try walk.next() { total += entry.size }
+        return total
+    }
+
+    /// A walk of the directory that returns its files one at a time in ascending order of
+    /// their whole paths (String order, the order of a manifest's files).
+    public func walk() -> Walk { Walk(root: root) }
+
+    /// Visits the tree depth first, holding only the listings of the directories it is inside
+    /// (at most one large one: a database directory). Siblings are sorted by name with `/`
+    /// after a directory's name, so the files come out in the order of their whole paths
+    /// (`base.old` before `base/1`). Directories and tablespaces are collected as they are
+    /// passed: a tablespace's link comes before any file beneath it.
+    public struct Walk {
+        /// One child of a listed directory, with what `lstat` said of it.
+        private struct Item {
+            enum Kind {
+                case file(size: Int64, mode: UInt32, mtime: Int64)
+                case directory(mode: UInt32)
+                case tablespaceLink
+                case walLink
+            }
+            var name: String
+            var kind: Kind
+
+            /// The name as its descendants' paths begin, which is how it sorts among siblings.
+            var sortKey: String {
+                switch kind {
+                case .file: name
+                case .directory, .tablespaceLink, .walLink: name + "/"
                 }
-                result.directories.append(BackupManifest.Directory(path: rel, mode: UInt32(tst.st_mode & 0o7777)))
-                result.directories.append(BackupManifest.Directory(path: "pg_wal/archive_status", mode: UInt32(tst.st_mode & 0o7777)))
-            } else if type == S_IFDIR {
-                result.directories.append(BackupManifest.Directory(path: rel, mode: UInt32(st.st_mode & 0o7777)))
-                if relative.isEmpty && Self.excludedContents.contains(name) {
-                    if name == "pg_wal" { result.directories.append(BackupManifest.Directory(path: "pg_wal/archive_status", mode: UInt32(st.st_mode & 0o7777))) }
+            }
+        }
+
+        private struct Frame {
+            var absolute: String
+            var relative: String
+            var items: [Item]
+            var next = 0
+        }
+
+        private var stack: [Frame] = []
+        private var started = false
+        let root: String
+        public private(set) var directories: [BackupManifest.Directory] = []
+        public private(set) var tablespaces: [BackupManifest.Tablespace] = []
+
+        init(root: String) { self.root = root }
+
+        /// The next file in path order, or nil once the walk is over.
+        public mutating func next() throws -> Entry? {
+            if !started {
+                started = true
+                stack.append(try Self.frame(absolute: root, relative: ""))
+            }
+            while let top = stack.indices.last {
+                guard stack[top].next < stack[top].items.count else {
+                    stack.removeLast()
                     continue
                 }
-                try walk(absolute: abs, relative: rel, into: &result)
-            } else if type == S_IFREG {
-                if Self.isSkippedRelation(name, siblings: nameSet) { continue }
-                result.files.append(Entry(path: rel, absolutePath: abs, size: Int64(st.st_size), mode: UInt32(st.st_mode & 0o7777),
-                                          mtime: Int64(st.st_mtim.tv_sec)))
+                let item = stack[top].items[stack[top].next]
+                stack[top].next += 1
+                let absolute = stack[top].absolute, relative = stack[top].relative
+                let abs = absolute + "/" + item.name
+                let rel = relative.isEmpty ? item.name : relative + "/" + item.name
+                switch item.kind {
+                case .file(let size, let mode, let mtime):
+                    return Entry(path: rel, absolutePath: abs, size: size, mode: mode, mtime: mtime)
+                case .tablespaceLink:
+                    let target = try FileIO.readLink(abs)
+                    tablespaces.append(BackupManifest.Tablespace(oid: item.name, location: target))
+                    var tst = stat()
+                    guard stat(abs, &tst) == 0 else { continue }
+                    directories.append(BackupManifest.Directory(path: rel, mode: UInt32(tst.st_mode & 0o7777)))
+                    stack.append(try Self.frame(absolute: target, relative: rel))
+                case .walLink:
+                    // A pg_wal linked elsewhere (initdb -X): its contents are never backed up,
+                    // so the backup holds an empty pg_wal directory and the restored copy
+                    // starts with its WAL inside the data directory.
+                    var tst = stat()
+                    guard stat(abs, &tst) == 0, (tst.st_mode & S_IFMT) == S_IFDIR else {
+                        throw OperationError(.refused, "\(abs) is a link to \((try? FileIO.readLink(abs)) ?? "?"), which is not a directory")
+                    }
+                    directories.append(BackupManifest.Directory(path: rel, mode: UInt32(tst.st_mode & 0o7777)))
+                    directories.append(BackupManifest.Directory(path: "pg_wal/archive_status", mode: UInt32(tst.st_mode & 0o7777)))
+                case .directory(let mode):
+                    directories.append(BackupManifest.Directory(path: rel, mode: mode))
+                    if relative.isEmpty && DataDirectoryScanner.excludedContents.contains(item.name) {
+                        if item.name == "pg_wal" { directories.append(BackupManifest.Directory(path: "pg_wal/archive_status", mode: mode)) }
+                        continue
+                    }
+                    stack.append(try Self.frame(absolute: abs, relative: rel))
+                }
             }
+            return nil
+        }
+
+        /// Lists one directory, drops what is never backed up, and sorts the rest.
+        private static func frame(absolute: String, relative: String) throws -> Frame {
+            let names = try FileIO.list(absolute)
+            let nameSet = Set(names)
+            var items: [Item] = []
+            items.reserveCapacity(names.count)
+            for name in names {
+                if DataDirectoryScanner.excludedFiles.contains(name) || name.hasPrefix("pgsql_tmp") { continue }
+                var st = stat()
+                guard lstat(absolute + "/" + name, &st) == 0 else { continue } // vanished while scanning: fine
+                switch st.st_mode & S_IFMT {
+                case S_IFLNK where relative == "pg_tblspc":
+                    items.append(Item(name: name, kind: .tablespaceLink))
+                case S_IFLNK where relative.isEmpty && name == "pg_wal":
+                    items.append(Item(name: name, kind: .walLink))
+                case S_IFDIR:
+                    items.append(Item(name: name, kind: .directory(mode: UInt32(st.st_mode & 0o7777))))
+                case S_IFREG:
+                    if DataDirectoryScanner.isSkippedRelation(name, siblings: nameSet) { continue }
+                    items.append(Item(name: name, kind: .file(size: Int64(st.st_size), mode: UInt32(st.st_mode & 0o7777), mtime: Int64(st.st_mtim.tv_sec))))
+                default:
+                    continue
+                }
+            }
+            items.sort { $0.sortKey < $1.sortKey }
+            return Frame(absolute: absolute, relative: relative, items: items)
         }
     }
 
