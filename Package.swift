@@ -108,6 +108,7 @@ let package = Package(
         .testTarget(name: "VaultFormatTests", dependencies: ["VaultFormat"]),
         .testTarget(name: "VaultOperationsTests", dependencies: ["VaultOperations"]),
         .testTarget(name: "VaultCommandLineTests", dependencies: ["vault"]),
+        .testTarget(name: "VaultFuzzTests", dependencies: ["VaultOperations"]),
         .testTarget(name: "VaultIntegrationTests", dependencies: ["VaultOperations"]),
     ]
 )

@@ -7,12 +7,14 @@
 #     1 MiB extents: about a million extents per TB), written by vault-synthetic: list,
 #     expire --dry-run, status, and verify --repository-only (which reads one whole manifest;
 #     its packs do not exist, so it fails after reading it).
-# Usage: bash Tests/Benchmarks/memory.sh [tables] [terabytes] [backups]   (root; needs .ci/install)
+# Usage: bash Tests/Benchmarks/memory.sh [tables] [terabytes] [backups] [verify]   (root; needs .ci/install)
+#        terabytes 0 skips the synthetic shard, verify "no" the real cluster's verify.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 tables=${1:-100000}
 terabytes=${2:-10}
 backups=${3:-2}
+run_verify=${4:-yes}
 bench=/var/tmp/vault-bench-memory
 port=55491
 scale=tables
@@ -65,9 +67,10 @@ measure "status" status
 rm -rf "$bench/restored"
 measure "restore" restore --target-dir "$bench/restored"
 rm -rf "$bench/restored"
-measure "verify" verify
+[ "$run_verify" = no ] || measure "verify" verify
 echo "manifest objects (heads and chunks): $(find "$bench/vault-repo/main/backups" "$bench/vault-repo/main/chunks" -type f | wc -l), $(du -shc "$bench/vault-repo/main/backups" "$bench/vault-repo/main/chunks" | tail -1 | cut -f1)"
 
+[ "$terabytes" = 0 ] && { rm -rf "$bench"; exit 0; }
 echo "== synthetic shard, $backups backups of $terabytes TB"
 policy=$bench/synthetic.yaml
 runuser -u postgres -- "$bench/bin/vault-synthetic" --policy "$policy" --shard synthetic --terabytes "$terabytes" --backups "$backups"
