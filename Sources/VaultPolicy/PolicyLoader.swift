@@ -17,7 +17,7 @@ public enum PolicyLoader {
     public static func load(path: String) throws -> Policy {
         let bytes: [UInt8]
         do {
-            bytes = try FileIO.read(path)
+            bytes = try FileIO.read(path, protection: .writableByOwnerOnly)
         } catch let e as SystemError {
             throw PolicyError(path: path, unreadable: e.message)
         }

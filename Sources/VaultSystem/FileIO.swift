@@ -9,15 +9,16 @@ import Darwin
 /// Whole-file reads and durable writes on local paths, through `Syscall`.
 public enum FileIO {
     /// Reads a whole file; throws `.notFound` when it does not exist.
-    public static func read(_ path: String) throws -> [UInt8] {
-        guard let bytes = try readIfExists(path) else {
+    public static func read(_ path: String, protection: FileProtection? = nil) throws -> [UInt8] {
+        guard let bytes = try readIfExists(path, protection: protection) else {
             throw SystemError(.notFound, "cannot read \(path): No such file or directory", code: ENOENT)
         }
         return bytes
     }
 
-    /// Reads a whole file, or returns nil when it does not exist.
-    public static func readIfExists(_ path: String) throws -> [UInt8]? {
+    /// Reads a whole file, or returns nil when it does not exist. With `protection`, a file
+    /// whose mode lets others than its owner in is refused (`.denied`) before it is read.
+    public static func readIfExists(_ path: String, protection: FileProtection? = nil) throws -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 {
             let e = Syscall.currentErrno
@@ -27,6 +28,7 @@ public enum FileIO {
         defer { close(fd) }
         var st = stat()
         try Syscall.call("stat \(path)") { fstat(fd, &st) }
+        if let problem = protection?.problem(mode: st.st_mode, path: path) { throw SystemError(.denied, problem) }
         let size = Int(st.st_size)
         // Uninitialised capacity: zero-filling 16 MiB first would cost as much as reading it.
         var failure: (any Error)?

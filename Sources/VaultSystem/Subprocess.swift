@@ -9,8 +9,11 @@ import Glibc
 public enum Subprocess {
     /// Runs `argv` (as `user` when this process is root and a user is given); returns the exit
     /// status. With a `timeout`, the program runs in a process group of its own, which is
-    /// killed (SIGKILL) when the time is up, and the status is `timedOut`.
-    public static func run(_ argv: [String], asUser user: String? = nil, output: String, timeout: TimeInterval? = nil) throws -> Int32 {
+    /// killed (SIGKILL) when the time is up, and the status is `timedOut`. The program gets
+    /// this process's environment without its secrets unless `secrets` is `.passed`
+    /// (`ChildEnvironment`).
+    public static func run(_ argv: [String], asUser user: String? = nil, output: String, timeout: TimeInterval? = nil,
+                           secrets: ChildEnvironment.Secrets = .withheld) throws -> Int32 {
         var full = argv
         if let user, getuid() == 0 { full = ["/usr/sbin/runuser", "-u", user, "--"] + argv }
         var actions = posix_spawn_file_actions_t()
@@ -19,7 +22,7 @@ public enum Subprocess {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o640)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let env = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }
+        let env = ChildEnvironment.strings(secrets)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -60,7 +63,8 @@ public enum Subprocess {
 
     /// Starts `argv` in a session of its own with no terminal and output to /dev/null, with
     /// `fd` as its descriptor `childFD`, and does not wait: for work that must outlive the
-    /// command that started it (prefetch).
+    /// command that started it (prefetch). The program is vault itself and gets this
+    /// process's whole environment.
     public static func spawnDetached(_ argv: [String], passing fd: Int32, as childFD: Int32) throws {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Logging
 import VaultSupport
 import VaultPolicy
+import VaultSystem
 
 /// Options every command takes: which policy, which shard, how to log and report.
 struct GlobalOptions: ParsableArguments {
@@ -56,7 +57,11 @@ struct GlobalOptions: ParsableArguments {
         return Logger(label: command)
     }
 
+    /// Loads the policy, and withholds the passphrase's variable (if it names one) from
+    /// every program vault starts that does not run vault itself.
     func loadPolicy() throws -> Policy {
-        try PolicyLoader.load(path: policy ?? PolicyLoader.defaultPath())
+        let loaded = try PolicyLoader.load(path: policy ?? PolicyLoader.defaultPath())
+        if case .passphraseEnv(let name) = loaded.encryption { ChildEnvironment.withhold(name) }
+        return loaded
     }
 }

@@ -36,13 +36,13 @@ struct NodeControl {
 
     func start() throws {
         if let command = node.startCommand {
-            try run(ArgumentVector.split(command), what: "start_command of node \(node.name)")
+            try run(ArgumentVector.split(command), what: "start_command of node \(node.name)", secrets: .passed)
         } else {
             let pgdata = try localData()
             let log = pgdata + "/vault-server.log"
             do {
                 try run([try bindir(pgdata) + "/pg_ctl", "-D", pgdata, "-l", log, "-w", "-t", "300", "start"],
-                        what: "pg_ctl start of node \(node.name)", asUser: Subprocess.owner(of: pgdata))
+                        what: "pg_ctl start of node \(node.name)", asUser: Subprocess.owner(of: pgdata), secrets: .passed)
             } catch let e as OperationError {
                 // The server's own last words say why (a port in use, a bad setting).
                 let tail = String(decoding: (try? FileIO.read(log)) ?? [], as: UTF8.self).split(separator: "\n").suffix(2).joined(separator: "; ")
@@ -114,9 +114,11 @@ struct NodeControl {
         if let owner, getuid() == 0 { try FileTree.chown(path, to: owner) }
     }
 
-    private func run(_ argv: [String], what: String, asUser: String? = nil) throws {
+    /// Runs a node command; one that starts a server passes the secrets its restore_command
+    /// (vault archive-get) reads.
+    private func run(_ argv: [String], what: String, asUser: String? = nil, secrets: ChildEnvironment.Secrets = .withheld) throws {
         guard !argv.isEmpty else { throw OperationError(.usage, "\(what) is empty") }
-        let run = try ReplicaOperationContext.runLogged(argv, asUser: asUser)
+        let run = try ReplicaOperationContext.runLogged(argv, asUser: asUser, secrets: secrets)
         guard run.status == 0 else {
             let tail = run.tail.joined(separator: "; ")
             throw OperationError(.database, "\(what) exited \(run.status)\(tail.isEmpty ? "" : ": \(tail)")")

@@ -196,7 +196,8 @@ public struct RejoinOperation {
         // as a standby, even if vault stops before it writes its own settings.
         let argv = [try node.bindir(pgdata) + "/pg_rewind", "--target-pgdata", pgdata, "--source-server", source.node.conninfo,
                     "--restore-target-wal", "--write-recovery-conf"]
-        let run = try ReplicaOperationContext.runLogged(argv, asUser: Subprocess.owner(of: pgdata), lines: 40)
+        // --restore-target-wal runs restore_command, vault archive-get, which reads the secrets.
+        let run = try ReplicaOperationContext.runLogged(argv, asUser: Subprocess.owner(of: pgdata), lines: 40, secrets: .passed)
         let detail = run.tail.last { $0.contains("no rewind required") } ?? run.tail.last ?? "no output"
         return (run.status == 0, run.status == 0 ? detail : "exit \(run.status): \(run.tail.suffix(2).joined(separator: "; "))")
     }

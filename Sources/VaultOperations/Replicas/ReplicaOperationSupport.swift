@@ -36,11 +36,12 @@ struct ReplicaOperationContext {
 
     /// Runs a program (a policy command, pg_ctl, pg_rewind) with its output in a temporary
     /// file; returns its exit status (`Subprocess.timedOut` when killed at `timeout`) and its
-    /// last output lines, for messages.
-    static func runLogged(_ argv: [String], asUser user: String? = nil, lines: Int = 3, timeout: TimeInterval? = nil) throws -> (status: Int32, tail: [String]) {
+    /// last output lines, for messages. Secrets are withheld unless `secrets` says otherwise.
+    static func runLogged(_ argv: [String], asUser user: String? = nil, lines: Int = 3, timeout: TimeInterval? = nil,
+                          secrets: ChildEnvironment.Secrets = .withheld) throws -> (status: Int32, tail: [String]) {
         let log = FileManager.default.temporaryDirectory.path + "/vault-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).log"
         defer { unlink(log) }
-        let status = try Subprocess.run(argv, asUser: user, output: log, timeout: timeout)
+        let status = try Subprocess.run(argv, asUser: user, output: log, timeout: timeout, secrets: secrets)
         let output = String(decoding: (try? FileIO.read(log)) ?? [], as: UTF8.self).split(separator: "\n").map(String.init)
         return (status, Array(output.suffix(lines)))
     }

@@ -13,11 +13,12 @@ public enum PassphraseLoader {
             return nil
         case .passphraseFile(let path):
             do {
-                bytes = try FileIO.read(path)
+                bytes = try FileIO.read(path, protection: .privateToOwner)
             } catch let e as SystemError {
                 throw OperationError(.key, "cannot read the passphrase (encryption.passphrase_file): \(e.message)")
             }
         case .passphraseEnv(let name):
+            ChildEnvironment.withhold(name)
             guard let value = environment[name], !value.isEmpty else {
                 throw OperationError(.key, "environment variable \(name) (encryption.passphrase_env) is not set")
             }

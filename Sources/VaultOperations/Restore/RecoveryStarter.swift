@@ -48,7 +48,8 @@ public struct RecoveryStarter {
         try handOverIfRoot()
         let owner = Subprocess.owner(of: dataDir)
         let log = dataDir + "/vault-recovery.log"
-        let status = try Subprocess.run([bindir + "/pg_ctl", "-D", dataDir, "-l", log, "-w", "-t", "3600", "start"], asUser: owner, output: dataDir + "/vault-pg_ctl.out")
+        let status = try Subprocess.run([bindir + "/pg_ctl", "-D", dataDir, "-l", log, "-w", "-t", "3600", "start"], asUser: owner, output: dataDir + "/vault-pg_ctl.out",
+                                        secrets: .passed) // its restore_command is vault archive-get
         if action == "shutdown" {
             while FileIO.exists(dataDir + "/postmaster.pid") && Date().timeIntervalSince(started) < timeout {
                 try await Task.sleep(nanoseconds: 200_000_000)

@@ -9,7 +9,13 @@ import VaultSystem
 public enum S3CredentialsLoader {
     public static func load(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> SigV4.Credentials {
         if let file {
-            guard let bytes = try FileIO.readIfExists(file) else {
+            let read: [UInt8]?
+            do {
+                read = try FileIO.readIfExists(file, protection: .writableByOwnerOnly)
+            } catch let e as SystemError {
+                throw StorageError(.credentialsRefused, "S3 credentials file (repository.s3.credentials_file): \(e.message)")
+            }
+            guard let bytes = read else {
                 throw StorageError(.credentialsRefused, "S3 credentials file \(file) does not exist")
             }
             let values = parse(String(decoding: bytes, as: UTF8.self))
