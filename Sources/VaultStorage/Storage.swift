@@ -48,6 +48,10 @@ public protocol Storage: Sendable {
     /// Takes the exclusive lock `name` (one writer per shard), or refuses at once with the
     /// holder's description when someone else has it. Held until `release` or process exit.
     func lock(_ name: String, owner: String) async throws -> any StorageLock
+
+    /// Proves the store refuses a write whose condition fails, which locks and write-once
+    /// objects rely on; throws `.misconfigured` for a store that ignores the conditions.
+    func probeConditionalWrites() async throws
 }
 
 /// A held lock; releasing twice is harmless.

@@ -9,6 +9,7 @@
 #     its packs do not exist, so it fails after reading it).
 # Usage: bash Tests/Benchmarks/memory.sh [tables] [terabytes] [backups] [verify]   (root; needs .ci/install)
 #        terabytes 0 skips the synthetic shard, verify "no" the real cluster's verify.
+#        VAULT_BENCH_ENV="NAME=value ..." runs every measured command with those variables.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 tables=${1:-100000}
@@ -48,7 +49,8 @@ policy=$bench/vault.yaml
 measure() { # label, vault arguments...: prints seconds and peak RSS; a failing command is reported, not fatal
   local label=$1; shift
   local out
-  if out=$(timed runuser -u postgres -- "$bench/bin/vault" --policy "$policy" --log-level error "$@" 2>"$bench/err"); then
+  # shellcheck disable=SC2086
+  if out=$(timed runuser -u postgres -- env ${VAULT_BENCH_ENV:-} "$bench/bin/vault" --policy "$policy" --log-level error "$@" 2>"$bench/err"); then
     printf '%-44s %8s s  %8d KiB\n' "$label" "${out% *}" "${out#* }"
   else
     out=$(tail -1 "$bench/time.out")

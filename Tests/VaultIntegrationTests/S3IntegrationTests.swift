@@ -29,11 +29,12 @@ struct S3IntegrationTests {
         return (f, server, bucket)
     }
 
-    /// Sleeps until half a second after the shard lock's lease in `storage` expires.
+    /// Sleeps until the shard lock's lease in `storage` has lapsed by the store's clock.
     static func waitForLeaseExpiry(_ storage: S3Storage) async throws {
         let held = try #require(try await storage.get("main/locks/backup.lock"))
         let expires = try #require((try JSONSerialization.jsonObject(with: Data(held)) as? [String: Any])?["expires"] as? Double)
-        try await Task.sleep(nanoseconds: UInt64(max(0, expires - Date().timeIntervalSince1970 + 0.5) * 1e9))
+        // The store judges by its whole-second Last-Modified plus one second of slack.
+        try await Task.sleep(nanoseconds: UInt64(max(0, expires - Date().timeIntervalSince1970 + 2.5) * 1e9))
     }
 
     static func pgbench(_ server: PostgresServer, scale: Int) throws {
@@ -243,6 +244,18 @@ struct S3TLSIntegrationTests {
 /// Listing and deleting at a scale where S3 pages its answers.
 @Suite("S3 listing and batch delete on SeaweedFS")
 struct S3ListingIntegrationTests {
+    @Test("SeaweedFS refuses failed conditional writes, so the probe init and check run passes and leaves no object behind")
+    func conditionalWrites() async throws {
+        let store = try await SeaweedFS.shared()
+        let storage = try store.storage(bucket: try await store.makeBucket("s3-probe"))
+        try await storage.probeConditionalWrites()
+        #expect(try await storage.list(prefix: "probes").isEmpty)
+        // What the probe relies on, asked directly: a second create and a stale If-Match fail.
+        #expect(try await storage.putIfAbsent("main/once", [1]))
+        #expect(try await !storage.putIfAbsent("main/once", [2]))
+        #expect(try await storage.get("main/once") == [1])
+    }
+
     @Test("a listing pages through 1,050 objects under a prefix with their sizes, and a batch delete removes them all")
     func pagination() async throws {
         let store = try await SeaweedFS.shared()

@@ -27,6 +27,8 @@ public struct CheckOperation {
 
     public func run() async throws -> Result {
         let repository = try await RepositoryOpener.open(policy)
+        // Leases and write-once objects rely on the store refusing a failed condition.
+        try await repository.storage.probeConditionalWrites()
         let record = try await repository.shardRecord(shard.name)
         let (node, conn) = try NodeDiscovery.connectPrimary(shard)
         try record.requireSameCluster(try ClusterIdentity.read(from: conn), node: "node \(node.name)")

@@ -26,6 +26,9 @@ public struct InitOperation {
 
     public func run(shards: [ShardPolicy]) async throws -> Result {
         let storage = try RepositoryOpener.storage(for: policy)
+        // Before anything is written: a store that ignores conditional writes cannot hold a
+        // repository safely.
+        try await storage.probeConditionalWrites()
         let repository: Repository
         var created = false
         if try await storage.exists(RepositoryConfig.objectName) {

@@ -194,3 +194,23 @@ extension PosixStorage {
         }
     }
 }
+
+extension PosixStorage {
+    /// A second `putIfAbsent` of the same name must fail: the hard link that makes it
+    /// atomic is refused on some network and FUSE file systems.
+    public func probeConditionalWrites() async throws {
+        let name = "probes/conditional-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let bytes = Array("vault conditional write probe\n".utf8)
+        do {
+            let first = try await putIfAbsent(name, bytes)
+            let second = try await putIfAbsent(name, bytes)
+            guard first, !second else {
+                throw StorageError(.misconfigured, "\(root) does not refuse a second write-once write of one name; vault's write-once objects depend on it, so this file system cannot hold a repository")
+            }
+        } catch {
+            try? await delete(name)
+            throw error
+        }
+        try await delete(name)
+    }
+}

@@ -2,18 +2,46 @@ import Foundation
 import Logging
 import VaultSupport
 import VaultCrypto
+import NIOHTTP1
 
 /// A lock on S3: a lease object holding its owner, a random token and an expiry. Taken with
 /// `If-None-Match: *` (only one writer can create it), renewed in the background with
 /// `If-Match` on its ETag, taken over with `If-Match` only once expired (a holder that died
 /// without releasing), and deleted on release after checking the token is still ours. A
-/// holder whose renewal is refused has lost the lease and says so loudly.
+/// holder whose renewal is refused has lost the lease and says so loudly. Whether a lease has
+/// expired is judged by the store's clock (`Lapse`), so a host whose clock runs ahead cannot
+/// take a live lease over.
 final class S3Lease: StorageLock, @unchecked Sendable {
     struct Body: Codable {
         var owner: String
         var token: String
-        /// Seconds since 1970.
+        /// Seconds since 1970 by the holder's clock, for messages.
         var expires: Double
+        /// How long the lease lasts from each write (the holder's lease_seconds); absent in
+        /// leases written by older versions.
+        var seconds: Double?
+    }
+
+    /// When a holder's lease lapses by the store's clock: the lease object's Last-Modified
+    /// (the store's time of the holder's last write) plus the holder's lease length, against
+    /// the Date the store sent with it, both whole seconds (one more second of slack). Without
+    /// those headers, the expiry the holder wrote, against this host's clock.
+    struct Lapse {
+        var lapsed: Bool
+        var at: Date
+
+        init(holder: Body, headers: HTTPHeaders, leaseSeconds: Double) {
+            if let modified = headers.first(name: "last-modified").flatMap(S3Storage.parseHTTPDate),
+               let storeNow = headers.first(name: "date").flatMap(S3Storage.parseHTTPDate) {
+                let lapse = modified.addingTimeInterval((holder.seconds ?? leaseSeconds) + 1)
+                // Reported in this host's time: how far off the lapse is from now.
+                at = Date().addingTimeInterval(lapse.timeIntervalSince(storeNow))
+                lapsed = storeNow > lapse
+            } else {
+                at = Date(timeIntervalSince1970: holder.expires)
+                lapsed = holder.expires < Date().timeIntervalSince1970
+            }
+        }
     }
 
 
@@ -36,7 +64,7 @@ final class S3Lease: StorageLock, @unchecked Sendable {
     static func acquire(client: S3Client, key: String, name: String, owner: String) async throws -> S3Lease {
         let token = Hex.encode(try SecureRandom.bytes(16))
         for _ in 0..<3 {
-            let body = Body(owner: owner, token: token, expires: Date().timeIntervalSince1970 + client.settings.leaseSeconds)
+            let body = Body(owner: owner, token: token, expires: Date().timeIntervalSince1970 + client.settings.leaseSeconds, seconds: client.settings.leaseSeconds)
             let created = try await client.send(.PUT, key: key, headers: [("if-none-match", "*")], body: try JSONCoding.encode(body))
             if created.isSuccess, let etag = created.headers.first(name: "etag") {
                 return start(S3Lease(client: client, key: key, name: name, body: body, etag: etag))
@@ -47,13 +75,13 @@ final class S3Lease: StorageLock, @unchecked Sendable {
             guard current.isSuccess, let etag = current.headers.first(name: "etag") else { throw client.failure(current, "reading the lease \(name)") }
             let holder = try JSONCoding.decode(Body.self, from: current.body, what: "lease \(client.location)\(name)")
             if holder.token == token { return start(S3Lease(client: client, key: key, name: name, body: body, etag: etag)) }
-            let now = Date().timeIntervalSince1970
-            guard holder.expires < now else {
-                throw StorageError(.lockHeld, "\(client.location)\(name) is held by \(holder.owner) until \(Timestamp.format(Date(timeIntervalSince1970: holder.expires))); one writer per shard at a time")
+            let lapse = Lapse(holder: holder, headers: current.headers, leaseSeconds: client.settings.leaseSeconds)
+            guard lapse.lapsed else {
+                throw StorageError(.lockHeld, "\(client.location)\(name) is held by \(holder.owner) until \(Timestamp.format(lapse.at)); one writer per shard at a time")
             }
             let taken = try await client.send(.PUT, key: key, headers: [("if-match", etag)], body: try JSONCoding.encode(body))
             if taken.isSuccess, let newTag = taken.headers.first(name: "etag") {
-                Logger(label: "vault.lease").warning("took over the lease \(name) of \(holder.owner), which expired at \(Timestamp.format(Date(timeIntervalSince1970: holder.expires)))")
+                Logger(label: "vault.lease").warning("took over the lease \(name) of \(holder.owner), which expired at \(Timestamp.format(lapse.at))")
                 return start(S3Lease(client: client, key: key, name: name, body: body, etag: newTag))
             }
             guard taken.status == 412 else { throw client.failure(taken, "taking over the lease \(name)") }
