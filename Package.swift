@@ -41,6 +41,7 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CMalloc"),
         .target(
             name: "VaultSupport",
             dependencies: [.product(name: "Logging", package: "swift-log")]
@@ -48,7 +49,7 @@ let package = Package(
         .target(
             name: "VaultSystem",
             dependencies: [
-                "VaultSupport",
+                "VaultSupport", "CMalloc",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "SystemPackage", package: "swift-system"),

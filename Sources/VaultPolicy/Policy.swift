@@ -182,6 +182,20 @@ public struct RetentionSettings: Sendable {
     public var fullBackups: Int?
     /// Keep backups younger than this many seconds.
     public var window: Int?
+    /// Seconds a leftover no backup names (a pack or manifest chunk of a backup killed before
+    /// it was published) stays before expire removes it, by the store's clock.
+    public var orphanGrace: Int = RetentionSettings.defaultOrphanGrace
+
+    /// A day: backups and expire exclude each other by the shard's lock, so no published
+    /// backup can need a leftover; the grace only keeps one step further from a backup whose
+    /// lock lapsed unnoticed.
+    public static let defaultOrphanGrace = 86_400
+
+    public init(fullBackups: Int?, window: Int?, orphanGrace: Int = RetentionSettings.defaultOrphanGrace) {
+        self.fullBackups = fullBackups
+        self.window = window
+        self.orphanGrace = orphanGrace
+    }
 }
 
 public enum BackupSource: String, Sendable {

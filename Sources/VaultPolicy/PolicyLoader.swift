@@ -227,7 +227,17 @@ public enum PolicyLoader {
                 window = PolicyDuration.parseSeconds(text)
                 if window == nil { issues.add(r.value("window"), "retention.window '\(text)' is not a duration like 30d, 4w or 12h") }
             }
-            s.retention = RetentionSettings(fullBackups: full ?? (window == nil ? base.retention.fullBackups : nil), window: window)
+            var grace = base.retention.orphanGrace
+            if let text = r.string("orphan_grace") {
+                if text == "0" || text == "0s" {
+                    grace = 0
+                } else if let seconds = PolicyDuration.parseSeconds(text) {
+                    grace = seconds
+                } else {
+                    issues.add(r.value("orphan_grace"), "retention.orphan_grace '\(text)' is not a duration like 24h, 30m or 0s")
+                }
+            }
+            s.retention = RetentionSettings(fullBackups: full ?? (window == nil ? base.retention.fullBackups : nil), window: window, orphanGrace: grace)
             r.finish()
         }
         if let p = m.int("parallel", range: 1...64) { s.parallel = Int(p) }

@@ -35,8 +35,8 @@ public protocol Storage: Sendable {
     /// All object names under `prefix` (recursively), sorted.
     func list(prefix: String) async throws -> [String]
 
-    /// All objects under `prefix` with their sizes, sorted by name: one listing, where asking
-    /// `size` of each would cost a request per object on S3.
+    /// All objects under `prefix` with their sizes and modification times, sorted by name: one
+    /// listing, where asking `size` of each would cost a request per object on S3.
     func listSizes(prefix: String) async throws -> [ListedObject]
 
     /// Removes an object; removing a missing one is not an error.
@@ -95,8 +95,16 @@ extension Storage {
     }
 }
 
-/// An object name and its size in bytes, as a listing reports them.
+/// An object name, its size in bytes and when it was last written, as a listing reports them.
 public struct ListedObject: Sendable, Equatable {
     public var name: String
     public var size: Int64
+    /// By the store's clock (S3's LastModified, the file's mtime); nil when not reported.
+    public var modified: Date?
+
+    public init(name: String, size: Int64, modified: Date? = nil) {
+        self.name = name
+        self.size = size
+        self.modified = modified
+    }
 }

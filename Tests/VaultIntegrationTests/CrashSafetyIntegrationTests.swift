@@ -45,6 +45,12 @@ struct CrashSafetyIntegrationTests {
         }
         try TestDirectory.giveToPostgres(f.repositoryPath)
 
+        // Within retention.orphan_grace (a day by default) the leftovers stay, and expire says so.
+        let young = try f.vault(["expire"])
+        #expect(young.status == 0 && young.stdout.contains("no backup names, younger than retention.orphan_grace"), "\(young.stdout)\(young.stderr)")
+        #expect(try await f.openRepository().storage.exists(ManifestStore.chunkName(shard: "main", id: keptID, index: 7)))
+
+        try f.writePolicy(server: server, extra: "defaults: {retention: {orphan_grace: 0s}}")
         let expire = try f.vault(["expire"])
         #expect(expire.status == 0, "\(expire.stderr)")
         let repository = try await f.openRepository()

@@ -63,6 +63,10 @@ struct PolicyTests {
         #expect(p.shards[0].settings.schedule.full?.text == "0 1 * * 0")
         #expect(p.shards[0].settings.backupFrom == .preferStandby)
         #expect(p.shards[0].settings.retention.window == 30 * 86400)
+        #expect(p.shards[0].settings.retention.orphanGrace == 86400, "a day unless the policy says")
+        let grace = try PolicyLoader.parse(Self.minimal + "\ndefaults: {retention: {orphan_grace: 2h}}\n", path: "/p.yaml")
+        #expect(grace.shards[0].settings.retention.orphanGrace == 7200 && grace.shards[0].settings.retention.fullBackups == 2)
+        #expect(throws: PolicyError.self) { try PolicyLoader.parse(Self.minimal + "\ndefaults: {retention: {orphan_grace: soon}}\n", path: "/p.yaml") }
         #expect(p.encryption == .passphraseCommand("cat /run/secrets/vault-passphrase"))
     }
 

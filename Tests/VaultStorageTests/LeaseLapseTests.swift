@@ -36,4 +36,11 @@ struct LeaseLapseTests {
         #expect(S3Lease.Lapse(holder: past, headers: HTTPHeaders(), leaseSeconds: 60).lapsed)
         #expect(!S3Lease.Lapse(holder: future, headers: HTTPHeaders(), leaseSeconds: 60).lapsed)
     }
+
+    @Test("a listing's LastModified is read with or without fractional seconds; anything else is no time")
+    func listingDates() {
+        #expect(S3Storage.parseListingDate("2026-12-02T10:00:00.250Z")?.timeIntervalSince1970 == 1_796_205_600.25)
+        #expect(S3Storage.parseListingDate("2026-12-02T10:00:00Z")?.timeIntervalSince1970 == 1_796_205_600)
+        #expect(S3Storage.parseListingDate("Wed, 02 Dec 2026 10:00:00 GMT") == nil)
+    }
 }

@@ -5,8 +5,8 @@ import VaultPolicy
 import VaultFormat
 
 /// `vault expire`: applies the retention policy, then collects what no kept backup needs:
-/// packs no kept manifest references (including leftovers of interrupted backups) and WAL
-/// older than the oldest kept backup's start.
+/// packs no kept manifest references (leftovers of interrupted backups once older than
+/// `retention.orphan_grace`) and WAL older than the oldest kept backup's start.
 public struct ExpireOperation {
     public let policy: Policy
     public let shard: ShardPolicy
@@ -25,6 +25,9 @@ public struct ExpireOperation {
         public var removedWAL: Int
         public var bytesFreed: Int64
         public var dryRun: Bool
+        /// Packs and manifest chunks no backup names, kept because they are younger than
+        /// `retention.orphan_grace`.
+        public var keptLeftovers: Int
         /// The newest backup that passed a restore verification, kept regardless of retention.
         public var verifiedBackup: String?
         /// Full backups that do not count toward `retention.full_backups` because they cannot
@@ -65,19 +68,35 @@ public struct ExpireOperation {
             manifests.append(BackupManifest.objectName(shard: shard.name, id: b.id))
             manifests += verifications.filter { $0.backup == b.id }.map { VerificationRecord.objectName(shard: $0.shard, backup: $0.backup, finished: $0.finished) }
         }
-        // Chunks no kept head names go with the packs: an expired backup's, and those of a
-        // backup killed before its head was written (no backup runs while the lock is held).
+        // What only expired backups read goes now. Anything else no kept head names is a
+        // leftover (chunks and packs of a backup killed before its head was written, a chunk
+        // past a head's count) and goes once older than retention.orphan_grace by the store's
+        // clock; one the store gave no time for stays.
+        let grace = TimeInterval(shard.settings.retention.orphanGrace)
+        func leftoverIsOld(_ object: ListedObject) -> Bool {
+            object.modified.map { now.timeIntervalSince($0) >= grace } ?? false
+        }
         let keptChunks = Dictionary(kept.map { ($0.id, $0.chunks?.count ?? 0) }, uniquingKeysWith: { a, _ in a })
+        var keptLeftovers = 0
         let chunks = try await storage.listSizes(prefix: ManifestStore.chunkPrefix(shard.name)).filter { object in
-            guard let (id, index) = ManifestStore.chunk(named: object.name) else { return false }
-            return index >= keptChunks[id] ?? 0
+            guard let (id, index) = ManifestStore.chunk(named: object.name), index >= keptChunks[id] ?? 0 else { return false }
+            if expiredIDs.contains(id) || leftoverIsOld(object) { return true }
+            keptLeftovers += 1
+            return false
         }
         freed += manifests.reduce(0) { $0 + (sizes[$1] ?? 0) } + chunks.reduce(0) { $0 + $1.size }
 
-        // Each kept backup's pack list is read in turn, so only one is decoded at a time.
+        // Each backup's pack list is read in turn, so only one is decoded at a time.
         var referenced = Set<String>()
         for b in kept { referenced.formUnion(try await repository.packNames(of: b)) }
-        let packs = try await storage.listSizes(prefix: "\(shard.name)/packs").filter { !referenced.contains($0.name) }
+        var expiredPacks = Set<String>()
+        for b in expired { expiredPacks.formUnion(try await repository.packNames(of: b)) }
+        let packs = try await storage.listSizes(prefix: "\(shard.name)/packs").filter { object in
+            guard !referenced.contains(object.name) else { return false }
+            if expiredPacks.contains(object.name) || leftoverIsOld(object) { return true }
+            keptLeftovers += 1
+            return false
+        }
         freed += packs.reduce(0) { $0 + $1.size }
 
         var wal: [String] = []
@@ -102,7 +121,7 @@ public struct ExpireOperation {
         }
         let removedPacks = packs.count, removedWAL = wal.count
         return Result(shard: shard.name, expiredBackups: expired.map(\.id), keptBackups: kept.map(\.id), removedPacks: removedPacks,
-                      removedWAL: removedWAL, bytesFreed: freed, dryRun: dryRun, verifiedBackup: verified,
+                      removedWAL: removedWAL, bytesFreed: freed, dryRun: dryRun, keptLeftovers: keptLeftovers, verifiedBackup: verified,
                       unrestorableFulls: backups.filter { $0.kind == .full && !inventory.canRestore($0) }.map(\.id))
     }
 }

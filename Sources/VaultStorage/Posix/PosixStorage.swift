@@ -85,7 +85,11 @@ public struct PosixStorage: Storage {
     }
 
     public func modified(_ name: String) async throws -> Date? {
-        try status(name).map { Date(timeIntervalSince1970: Double($0.st_mtim.tv_sec) + Double($0.st_mtim.tv_nsec) / 1e9) }
+        try status(name).map(Self.modified)
+    }
+
+    private static func modified(_ st: stat) -> Date {
+        Date(timeIntervalSince1970: Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9)
     }
 
     /// The object file's stat, or nil when it does not exist.
@@ -116,7 +120,9 @@ public struct PosixStorage: Storage {
         var out: [ListedObject] = []
         for name in try await list(prefix: prefix) {
             // Gone since the walk (a concurrent expire or archive-push cleanup): not listed.
-            if let size = try await size(name) { out.append(ListedObject(name: name, size: size)) }
+            if let st = try status(name) {
+                out.append(ListedObject(name: name, size: Int64(st.st_size), modified: Self.modified(st)))
+            }
         }
         return out
     }

@@ -82,6 +82,15 @@ public struct S3Storage: Storage {
         return r.headers
     }
 
+    /// A listing's `LastModified`: ISO 8601, with or without fractional seconds.
+    static func parseListingDate(_ text: String) -> Date? {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = f.date(from: text) { return date }
+        f.formatOptions = [.withInternetDateTime]
+        return f.date(from: text)
+    }
+
     static func parseHTTPDate(_ text: String) -> Date? {
         let f = DateFormatter()
         f.locale = Locale(identifier: "en_US_POSIX")
@@ -110,7 +119,8 @@ public struct S3Storage: Storage {
             for entry in XMLText.elements("Contents", in: text) {
                 guard let key = XMLText.value("Key", in: entry) else { continue }
                 let size = XMLText.value("Size", in: entry).flatMap { Int64($0) } ?? 0
-                objects.append(ListedObject(name: String(key.dropFirst(client.settings.prefix.count)), size: size))
+                let modified = XMLText.value("LastModified", in: entry).flatMap(Self.parseListingDate)
+                objects.append(ListedObject(name: String(key.dropFirst(client.settings.prefix.count)), size: size, modified: modified))
             }
             token = XMLText.value("IsTruncated", in: text) == "true" ? XMLText.value("NextContinuationToken", in: text) : nil
         } while token != nil

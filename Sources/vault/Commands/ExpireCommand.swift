@@ -50,6 +50,9 @@ struct ExpireCommand: AsyncParsableCommand {
             out.append("not counted toward retention (their WAL is missing or they found bad pages): \(r.unrestorableFulls.joined(separator: ", "))")
         }
         if let v = r.verifiedBackup, r.keptBackups.contains(v) { out.append("keeping backup \(v): the newest one proved restorable by vault verify") }
+        if r.keptLeftovers > 0 {
+            out.append("keeping \(r.keptLeftovers) pack\(r.keptLeftovers == 1 ? "" : "s") or manifest chunk\(r.keptLeftovers == 1 ? "" : "s") no backup names, younger than retention.orphan_grace (leftovers of an interrupted backup; removed once older)")
+        }
         out.append("shard \(r.shard): \(verb) \(r.expiredBackups.count) backup\(r.expiredBackups.count == 1 ? "" : "s"), \(r.removedPacks) pack\(r.removedPacks == 1 ? "" : "s"), \(r.removedWAL) WAL file\(r.removedWAL == 1 ? "" : "s"); \(dryRun ? "would free" : "freed") \(ByteCount.text(r.bytesFreed)); kept \(r.keptBackups.count) backup\(r.keptBackups.count == 1 ? "" : "s")")
         return out
     }
