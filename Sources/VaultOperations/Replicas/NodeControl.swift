@@ -80,7 +80,7 @@ struct NodeControl {
 
     /// Points a running standby at `primary`, on the newest timeline, and reloads.
     static func repoint(_ conn: PostgresConnection, to primaryConninfo: String) throws {
-        try conn.query("ALTER SYSTEM SET primary_conninfo = \(ConfigValue.quoted(primaryConninfo))")
+        try conn.query("ALTER SYSTEM SET primary_conninfo = \(ConfigValue.sqlLiteral(primaryConninfo))")
         try conn.query("ALTER SYSTEM SET recovery_target_timeline = 'latest'")
         try conn.query("SELECT pg_reload_conf()")
     }

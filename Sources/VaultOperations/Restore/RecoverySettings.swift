@@ -38,13 +38,19 @@ struct RecoverySettings {
     }
 
     /// restore_command calling this vault with this policy for `shard`, before quoting for
-    /// the configuration file (`ConfigValue`).
+    /// the configuration file (`ConfigValue`). PostgreSQL replaces `%f` and `%p` in it and
+    /// reads `%%` as one `%`, so a `%` in a path is doubled; the shell then reads each path
+    /// as one word.
     static func restoreCommand(vaultPath: String, policyPath: String, shard: String) -> String {
-        "\(shellQuoted(vaultPath)) --policy \(shellQuoted(policyPath)) --shard \(shard) archive-get %f %p"
+        "\(commandWord(vaultPath)) --policy \(commandWord(policyPath)) --shard \(commandWord(shard)) archive-get %f %p"
     }
 
-    /// A path as one shell word: as it is when it holds only safe characters, else in double quotes.
-    private static func shellQuoted(_ path: String) -> String {
-        path.allSatisfy { $0.isLetter || $0.isNumber || "/._-+".contains($0) } ? path : "\"" + path + "\""
+    /// `text` as one shell word inside restore_command: as it is when it holds only safe
+    /// characters, else in single quotes (a `'` in it closed, escaped and reopened), with
+    /// every `%` doubled for PostgreSQL.
+    static func commandWord(_ text: String) -> String {
+        let safe = !text.isEmpty && text.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "/._-+=:,".contains($0)) }
+        let word = safe ? text : "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
+        return word.replacingOccurrences(of: "%", with: "%%")
     }
 }

@@ -26,9 +26,9 @@ public enum RecoveryTarget: Sendable, Equatable {
         switch self {
         case .endOfWAL: return []
         case .immediate: return ["recovery_target = 'immediate'"]
-        case .time(_, let text): return ["recovery_target_time = '\(text)'"]
+        case .time(_, let text): return ["recovery_target_time = \(ConfigValue.quoted(text))"]
         case .lsn(let l): return ["recovery_target_lsn = '\(l)'"]
-        case .name(let n): return ["recovery_target_name = '\(n.replacingOccurrences(of: "'", with: "''"))'"]
+        case .name(let n): return ["recovery_target_name = \(ConfigValue.quoted(n))"]
         // PostgreSQL stops before the first record starting at or after the target when not
         // inclusive: the point's record (which ends there) is replayed, nothing after it.
         case .restorePoint(_, let end): return ["recovery_target_lsn = '\(end)'", "recovery_target_inclusive = off"]
