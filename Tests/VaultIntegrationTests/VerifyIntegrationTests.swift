@@ -189,6 +189,40 @@ struct VerifyInterruptIntegrationTests {
         VerifyIntegrationTests.expectNoScratchLeft(scratch)
     }
 
+    @Test("a verify killed outright leaves its scratch server and directory, which the next verify stops and removes; a look-alike directory it did not mark is left alone")
+    func killedOutright() async throws {
+        let (f, _, scratch) = try VerifyIntegrationTests.start("verify-killed", version: .v15)
+        defer { f.cleanUp() }
+        #expect(try f.vault(["backup", "--type", "full"]).status == 0)
+        // An operator's directory named as a scratch instance of a process that is gone.
+        var deadPID: pid_t = 4_000_000
+        while kill(deadPID, 0) == 0 || errno == EPERM { deadPID -= 1 }
+        let decoy = scratch + "/main-\(deadPID)"
+        try FileManager.default.createDirectory(atPath: decoy + "/data", withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: decoy + "/data/keep-me", contents: Data("operator's".utf8))
+        try TestDirectory.giveToPostgres(scratch)
+
+        let log = f.dir.path + "/verify.log"
+        let verify = try ProcessRunner.spawnAsPostgres([VaultBinary.path, "--policy", f.policyFile, "verify"], logTo: log)
+        let deadline = Date().addingTimeInterval(120)
+        var killedDir: String?
+        while killedDir == nil && Date() < deadline {
+            killedDir = ((try? FileManager.default.contentsOfDirectory(atPath: scratch)) ?? []).map { scratch + "/" + $0 }
+                .first { $0 != decoy && FileManager.default.fileExists(atPath: $0 + "/data/postmaster.pid") }
+            if killedDir == nil { usleep(20_000) }
+        }
+        let left = try #require(killedDir, "the scratch server never started: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+        kill(verify, SIGKILL)
+        _ = ProcessRunner.wait(verify)
+        #expect(FileManager.default.fileExists(atPath: left), "SIGKILL leaves the directory")
+
+        let next = try f.vault(["verify"])
+        #expect(next.status == 0, "\(next.stdout)\(next.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: left), "the killed verify's directory is removed")
+        #expect(processes(containing: [left]).isEmpty, "its server is stopped")
+        #expect(FileManager.default.fileExists(atPath: decoy + "/data/keep-me"), "a directory without vault's marker is never removed")
+    }
+
     @Test("SIGINT while the scratch PostgreSQL runs: it is stopped and its directory removed; --all verifies every backup")
     func interrupted() async throws {
         let (f, server, scratch) = try VerifyIntegrationTests.start("verify-interrupt", version: .v15)

@@ -9,7 +9,9 @@ import VaultSystem
 /// (`<base>/<shard>-<pid>`, holding the data directory, relocated tablespaces and the
 /// socket), a free 127.0.0.1 port, and a guarantee that the server is stopped and the
 /// directory removed however verification ends: normally, by an error, or by Ctrl-C or
-/// SIGTERM. A directory left by a verify that was killed outright is cleaned up by the next.
+/// SIGTERM. A directory left by a verify that was killed outright is cleaned up by the next,
+/// and only one that holds the marker a verify writes first (`markerName`): whatever else the
+/// scratch base holds is never touched.
 public final class ScratchInstance: @unchecked Sendable {
     public let directory: String
     public let dataDir: String
@@ -27,8 +29,12 @@ public final class ScratchInstance: @unchecked Sendable {
         port = try Self.freePort()
         try FileTree.remove(directory)
         try Syscall.call("create directory \(directory)") { mkdir(directory, 0o700) }
+        try FileIO.writeDurably(directory + "/" + Self.markerName, Array("vault verify scratch instance of pid \(getpid())\n".utf8), mode: 0o600)
         ScratchRegistry.shared.add(self)
     }
+
+    /// The file that marks a directory as a scratch instance vault made.
+    static let markerName = "vault-scratch-instance"
 
     /// Where tablespace `oid` is restored.
     func tablespaceDirectory(_ oid: String) -> String { directory + "/tablespaces/" + oid }
@@ -39,7 +45,7 @@ public final class ScratchInstance: @unchecked Sendable {
         [
             "port = \(port)",
             "listen_addresses = '127.0.0.1'",
-            "unix_socket_directories = '\(directory)'",
+            "unix_socket_directories = \(ConfigValue.quoted(directory))",
             "archive_mode = off",
             "synchronous_standby_names = ''",
             "primary_conninfo = ''",
@@ -90,13 +96,15 @@ public final class ScratchInstance: @unchecked Sendable {
         return !FileIO.exists(pidFile)
     }
 
-    /// Removes directories of scratch instances whose vault process is gone.
+    /// Removes directories of scratch instances whose vault process is gone: named
+    /// `<shard>-<pid>` and holding the marker.
     static func removeStale(in base: String) {
         guard let names = try? FileIO.list(base) else { return }
         for name in names {
             guard let dash = name.lastIndex(of: "-"), let pid = pid_t(name[name.index(after: dash)...]), pid > 0 else { continue }
             if pid == getpid() || kill(pid, 0) == 0 || errno == EPERM { continue }
             let dir = base + "/" + name
+            guard FileIO.exists(dir + "/" + markerName) else { continue }
             if let bindir = try? stalePostmasterBindir(dir + "/data") { _ = stop(dataDir: dir + "/data", bindir: bindir) }
             try? FileTree.remove(dir)
         }
