@@ -8,11 +8,28 @@ import VaultFormat
 /// Lists every problem instead of stopping at the first.
 struct RepositoryVerifier {
     struct Report: Sendable {
-        var problems: [RepositoryProblem] = []
+        /// Problems listed before the rest are only counted: a backup missing every pack of
+        /// 10 TB is reported in bounded memory, and no one reads 160,000 lines anyway.
+        static let maxListed = 1_000
+        private var found: [RepositoryProblem] = []
+        private var unlisted = 0
         var packs = 0
         var extents = 0
         var walFiles = 0
         var bytesRead: Int64 = 0
+
+        /// The problems found, with one more saying how many were not listed.
+        var problems: [RepositoryProblem] {
+            unlisted == 0 ? found : found + [RepositoryProblem("repository check", "\(unlisted) more problem\(unlisted == 1 ? "" : "s") found and not listed (at most \(Self.maxListed) are)")]
+        }
+
+        mutating func add(_ problem: RepositoryProblem) {
+            if found.count < Self.maxListed { found.append(problem) } else { unlisted += 1 }
+        }
+
+        mutating func add(contentsOf problems: [RepositoryProblem]) {
+            for problem in problems { add(problem) }
+        }
     }
 
     let repository: Repository
@@ -30,9 +47,9 @@ struct RepositoryVerifier {
                 try await verifyExtents(of: part, packs: &packs, into: &report)
             }
         } catch let e as FormatError where e.kind == .corrupt {
-            report.problems.append(Self.unreadable(head, e.message))
+            report.add(Self.unreadable(head, e.message))
         } catch let e as CodingError {
-            report.problems.append(Self.unreadable(head, e.message))
+            report.add(Self.unreadable(head, e.message))
         }
         report.packs = packs.sizes.count
         return try await verifyWAL(head, target: target, timeline: timeline, into: report)
@@ -56,7 +73,7 @@ struct RepositoryVerifier {
         let origin = "backup \(manifest.id) of shard \(manifest.shard)"
         for file in manifest.files {
             if let bad = file.pieces.first(where: { $0.extent < 0 || $0.extent >= manifest.extents.count }) {
-                report.problems.append(RepositoryProblem(BackupManifest.objectName(shard: manifest.shard, id: manifest.id),
+                report.add(RepositoryProblem(BackupManifest.objectName(shard: manifest.shard, id: manifest.id),
                                                          "\(file.path) refers to extent \(bad.extent), which the manifest does not list"))
             }
         }
@@ -66,12 +83,12 @@ struct RepositoryVerifier {
             let needed = indices.map { manifest.extents[$0].offset + manifest.extents[$0].storedLength }.max() ?? 0
             if packs.sizes[pack] == nil { packs.sizes[pack] = .some(try await repository.storage.size(pack)) }
             guard let size = packs.sizes[pack] ?? nil else {
-                if packs.reported.insert(pack).inserted { report.problems.append(RepositoryProblem(pack, "missing (needed by \(origin))")) }
+                if packs.reported.insert(pack).inserted { report.add(RepositoryProblem(pack, "missing (needed by \(origin))")) }
                 continue
             }
             if size < needed {
                 if packs.reported.insert(pack).inserted {
-                    report.problems.append(RepositoryProblem(pack, "truncated: \(size) bytes, but \(origin) reads up to byte \(needed)"))
+                    report.add(RepositoryProblem(pack, "truncated: \(size) bytes, but \(origin) reads up to byte \(needed)"))
                 }
                 continue
             }
@@ -112,7 +129,7 @@ struct RepositoryVerifier {
             return all
         }
         for (problems, count, bytes) in results {
-            report.problems += problems.sorted { ($0.object, $0.problem) < ($1.object, $1.problem) }
+            report.add(contentsOf: problems.sorted { ($0.object, $0.problem) < ($1.object, $1.problem) })
             report.extents += count
             report.bytesRead += bytes
         }
@@ -125,10 +142,10 @@ struct RepositoryVerifier {
         do {
             plan = try await RecoveryReach(inventory: inventory, archive: archive).plan(head, target: target, timeline: timeline)
         } catch let e {
-            report.problems.append(RepositoryProblem("shard \(head.shard)", "\(e)"))
+            report.add(RepositoryProblem("shard \(head.shard)", "\(e)"))
             return report
         }
-        report.problems += plan.problems
+        report.add(contentsOf: plan.problems)
         for n in plan.segments where inventory.contains(segment: n, on: plan.history) {
             guard let file = WALFileName(inventory.fileName(segment: n, on: plan.history)) else { continue }
             do {
@@ -137,7 +154,7 @@ struct RepositoryVerifier {
                 report.walFiles += 1
                 report.bytesRead += Int64(bytes.count)
             } catch let e {
-                report.problems.append(RepositoryProblem(archive.objectName(file), "\(e)"))
+                report.add(RepositoryProblem(archive.objectName(file), "\(e)"))
             }
         }
         return report
