@@ -41,7 +41,7 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
-        .systemLibrary(name: "CMalloc"),
+        .systemLibrary(name: "CLinux"),
         .target(
             name: "VaultSupport",
             dependencies: [.product(name: "Logging", package: "swift-log")]
@@ -49,7 +49,7 @@ let package = Package(
         .target(
             name: "VaultSystem",
             dependencies: [
-                "VaultSupport", "CMalloc",
+                "VaultSupport", "CLinux",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "SystemPackage", package: "swift-system"),

@@ -13,7 +13,7 @@ struct Vault: AsyncParsableCommand {
     /// other bad input; restore_command's (`archive-get`) must stop recovery instead, since
     /// PostgreSQL reads a low exit code as "no such file" and would end recovery early.
     static func main() async {
-        MallocArenas.cap()
+        ProcessHardening.apply()
         let arguments = GlobalOptions.hoisted(Array(CommandLine.arguments.dropFirst()))
         let command: ParsableCommand
         do {

@@ -8,7 +8,8 @@
 #     expire --dry-run, status, and verify --repository-only (which reads one whole manifest;
 #     its packs do not exist, so it fails after reading it).
 # Usage: bash Tests/Benchmarks/memory.sh [tables] [terabytes] [backups] [verify]   (root; needs .ci/install)
-#        terabytes 0 skips the synthetic shard, verify "no" the real cluster's verify.
+#        tables 0 skips the real cluster, terabytes 0 the synthetic shard, verify "no" the real
+#        cluster's verify.
 #        VAULT_BENCH_ENV="NAME=value ..." runs every measured command with those variables.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -59,6 +60,7 @@ measure() { # label, vault arguments...: prints seconds and peak RSS; a failing 
 }
 
 vault init >/dev/null
+if [ "$tables" != 0 ]; then
 echo "== real cluster, $tables tables"
 settle; measure "backup --type full" backup --type full
 psql_ -c "DO \$\$ BEGIN FOR i IN 1..$tables BY 100 LOOP EXECUTE format('INSERT INTO t%s VALUES (2, ''y'')', i); END LOOP; END \$\$" >/dev/null
@@ -71,6 +73,7 @@ measure "restore" restore --target-dir "$bench/restored"
 rm -rf "$bench/restored"
 [ "$run_verify" = no ] || measure "verify" verify
 echo "manifest objects (heads and chunks): $(find "$bench/vault-repo/main/backups" "$bench/vault-repo/main/chunks" -type f | wc -l), $(du -shc "$bench/vault-repo/main/backups" "$bench/vault-repo/main/chunks" | tail -1 | cut -f1)"
+fi
 
 [ "$terabytes" = 0 ] && { rm -rf "$bench"; exit 0; }
 echo "== synthetic shard, $backups backups of $terabytes TB"

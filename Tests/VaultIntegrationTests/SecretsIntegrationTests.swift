@@ -65,7 +65,11 @@ struct SecretsIntegrationTests {
         #expect(wrong.status != 0 && wrong.stderr.contains("error:"), "\(wrong.stderr)")
         outputs.append(wrong)
         let seen = watcher.stop()
-        #expect(seen.isEmpty, "secrets on command lines: \(seen)")
+        #expect(seen.found.isEmpty, "secrets on command lines: \(seen.found)")
+        // Each vault process is not dumpable: no core file, and its memory and environment
+        // are closed to other processes of its user (their /proc files belong to root).
+        #expect(seen.vaultProcesses > 0, "no vault process was sampled")
+        #expect(seen.dumpable.isEmpty, "dumpable vault processes: \(seen.dumpable)")
 
         // The hooks ran, without the secrets in their environment.
         for hook in ["pause", "resume"] {
@@ -121,12 +125,16 @@ struct SecretsIntegrationTests {
 }
 
 /// Samples `/proc/*/cmdline` on a thread of its own (not the cooperative pool) until stopped,
-/// and collects the command lines holding any of the strings looked for.
+/// and collects the command lines holding any of the strings looked for; also whether each
+/// vault process running as another user than root is dumpable (its `/proc/<pid>/environ`
+/// not owned by root).
 final class CommandLineWatcher: @unchecked Sendable {
-    // @unchecked: `found` and `running` are guarded by `lock`.
+    // @unchecked: the collections and `running` are guarded by `lock`.
     private let looking: [String]
     private let lock = NSLock()
     private var found: Set<String> = []
+    /// Per vault process: how often it was sampled, and whether it was dumpable the last time.
+    private var vault: [String: (samples: Int, dumpable: Bool, line: String)] = [:]
     private var running = true
     private var thread: Thread?
 
@@ -139,6 +147,12 @@ final class CommandLineWatcher: @unchecked Sendable {
                     guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { continue }
                     let line = String(decoding: data.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
                     if looking.contains(where: { line.contains($0) }) { _ = lock.withLock { found.insert(line) } }
+                    if line.hasPrefix(VaultBinary.path + " "), let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+                       let uid = status.split(separator: "\n").first(where: { $0.hasPrefix("Uid:") })?.split(separator: "\t").dropFirst().first, uid != "0" {
+                        var st = stat()
+                        guard stat("/proc/\(pid)/environ", &st) == 0 else { continue }
+                        lock.withLock { vault[pid] = ((vault[pid]?.samples ?? 0) + 1, st.st_uid != 0, line) }
+                    }
                 }
                 usleep(5_000)
             }
@@ -147,9 +161,15 @@ final class CommandLineWatcher: @unchecked Sendable {
         thread.start()
     }
 
-    func stop() -> Set<String> {
+    /// The command lines holding a secret; how many vault processes lived long enough to be
+    /// judged (sampled 20 times: a process is dumpable until its main function runs); and
+    /// those of them still dumpable when last sampled.
+    func stop() -> (found: Set<String>, vaultProcesses: Int, dumpable: [String]) {
         lock.withLock { running = false }
         usleep(20_000)
-        return lock.withLock { found }
+        return lock.withLock {
+            let judged = vault.values.filter { $0.samples >= 20 }
+            return (found, judged.count, judged.filter(\.dumpable).map(\.line))
+        }
     }
 }

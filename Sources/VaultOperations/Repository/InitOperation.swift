@@ -26,16 +26,17 @@ public struct InitOperation {
 
     public func run(shards: [ShardPolicy]) async throws -> Result {
         let storage = try RepositoryOpener.storage(for: policy)
-        // Before anything is written: a store that ignores conditional writes cannot hold a
-        // repository safely.
-        try await storage.probeConditionalWrites()
         let repository: Repository
         var created = false
         if try await storage.exists(RepositoryConfig.objectName) {
             repository = try await RepositoryOpener.open(policy)
+            try await storage.probeConditionalWrites()
         } else {
-            repository = try await Repository.create(storage: storage, passphrase: try PassphraseLoader.load(policy.encryption),
-                                                     compressionLevel: policy.compression.level)
+            let passphrase = try PassphraseLoader.load(policy.encryption)
+            // Before the repository is written: a store that ignores conditional writes
+            // cannot hold one safely.
+            try await storage.probeConditionalWrites()
+            repository = try await Repository.create(storage: storage, passphrase: passphrase, compressionLevel: policy.compression.level)
             created = true
         }
         var results: [ShardResult] = []

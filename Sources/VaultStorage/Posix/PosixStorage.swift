@@ -215,8 +215,10 @@ extension PosixStorage {
             }
         } catch {
             try? await delete(name)
+            rmdir(path("probes"))
             throw error
         }
         try await delete(name)
+        rmdir(path("probes")) // only when empty: another process may be probing too
     }
 }
