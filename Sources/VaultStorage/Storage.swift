@@ -52,6 +52,12 @@ public protocol Storage: Sendable {
     /// Proves the store refuses a write whose condition fails, which locks and write-once
     /// objects rely on; throws `.misconfigured` for a store that ignores the conditions.
     func probeConditionalWrites() async throws
+
+    /// What writers killed mid-write left under `prefix` and that is older than `age` by the
+    /// store's clock: a directory repository's temporary files, an object store's unfinished
+    /// multipart uploads (billed until aborted). Neither is ever listed as an object. Removes
+    /// them unless `dryRun`; returns how many there were.
+    func collectAbandonedWrites(under prefix: String, olderThan age: TimeInterval, dryRun: Bool) async throws -> Int
 }
 
 /// A held lock; releasing twice is harmless.

@@ -43,11 +43,18 @@ struct CrashSafetyIntegrationTests {
         for orphan in [ManifestStore.chunkName(shard: "main", id: "20261202T235959Z-F", index: 0), ManifestStore.chunkName(shard: "main", id: keptID, index: 7)] {
             try await f.openRepository().write(orphan, Array("{}".utf8))
         }
+        // A temporary file a writer killed two days ago left behind (never listed).
+        let stale = f.repositoryPath + "/main/packs/.vault-tmp-1-1"
+        FileManager.default.createFile(atPath: stale, contents: Data([1]))
+        var twoDaysAgo = [timeval(tv_sec: time(nil) - 2 * 86_400, tv_usec: 0), timeval(tv_sec: time(nil) - 2 * 86_400, tv_usec: 0)]
+        utimes(stale, &twoDaysAgo)
         try TestDirectory.giveToPostgres(f.repositoryPath)
 
         // Within retention.orphan_grace (a day by default) the leftovers stay, and expire says so.
         let young = try f.vault(["expire"])
         #expect(young.status == 0 && young.stdout.contains("no backup names, younger than retention.orphan_grace"), "\(young.stdout)\(young.stderr)")
+        #expect(young.stdout.contains("removed 1 unfinished write of killed processes"), "\(young.stdout)")
+        #expect(!FileManager.default.fileExists(atPath: stale))
         #expect(try await f.openRepository().storage.exists(ManifestStore.chunkName(shard: "main", id: keptID, index: 7)))
 
         try f.writePolicy(server: server, extra: "defaults: {retention: {orphan_grace: 0s}}")

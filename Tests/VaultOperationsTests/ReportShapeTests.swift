@@ -134,8 +134,8 @@ struct ReportShapeTests {
     @Test("expire")
     func expire() throws {
         let result = ExpireOperation.Result(shard: "main", expiredBackups: ["a"], keptBackups: ["b"], removedPacks: 1, removedWAL: 1, bytesFreed: 1,
-                                            dryRun: false, keptLeftovers: 2, verifiedBackup: "b", unrestorableFulls: ["c"])
-        let expected: Set<String> = ["shard", "expiredBackups", "keptBackups", "removedPacks", "removedWAL", "bytesFreed", "dryRun", "keptLeftovers", "verifiedBackup", "unrestorableFulls"]
+                                            dryRun: false, keptLeftovers: 2, abandonedWrites: 1, verifiedBackup: "b", unrestorableFulls: ["c"])
+        let expected: Set<String> = ["shard", "expiredBackups", "keptBackups", "removedPacks", "removedWAL", "bytesFreed", "dryRun", "keptLeftovers", "abandonedWrites", "verifiedBackup", "unrestorableFulls"]
         #expect(try Self.keyPaths(result) == expected)
     }
 
@@ -189,7 +189,7 @@ struct ReportShapeTests {
     @Test("--all-shards: every shard's outcome, which succeeded and which failed; restore points")
     func fleet() throws {
         let report = FleetReport(command: "expire", shards: [
-            .init(shard: "a", ok: true, exit: nil, error: nil, result: ExpireOperation.Result(shard: "a", expiredBackups: [], keptBackups: [], removedPacks: 0, removedWAL: 0, bytesFreed: 0, dryRun: false, keptLeftovers: 0, verifiedBackup: nil, unrestorableFulls: [])),
+            .init(shard: "a", ok: true, exit: nil, error: nil, result: ExpireOperation.Result(shard: "a", expiredBackups: [], keptBackups: [], removedPacks: 0, removedWAL: 0, bytesFreed: 0, dryRun: false, keptLeftovers: 0, abandonedWrites: 0, verifiedBackup: nil, unrestorableFulls: [])),
             .init(shard: "b", ok: false, exit: 7, error: "unreachable", result: nil),
         ])
         let paths = try Self.keyPaths(report)

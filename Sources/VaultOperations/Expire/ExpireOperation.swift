@@ -28,6 +28,9 @@ public struct ExpireOperation {
         /// Packs and manifest chunks no backup names, kept because they are younger than
         /// `retention.orphan_grace`.
         public var keptLeftovers: Int
+        /// Temporary files or unfinished multipart uploads of killed writers older than
+        /// `retention.orphan_grace`, removed (or, in a dry run, found).
+        public var abandonedWrites: Int
         /// The newest backup that passed a restore verification, kept regardless of retention.
         public var verifiedBackup: String?
         /// Full backups that do not count toward `retention.full_backups` because they cannot
@@ -119,9 +122,12 @@ public struct ExpireOperation {
             try await storage.delete(chunks.map(\.name) + packs.map(\.name))
             try await storage.delete(wal)
         }
+        // Half-written objects of killed writers (never listed): a directory's temporary
+        // files, an object store's unfinished multipart uploads.
+        let abandoned = try await storage.collectAbandonedWrites(under: shard.name, olderThan: grace, dryRun: dryRun)
         let removedPacks = packs.count, removedWAL = wal.count
         return Result(shard: shard.name, expiredBackups: expired.map(\.id), keptBackups: kept.map(\.id), removedPacks: removedPacks,
-                      removedWAL: removedWAL, bytesFreed: freed, dryRun: dryRun, keptLeftovers: keptLeftovers, verifiedBackup: verified,
+                      removedWAL: removedWAL, bytesFreed: freed, dryRun: dryRun, keptLeftovers: keptLeftovers, abandonedWrites: abandoned, verifiedBackup: verified,
                       unrestorableFulls: backups.filter { $0.kind == .full && !inventory.canRestore($0) }.map(\.id))
     }
 }

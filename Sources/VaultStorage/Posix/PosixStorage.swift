@@ -174,8 +174,12 @@ public struct PosixStorage: Storage {
         return dir
     }
 
+    /// Temporary files are hidden (listings skip names starting with `.`) and named so a
+    /// killed writer's can be found and collected.
+    static let temporaryPrefix = ".vault-tmp-"
+
     private func writeTemporary(in dir: String, _ bytes: [UInt8]) throws -> String {
-        let tmp = dir + "/.vault-tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        let tmp = dir + "/\(Self.temporaryPrefix)\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
         try FileIO.writeDurably(tmp, bytes, exclusive: true)
         return tmp
     }
@@ -220,5 +224,36 @@ extension PosixStorage {
         }
         try await delete(name)
         rmdir(path("probes")) // only when empty: another process may be probing too
+    }
+}
+
+extension PosixStorage {
+    /// Temporary files of killed writers (a live writer's exists for the moments between
+    /// its write and its rename or link, far less than any grace period).
+    public func collectAbandonedWrites(under prefix: String, olderThan age: TimeInterval, dryRun: Bool) async throws -> Int {
+        try storageErrors {
+            try Self.checkName(prefix)
+            var found = 0
+            let now = Date().timeIntervalSince1970
+            func visit(_ dir: String) throws {
+                guard let names = try? FileIO.list(dir) else { return }
+                for name in names {
+                    let full = dir + "/" + name
+                    var st = stat()
+                    guard lstat(full, &st) == 0 else { continue }
+                    switch st.st_mode & S_IFMT {
+                    case S_IFDIR:
+                        try visit(full)
+                    case S_IFREG where name.hasPrefix(Self.temporaryPrefix) && now - Double(st.st_mtim.tv_sec) >= age:
+                        found += 1
+                        if !dryRun { unlink(full) }
+                    default:
+                        continue
+                    }
+                }
+            }
+            try visit(path(prefix))
+            return found
+        }
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import VaultSupport
 
 /// One multipart upload: initiate, send the parts (two at a time), complete; abort on any
@@ -53,5 +54,35 @@ struct MultipartUpload {
 
     private func abort(_ uploadId: String) async {
         _ = try? await client.send(.DELETE, key: key, query: [("uploadId", uploadId)])
+    }
+}
+
+extension S3Storage {
+    /// Multipart uploads under `prefix` that were started and never completed or aborted (a
+    /// process killed mid-upload), older than `age` by the store's clock: the listing's
+    /// `Initiated` against the `Date` it was answered with. Aborted unless `dryRun`.
+    public func collectAbandonedWrites(under prefix: String, olderThan age: TimeInterval, dryRun: Bool) async throws -> Int {
+        let listed = try key(prefix) + "/"
+        var found = 0
+        var markers: (key: String, upload: String)?
+        repeat {
+            var query = [("uploads", ""), ("prefix", listed)]
+            if let markers { query += [("key-marker", markers.key), ("upload-id-marker", markers.upload)] }
+            let r = try await client.send(.GET, key: "", query: query)
+            guard r.isSuccess else { throw client.failure(r, "listing unfinished multipart uploads under \(listed)") }
+            let storeNow = r.headers.first(name: "date").flatMap(Self.parseHTTPDate) ?? Date()
+            for upload in XMLText.elements("Upload", in: r.text) {
+                guard let key = XMLText.value("Key", in: upload), let id = XMLText.value("UploadId", in: upload),
+                      let started = XMLText.value("Initiated", in: upload).flatMap(Self.parseListingDate),
+                      storeNow.timeIntervalSince(started) >= age else { continue }
+                found += 1
+                if dryRun { continue }
+                let aborted = try await client.send(.DELETE, key: key, query: [("uploadId", id)])
+                guard aborted.isSuccess || aborted.status == 404 else { throw client.failure(aborted, "aborting the unfinished multipart upload of \(key)") }
+            }
+            markers = XMLText.value("IsTruncated", in: r.text) == "true"
+                ? XMLText.value("NextKeyMarker", in: r.text).map { ($0, XMLText.value("NextUploadIdMarker", in: r.text) ?? "") } : nil
+        } while markers != nil
+        return found
     }
 }

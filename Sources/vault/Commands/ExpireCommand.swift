@@ -50,6 +50,9 @@ struct ExpireCommand: AsyncParsableCommand {
             out.append("not counted toward retention (their WAL is missing or they found bad pages): \(r.unrestorableFulls.joined(separator: ", "))")
         }
         if let v = r.verifiedBackup, r.keptBackups.contains(v) { out.append("keeping backup \(v): the newest one proved restorable by vault verify") }
+        if r.abandonedWrites > 0 {
+            out.append("\(dryRun ? "would remove" : "removed") \(r.abandonedWrites) unfinished write\(r.abandonedWrites == 1 ? "" : "s") of killed processes (temporary files or multipart uploads older than retention.orphan_grace)")
+        }
         if r.keptLeftovers > 0 {
             out.append("keeping \(r.keptLeftovers) pack\(r.keptLeftovers == 1 ? "" : "s") or manifest chunk\(r.keptLeftovers == 1 ? "" : "s") no backup names, younger than retention.orphan_grace (leftovers of an interrupted backup; removed once older)")
         }
