@@ -70,7 +70,7 @@ let package = Package(
         .target(name: "VaultPostgres", dependencies: ["CLibPQ", "VaultSystem"]),
         .target(
             name: "VaultPolicy",
-            dependencies: ["VaultSystem", "VaultStorage", .product(name: "Yams", package: "Yams")]
+            dependencies: ["VaultSystem", "VaultStorage", "VaultPostgres", .product(name: "Yams", package: "Yams")]
         ),
         .target(
             name: "VaultFormat",

@@ -18,20 +18,15 @@ public struct ScryptParameters: Codable, Sendable, Equatable {
         self.salt = salt
     }
 
-    /// Cost for passphrases a person might have chosen: about 60 ms and 16 MiB here.
-    public static let humanCostN: UInt64 = 1 << 14
-    /// Cost for long passphrases (32+ characters, e.g. `openssl rand -base64 32`), whose own
-    /// entropy already defeats guessing; keeps `archive-push`, which derives the key once per
-    /// WAL segment, fast. About 4 ms here.
-    public static let randomCostN: UInt64 = 1 << 10
-    /// Characters from which a passphrase is treated as machine-generated.
-    public static let longPassphraseLength = 32
+    /// The cost of every new key file: N = 2^15 (r = 8, p = 1), 32 MiB and about 0.1 s here,
+    /// whatever the passphrase's length, so a guessed passphrase costs an attacker as much as
+    /// a chosen one. Key files written with a lower N (by earlier versions) are still read;
+    /// `vault key rotate` rewrites one at this cost.
+    public static let costN: UInt64 = 1 << 15
 
-    /// Picks parameters for `passphrase`, with a fresh salt.
-    public static func recommended(for passphrase: Passphrase) throws -> ScryptParameters {
-        let n = passphrase.count >= longPassphraseLength ? randomCostN : humanCostN
-        let salt = try SecureRandom.bytes(16)
-        return ScryptParameters(n: n, r: 8, p: 1, salt: Base64.encode(salt))
+    /// Parameters for a new key file, with a fresh salt.
+    public static func recommended() throws -> ScryptParameters {
+        ScryptParameters(n: costN, r: 8, p: 1, salt: Base64.encode(try SecureRandom.bytes(16)))
     }
 }
 

@@ -17,7 +17,7 @@ public struct KeyFile: Codable, Sendable {
     /// Creates a new random data key and wraps it with `passphrase`.
     public static func create(passphrase: Passphrase, created: String) throws -> (KeyFile, DataKey) {
         let dataKey = DataKey(id: try SecureRandom.bytes(DataKey.idSize), key: try SymmetricKey.random())
-        let params = try ScryptParameters.recommended(for: passphrase)
+        let params = try ScryptParameters.recommended()
         let file = try wrap(dataKey, passphrase: passphrase, params: params, created: created)
         return (file, dataKey)
     }

@@ -72,6 +72,28 @@ public final class Repository: Sendable {
 
     static func keyObjectName(_ keyId: String) -> String { "keys/\(keyId).json" }
 
+    /// Wraps the data key under `passphrase` at today's scrypt cost and replaces the key file,
+    /// the only object that changes (every other object is sealed by the data key itself).
+    /// The file is read back and unwrapped before this returns. Afterwards only the new
+    /// passphrase opens the repository. Returns the key file's name.
+    public func rewrapKey(under passphrase: Passphrase) async throws -> String {
+        guard let key = envelope.key, let keyId = config.keyId else {
+            throw FormatError(.refused, "repository \(storage.location) is not encrypted: it has no key to wrap")
+        }
+        guard passphrase.count >= 12 else {
+            throw FormatError(.wrongKey, "the new passphrase is too short (\(passphrase.count) characters); use at least 12, ideally a random one such as `openssl rand -base64 32`")
+        }
+        let name = Self.keyObjectName(keyId)
+        let file = try KeyFile.wrap(key, passphrase: passphrase, params: try ScryptParameters.recommended(), created: Timestamp.now())
+        try await storage.put(name, try JSONCoding.encode(file))
+        guard let written = try await storage.get(name) else { throw FormatError(.corrupt, "\(name) vanished as it was written") }
+        let back = try JSONCoding.decode(KeyFile.self, from: written, what: "key file \(name)")
+        guard try back.unwrap(passphrase: passphrase, repository: storage.location).id == key.id else {
+            throw FormatError(.corrupt, "\(name) does not hold the data key it was written with")
+        }
+        return name
+    }
+
     /// Reads and authenticates an object; nil when it does not exist.
     public func read(_ name: String) async throws -> [UInt8]? {
         guard let sealed = try await storage.get(name) else { return nil }

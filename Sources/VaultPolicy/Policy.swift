@@ -17,6 +17,10 @@ public struct Policy: Sendable {
     public var shards: [ShardPolicy]
     /// The file this policy came from (absolute when known), for messages and restore_command.
     public var sourcePath: String
+    /// Every network connection must use TLS: node conninfo with sslmode require, verify-ca or
+    /// verify-full (a Unix socket is not a network connection), and an https:// S3 endpoint.
+    /// Checked when the policy is read.
+    public var requireTLS: Bool = false
 
     /// The shard named `name`, or a clear error listing the known names.
     public func shard(named name: String) throws -> ShardPolicy {

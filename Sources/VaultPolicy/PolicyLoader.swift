@@ -63,9 +63,10 @@ public enum PolicyLoader {
         let version = top.int("version", required: true) ?? 1
         if version != 1 { issues.add(top.value("version"), "version \(version) is not supported (this vault reads version 1)") }
 
+        let requireTLS = top.bool("require_tls") ?? false
         var repository = RepositorySettings()
         if let r = top.mapping("repository", required: true) {
-            repository = readRepository(r, issues: issues)
+            repository = readRepository(r, requireTLS: requireTLS, issues: issues)
             r.finish()
         }
         let encryption = readEncryption(top, issues: issues)
@@ -118,12 +119,13 @@ public enum PolicyLoader {
         if let list = top.sequence("shards", required: true) {
             if list.isEmpty { issues.add(top.value("shards"), "shards must list at least one shard") }
             for (i, node) in list.enumerated() {
-                if let s = readShard(node, index: i, defaults: defaults, issues: issues) { shards.append(s) }
+                if let s = readShard(node, index: i, defaults: defaults, requireTLS: requireTLS, issues: issues) { shards.append(s) }
             }
         }
         top.finish()
         return Policy(version: Int(version), repository: repository, encryption: encryption, compression: compression,
-                      archive: archive, verify: verify, scheduler: scheduler, fleet: fleet, defaults: defaults, shards: shards, sourcePath: path)
+                      archive: archive, verify: verify, scheduler: scheduler, fleet: fleet, defaults: defaults, shards: shards, sourcePath: path,
+                      requireTLS: requireTLS)
     }
 
     private static func readScheduler(_ m: MappingReader, issues: IssueList) -> SchedulerSettings {
@@ -146,7 +148,7 @@ public enum PolicyLoader {
         return s
     }
 
-    private static func readRepository(_ r: MappingReader, issues: IssueList) -> RepositorySettings {
+    private static func readRepository(_ r: MappingReader, requireTLS: Bool, issues: IssueList) -> RepositorySettings {
         var settings = RepositorySettings()
         settings.path = r.string("path")
         if let s3 = r.mapping("s3") {
@@ -158,6 +160,9 @@ public enum PolicyLoader {
                 caFile: s3.string("ca_file"), forcePathStyle: s3.bool("force_path_style") ?? true,
                 leaseSeconds: Double(s3.int("lease_seconds", range: 2...3600) ?? 60))
             if let p = settings.s3?.prefix, !p.isEmpty, !p.hasSuffix("/") { issues.add(s3.value("prefix"), "repository.s3.prefix must end with '/'") }
+            if requireTLS, !endpoint.lowercased().hasPrefix("https://") {
+                issues.add(s3.value("endpoint"), "repository.s3.endpoint '\(endpoint)' is not https:// and the policy says require_tls: true")
+            }
             s3.finish()
         }
         if settings.path == nil && settings.s3 == nil {
@@ -257,7 +262,7 @@ public enum PolicyLoader {
         return s
     }
 
-    private static func readShard(_ node: Node, index: Int, defaults: ShardSettings, issues: IssueList) -> ShardPolicy? {
+    private static func readShard(_ node: Node, index: Int, defaults: ShardSettings, requireTLS: Bool, issues: IssueList) -> ShardPolicy? {
         guard let m = MappingReader(node, path: "shards[\(index)]", issues: issues) else { return nil }
         defer { m.finish() }
         let name = m.string("name", required: true) ?? ""
@@ -283,6 +288,9 @@ public enum PolicyLoader {
                 if conninfo.range(of: #"(^|\s)password\s*="#, options: .regularExpression) != nil
                     || conninfo.range(of: #"://[^/@\s]*:[^/@\s]*@"#, options: .regularExpression) != nil {
                     issues.add(nm.value("conninfo"), "node \(nodeName): conninfo contains a password; use ~/.pgpass or PGPASSFILE instead")
+                }
+                if requireTLS, let problem = TLSRequirement.problem(conninfo: conninfo) {
+                    issues.add(nm.value("conninfo"), "node \(nodeName): \(problem) and the policy says require_tls: true")
                 }
                 nodes.append(NodePolicy(
                     name: nodeName, conninfo: conninfo, priority: Int(nm.int("priority", range: 0...1_000_000) ?? 100),

@@ -41,10 +41,17 @@ struct CryptoTests {
         #expect(key.withBytes { Hex.encode($0) } == "fdbabe1c9d3472007856e7190d01e9fe7c6ad7cbc8237830e77376634b373162")
     }
 
-    @Test("long passphrases get the light scrypt cost, short ones the strong cost")
-    func scryptCostChoice() throws {
-        #expect(try ScryptParameters.recommended(for: Passphrase(bytes: Array(repeating: 65, count: 44))).n == ScryptParameters.randomCostN)
-        #expect(try ScryptParameters.recommended(for: Passphrase(bytes: Array("short but ok!".utf8))).n == ScryptParameters.humanCostN)
+    @Test("every new key file costs N = 2^15 whatever the passphrase's length, with its own salt; an older, cheaper one still unwraps")
+    func scryptCost() throws {
+        for passphrase in [Passphrase(bytes: Array(repeating: 65, count: 44)), Passphrase(bytes: Array("short but ok!".utf8))] {
+            let (file, _) = try KeyFile.create(passphrase: passphrase, created: "now")
+            #expect(file.scrypt.n == 1 << 15 && file.scrypt.r == 8 && file.scrypt.p == 1)
+        }
+        #expect(try ScryptParameters.recommended().salt != ScryptParameters.recommended().salt)
+        let passphrase = Passphrase(bytes: Array("an older repository".utf8))
+        let key = DataKey(id: Array(repeating: 3, count: DataKey.idSize), key: try SymmetricKey.random())
+        let old = try KeyFile.wrap(key, passphrase: passphrase, params: ScryptParameters(n: 1 << 10, r: 8, p: 1, salt: Base64.encode(Array("salt".utf8))), created: "then")
+        #expect(try old.unwrap(passphrase: passphrase, repository: "/r").id == key.id)
     }
 
     @Test("a wrapped data key unwraps with its passphrase and fails clearly with another")
