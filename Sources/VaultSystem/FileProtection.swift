@@ -8,9 +8,9 @@ import Glibc
 /// passphrase can read every backup. Checked on the open descriptor, so the file judged is
 /// the file read.
 public enum FileProtection: Sendable {
-    /// Only its owner may write it (the policy, an S3 credentials file).
+    /// Only its owner may write it (the policy).
     case writableByOwnerOnly
-    /// Only its owner may read or write it (a passphrase or key file).
+    /// Only its owner may read or write it (a passphrase or S3 credentials file).
     case privateToOwner
 
     /// What is wrong with a file of mode `mode` at `path`, naming the command that fixes it;

@@ -70,7 +70,7 @@ struct Vault: AsyncParsableCommand {
         subcommands: [
             InitCommand.self, CheckCommand.self, ArchivePushCommand.self, ArchiveGetCommand.self,
             BackupCommand.self, ListCommand.self, RestoreCommand.self, RestorePointCommand.self, VerifyCommand.self, StatusCommand.self, ExpireCommand.self,
-            SwitchoverCommand.self, FailoverCommand.self, RejoinCommand.self, ScheduleCommand.self, MetricsCommand.self, PolicyCommand.self, LocateCommand.self, KeyCommand.self,
+            SwitchoverCommand.self, FailoverCommand.self, RejoinCommand.self, ScheduleCommand.self, MetricsCommand.self, PolicyCommand.self, LocateCommand.self, KeyCommand.self, AuditCommand.self,
         ]
     )
 }

@@ -81,6 +81,30 @@ struct BackupLogicTests {
         #expect(!dirs.contains("pg_replslot/s"))
     }
 
+    @Test("a database directory or tablespace dropped after its parent was listed is skipped, not an error")
+    func vanishedDirectories() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("vault-walk-\(UUID().uuidString)").path
+        let tablespace = root + "-ts"
+        defer { try? FileManager.default.removeItem(atPath: root); try? FileManager.default.removeItem(atPath: tablespace) }
+        for f in ["PG_VERSION", "base/1/100", "base/5/200", "base/6/300", "global/pg_control"] {
+            let path = root + "/" + f
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            FileManager.default.createFile(atPath: path, contents: Data("x".utf8))
+        }
+        try FileManager.default.createDirectory(atPath: tablespace + "/PG_15_1/7", withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: tablespace + "/PG_15_1/7/400", contents: Data("x".utf8))
+        try FileManager.default.createDirectory(atPath: root + "/pg_tblspc", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: root + "/pg_tblspc/16400", withDestinationPath: tablespace)
+        var walk = DataDirectoryScanner(root: root).walk()
+        #expect(try walk.next()?.path == "PG_VERSION")
+        #expect(try walk.next()?.path == "base/1/100", "base is listed now, its databases later")
+        try FileManager.default.removeItem(atPath: root + "/base/5")
+        try FileManager.default.removeItem(atPath: tablespace)
+        var rest: [String] = []
+        while let entry = try walk.next() { rest.append(entry.path) }
+        #expect(rest == ["base/6/300", "global/pg_control"])
+    }
+
     func manifest(_ id: String, _ kind: BackupManifest.Kind, epoch: Int64) -> BackupHead {
         BackupManifest(id: id, kind: kind, parent: nil, shard: "s", systemIdentifier: "1", versionNumber: 150000, node: "n",
                        startTime: "", stopTime: "", startEpoch: epoch, startLSN: LSN(0), stopLSN: LSN(0), timeline: 1,

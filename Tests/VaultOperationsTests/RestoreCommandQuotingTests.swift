@@ -28,10 +28,10 @@ struct RestoreCommandQuotingTests {
         #expect(command == #"/usr/bin/vault --policy '/etc/it'\''s 50%%/vault.yaml' --shard main archive-get %f %p"#)
     }
 
-    @Test("configuration values double ' and escape \\; SQL literals only double '")
+    @Test("configuration values double ' and escape \\; SQL literals are escape strings, read alike whatever standard_conforming_strings says")
     func configValues() {
         #expect(ConfigValue.quoted(#"a'b\c"#) == #"'a''b\\c'"#)
-        #expect(ConfigValue.sqlLiteral(#"a'b\c"#) == #"'a''b\c'"#)
+        #expect(ConfigValue.sqlLiteral(#"a'b\c"#) == #"E'a''b\\c'"#)
         #expect(RecoveryTarget.name(#"p'1 \ x"#).settings == [#"recovery_target_name = 'p''1 \\ x'"#])
     }
 }

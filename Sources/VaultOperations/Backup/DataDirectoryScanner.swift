@@ -115,10 +115,11 @@ public struct DataDirectoryScanner {
                 case .file(let size, let mode, let mtime):
                     return Entry(path: rel, absolutePath: abs, size: size, mode: mode, mtime: mtime)
                 case .tablespaceLink:
-                    let target = try FileIO.readLink(abs)
-                    tablespaces.append(BackupManifest.Tablespace(oid: item.name, location: target))
+                    // A tablespace dropped since its directory was listed: WAL replay drops it too.
+                    guard let target = try Self.vanishedIsNil({ try FileIO.readLink(abs) }) else { continue }
                     var tst = stat()
                     guard stat(abs, &tst) == 0 else { continue }
+                    tablespaces.append(BackupManifest.Tablespace(oid: item.name, location: target))
                     directories.append(BackupManifest.Directory(path: rel, mode: UInt32(tst.st_mode & 0o7777)))
                     stack.append(try Self.frame(absolute: target, relative: rel))
                 case .walLink:
@@ -143,9 +144,21 @@ public struct DataDirectoryScanner {
             return nil
         }
 
-        /// Lists one directory, drops what is never backed up, and sorts the rest.
+        /// `body`'s value, or nil when what it reads vanished (ENOENT): a directory listed
+        /// long before it is walked (a database dropped during the backup) is skipped, as a
+        /// vanished file is, and WAL replay makes the copy agree.
+        private static func vanishedIsNil<T>(_ body: () throws -> T) throws -> T? {
+            do {
+                return try body()
+            } catch let e as SystemError where e.kind == .notFound {
+                return nil
+            }
+        }
+
+        /// Lists one directory, drops what is never backed up, and sorts the rest; a directory
+        /// gone since its parent was listed has no entries.
         private static func frame(absolute: String, relative: String) throws -> Frame {
-            let names = try FileIO.list(absolute)
+            guard let names = try vanishedIsNil({ try FileIO.list(absolute) }) else { return Frame(absolute: absolute, relative: relative, items: []) }
             let nameSet = Set(names)
             var items: [Item] = []
             items.reserveCapacity(names.count)

@@ -11,6 +11,9 @@ public struct ExpireOperation {
     public let policy: Policy
     public let shard: ShardPolicy
 
+    /// The least age at which expire takes a write to be abandoned, in seconds.
+    static let abandonedWriteFloor: TimeInterval = 3600
+
     public init(policy: Policy, shard: ShardPolicy) {
         self.policy = policy
         self.shard = shard
@@ -123,8 +126,10 @@ public struct ExpireOperation {
             try await storage.delete(wal)
         }
         // Half-written objects of killed writers (never listed): a directory's temporary
-        // files, an object store's unfinished multipart uploads.
-        let abandoned = try await storage.collectAbandonedWrites(under: shard.name, olderThan: grace, dryRun: dryRun)
+        // files, an object store's unfinished multipart uploads. At least an hour old, even
+        // with a shorter grace: archive-push, verify and status write without the shard's
+        // lock, and one of theirs may be under way.
+        let abandoned = try await storage.collectAbandonedWrites(under: shard.name, olderThan: max(grace, Self.abandonedWriteFloor), dryRun: dryRun)
         let removedPacks = packs.count, removedWAL = wal.count
         return Result(shard: shard.name, expiredBackups: expired.map(\.id), keptBackups: kept.map(\.id), removedPacks: removedPacks,
                       removedWAL: removedWAL, bytesFreed: freed, dryRun: dryRun, keptLeftovers: keptLeftovers, abandonedWrites: abandoned, verifiedBackup: verified,

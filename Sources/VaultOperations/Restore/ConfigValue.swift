@@ -7,9 +7,9 @@ enum ConfigValue {
         "'" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "''") + "'"
     }
 
-    /// A value as an SQL string literal for `ALTER SYSTEM SET` (standard_conforming_strings,
-    /// on since PostgreSQL 9.1, keeps `\` literal there; ALTER SYSTEM escapes it for the file).
+    /// A value as an escape string literal (`E'…'`) for `ALTER SYSTEM SET`: read the same
+    /// whatever `standard_conforming_strings` says; ALTER SYSTEM escapes it again for the file.
     static func sqlLiteral(_ value: String) -> String {
-        "'" + value.replacingOccurrences(of: "'", with: "''") + "'"
+        "E" + quoted(value)
     }
 }

@@ -65,6 +65,7 @@ extension S3Storage {
         let listed = try key(prefix) + "/"
         var found = 0
         var markers: (key: String, upload: String)?
+        let dates = ListingDates()
         repeat {
             var query = [("uploads", ""), ("prefix", listed)]
             if let markers { query += [("key-marker", markers.key), ("upload-id-marker", markers.upload)] }
@@ -73,7 +74,7 @@ extension S3Storage {
             let storeNow = r.headers.first(name: "date").flatMap(Self.parseHTTPDate) ?? Date()
             for upload in XMLText.elements("Upload", in: r.text) {
                 guard let key = XMLText.value("Key", in: upload), let id = XMLText.value("UploadId", in: upload),
-                      let started = XMLText.value("Initiated", in: upload).flatMap(Self.parseListingDate),
+                      let started = XMLText.value("Initiated", in: upload).flatMap(dates.parse),
                       storeNow.timeIntervalSince(started) >= age else { continue }
                 found += 1
                 if dryRun { continue }

@@ -11,7 +11,7 @@ public enum S3CredentialsLoader {
         if let file {
             let read: [UInt8]?
             do {
-                read = try FileIO.readIfExists(file, protection: .writableByOwnerOnly)
+                read = try FileIO.readIfExists(file, protection: .privateToOwner)
             } catch let e as SystemError {
                 throw StorageError(.credentialsRefused, "S3 credentials file (repository.s3.credentials_file): \(e.message)")
             }

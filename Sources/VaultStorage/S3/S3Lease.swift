@@ -25,7 +25,9 @@ final class S3Lease: StorageLock, @unchecked Sendable {
     /// When a holder's lease lapses by the store's clock: the lease object's Last-Modified
     /// (the store's time of the holder's last write) plus the holder's lease length, against
     /// the Date the store sent with it, both whole seconds (one more second of slack). Without
-    /// those headers, the expiry the holder wrote, against this host's clock.
+    /// those headers, the expiry the holder wrote, against this host's clock. A lease written
+    /// by an older version does not say its length: it lapses only once both rules (with this
+    /// host's length) say so, since its holder may renew less often than this host would.
     struct Lapse {
         var lapsed: Bool
         var at: Date
@@ -37,6 +39,11 @@ final class S3Lease: StorageLock, @unchecked Sendable {
                 // Reported in this host's time: how far off the lapse is from now.
                 at = Date().addingTimeInterval(lapse.timeIntervalSince(storeNow))
                 lapsed = storeNow > lapse
+                if holder.seconds == nil {
+                    let written = Date(timeIntervalSince1970: holder.expires)
+                    lapsed = lapsed && written < Date()
+                    at = max(at, written)
+                }
             } else {
                 at = Date(timeIntervalSince1970: holder.expires)
                 lapsed = holder.expires < Date().timeIntervalSince1970

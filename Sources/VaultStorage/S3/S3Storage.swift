@@ -83,12 +83,20 @@ public struct S3Storage: Storage {
     }
 
     /// A listing's `LastModified`: ISO 8601, with or without fractional seconds.
-    static func parseListingDate(_ text: String) -> Date? {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = f.date(from: text) { return date }
-        f.formatOptions = [.withInternetDateTime]
-        return f.date(from: text)
+    static func parseListingDate(_ text: String) -> Date? { ListingDates().parse(text) }
+
+    /// Parses listing times with formatters made once per listing (making one per object
+    /// would cost more than the listing of a large WAL archive).
+    struct ListingDates {
+        private let fractional = ISO8601DateFormatter()
+        private let whole = ISO8601DateFormatter()
+
+        init() {
+            fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            whole.formatOptions = [.withInternetDateTime]
+        }
+
+        func parse(_ text: String) -> Date? { fractional.date(from: text) ?? whole.date(from: text) }
     }
 
     static func parseHTTPDate(_ text: String) -> Date? {
@@ -110,6 +118,7 @@ public struct S3Storage: Storage {
         let listed = client.settings.prefix + (trimmed.isEmpty ? "" : trimmed + "/")
         var objects: [ListedObject] = []
         var token: String?
+        let dates = ListingDates()
         repeat {
             var query = [("list-type", "2"), ("prefix", listed)]
             if let token { query.append(("continuation-token", token)) }
@@ -119,7 +128,7 @@ public struct S3Storage: Storage {
             for entry in XMLText.elements("Contents", in: text) {
                 guard let key = XMLText.value("Key", in: entry) else { continue }
                 let size = XMLText.value("Size", in: entry).flatMap { Int64($0) } ?? 0
-                let modified = XMLText.value("LastModified", in: entry).flatMap(Self.parseListingDate)
+                let modified = XMLText.value("LastModified", in: entry).flatMap(dates.parse)
                 objects.append(ListedObject(name: String(key.dropFirst(client.settings.prefix.count)), size: size, modified: modified))
             }
             token = XMLText.value("IsTruncated", in: text) == "true" ? XMLText.value("NextContinuationToken", in: text) : nil

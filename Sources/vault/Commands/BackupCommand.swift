@@ -27,7 +27,7 @@ struct BackupCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await CommandRunner.run {
+        try await CommandRunner.run(audited: global) {
             let log = global.logger("backup")
             let policy = try global.loadPolicy()
             let requested = BackupOperation.Requested(rawValue: type) ?? .auto

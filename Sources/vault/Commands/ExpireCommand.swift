@@ -23,7 +23,7 @@ struct ExpireCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await CommandRunner.run {
+        try await CommandRunner.run(audited: global) {
             _ = global.logger("expire")
             let policy = try global.loadPolicy()
             let dryRun = self.dryRun

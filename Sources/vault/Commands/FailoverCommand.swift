@@ -36,7 +36,7 @@ struct FailoverCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        try await CommandRunner.run {
+        try await CommandRunner.run(audited: global) {
             _ = global.logger("failover")
             let policy = try global.loadPolicy()
             let shard = try policy.resolveShard(global.shard)

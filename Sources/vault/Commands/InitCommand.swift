@@ -16,7 +16,7 @@ struct InitCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        try await CommandRunner.run {
+        try await CommandRunner.run(audited: global) {
             _ = global.logger("init")
             let policy = try global.loadPolicy()
             let shards = allShards || (global.shard == nil && policy.shards.count > 1) ? policy.shards : [try policy.resolveShard(global.shard)]

@@ -30,7 +30,7 @@ struct KeyRotateCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        try await CommandRunner.run {
+        try await CommandRunner.run(audited: global) {
             _ = global.logger("key rotate")
             let policy = try global.loadPolicy()
             let result = try await KeyRotateOperation(policy: policy, newPassphraseFile: newPassphraseFile).run()

@@ -29,7 +29,7 @@ struct RejoinCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        try await CommandRunner.run {
+        try await CommandRunner.run(audited: global) {
             _ = global.logger("rejoin")
             let policy = try global.loadPolicy()
             let shard = try policy.resolveShard(global.shard)

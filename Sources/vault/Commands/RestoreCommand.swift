@@ -119,7 +119,7 @@ struct RestoreCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await CommandRunner.run {
+        try await CommandRunner.run(audited: global) {
             _ = global.logger("restore")
             let policy = try global.loadPolicy()
             if allShards, let name = targetName, let root = targetRoot {

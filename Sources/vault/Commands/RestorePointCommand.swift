@@ -39,7 +39,7 @@ struct RestorePointCreateCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await CommandRunner.run {
+        try await CommandRunner.run(audited: global) {
             _ = global.logger("restore-point")
             let point = try await RestorePointOperation(policy: try global.loadPolicy()).create(name)
             if json {

@@ -28,7 +28,7 @@ struct SwitchoverCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        try await CommandRunner.run {
+        try await CommandRunner.run(audited: global) {
             _ = global.logger("switchover")
             let policy = try global.loadPolicy()
             let shard = try policy.resolveShard(global.shard)

@@ -49,7 +49,7 @@ struct VerifyCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await CommandRunner.run {
+        try await CommandRunner.run(audited: global) {
             _ = global.logger("verify")
             let policy = try global.loadPolicy()
             var options = VerifyOperation.Options()
