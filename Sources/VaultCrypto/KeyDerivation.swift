@@ -52,3 +52,26 @@ public enum KeyDerivation {
         return try SymmetricKey(bytes: out)
     }
 }
+
+extension KeyDerivation {
+    /// HKDF-SHA256 (RFC 5869): extract with `salt`, expand with `info` to `length` bytes. Used
+    /// for key files of 32 random bytes, which need no stretching, only a key per purpose.
+    public static func hkdfSHA256(_ material: Passphrase, salt: [UInt8], info: [UInt8], length: Int = SymmetricKey.byteCount) throws -> SymmetricKey {
+        guard length == SymmetricKey.byteCount else {
+            throw CryptoError(.invalidParameters, "HKDF output must be \(SymmetricKey.byteCount) bytes")
+        }
+        var prk = [UInt8](repeating: 0, count: 32)
+        var prkLength: UInt32 = 0
+        let extracted = material.withBytes { ikm in
+            salt.withUnsafeBufferPointer { s in
+                HMAC(EVP_sha256(), s.baseAddress, Int32(s.count), ikm.baseAddress?.assumingMemoryBound(to: UInt8.self), ikm.count, &prk, &prkLength)
+            }
+        }
+        defer { prk.withUnsafeMutableBytes { OPENSSL_cleanse($0.baseAddress, $0.count) } }
+        guard extracted != nil, prkLength == 32 else { throw OpenSSLError.make("HKDF extract") }
+        // One block of expand is enough: T(1) = HMAC(PRK, info || 0x01), 32 bytes.
+        var okm = try MessageAuthentication.hmacSHA256(key: prk, info + [0x01])
+        defer { okm.withUnsafeMutableBytes { OPENSSL_cleanse($0.baseAddress, $0.count) } }
+        return try SymmetricKey(bytes: okm)
+    }
+}

@@ -18,6 +18,9 @@ public struct AuditRecord: Codable, Sendable, Equatable {
     public var exitCode: Int32
     /// The error line of a failed command.
     public var error: String?
+    /// Objects sealed under each data key (by key id) since the previous record of the same
+    /// process, this record included: what `status` adds up per key.
+    public var encryptions: [String: Int64]?
 
     public init(time: String, user: String, host: String, command: String, shard: String?, outcome: String, exitCode: Int32, error: String?) {
         self.time = time
@@ -44,12 +47,17 @@ public struct AuditRecord: Codable, Sendable, Equatable {
 }
 
 extension Repository {
-    /// Appends `record`; never replaces one.
-    public func append(_ record: AuditRecord, at time: Date, pid: Int32) async throws {
+    /// Appends `record`, with the encryptions this process made since its previous record
+    /// (and this record's own); never replaces one.
+    public func append(_ record: inout AuditRecord, at time: Date, pid: Int32) async throws {
         let name = AuditRecord.objectName(time: time, host: record.host, pid: pid)
-        guard try await writeIfAbsent(name, try JSONCoding.encode(record)) else {
-            throw FormatError(.refused, "audit record \(name) already exists")
-        }
+        var counts = EncryptionTally.drain()
+        if let key = envelope.key { counts[key.idHex, default: 0] += 1 }
+        record.encryptions = counts.isEmpty ? nil : counts
+        let written = try await writeIfAbsent(name, try JSONCoding.encode(record))
+        // The record's own encryption is in it already, not left for the next record.
+        if let key = envelope.key { EncryptionTally.add(key.idHex, -1) }
+        guard written else { throw FormatError(.refused, "audit record \(name) already exists") }
     }
 
     /// Every audit record, oldest first, each authenticated; a damaged one is an error naming it.

@@ -29,14 +29,23 @@ public struct ObjectEnvelope: Sendable {
         static let encrypted = Flags(rawValue: 2)
     }
 
-    /// The key that encrypts objects, or nil for an unencrypted repository.
-    public let key: DataKey?
+    /// The keys that open objects, the newest of which seals them; nil for an unencrypted
+    /// repository.
+    public let keyring: Keyring?
     public let compressionLevel: Int32
 
-    public init(key: DataKey?, compressionLevel: Int32) {
-        self.key = key
+    public init(keyring: Keyring?, compressionLevel: Int32) {
+        self.keyring = keyring
         self.compressionLevel = compressionLevel
     }
+
+    /// An envelope with one key (or none).
+    public init(key: DataKey?, compressionLevel: Int32) {
+        self.init(keyring: key.map { Keyring(root: $0) }, compressionLevel: compressionLevel)
+    }
+
+    /// The key that seals new objects, or nil for an unencrypted repository.
+    public var key: DataKey? { keyring?.current }
 
     /// Wraps `plaintext` for storage under `name`.
     public func seal(_ plaintext: [UInt8], name: String, compressor: ZstdCompressor? = nil) throws -> [UInt8] {
@@ -81,6 +90,7 @@ public struct ObjectEnvelope: Sendable {
         let aad = header.bytes + Array(name.utf8)
         if let key {
             try AESGCM.seal(prepared.body, key: key.key, nonce: nonce, aad: aad, appendingTo: &out)
+            EncryptionTally.add(key.idHex)
         } else {
             out.append(contentsOf: prepared.body)
             let h = try SHA256()
@@ -117,11 +127,11 @@ public struct ObjectEnvelope: Sendable {
         let sealed = object[Self.headerSize...]
         var body: [UInt8]
         if flags.contains(.encrypted) {
-            guard let key else {
+            guard let keyring else {
                 throw FormatError(.keyMismatch, "\(what) is encrypted but the repository has no key configured")
             }
-            guard keyId == key.id else {
-                throw FormatError(.wrongKey, "\(what) was encrypted with key \(Hex.encode(keyId)), not the repository key \(Hex.encode(key.id))")
+            guard let key = keyring.key(id: keyId[...]) else {
+                throw FormatError(.wrongKey, "\(what) was encrypted with key \(Hex.encode(keyId)), which this repository does not hold (its keys: \(keyring.keys.map(\.idHex).joined(separator: ", ")))")
             }
             do {
                 body = try AESGCM.open(sealed, key: key.key, nonce: nonce, aad: aad, what: what)
@@ -132,7 +142,7 @@ public struct ObjectEnvelope: Sendable {
         } else {
             // An encrypted repository never accepts a plaintext object: one could be planted
             // with a valid checksum by anyone who can write to storage.
-            guard key == nil else {
+            guard keyring == nil else {
                 throw FormatError(.corrupt, "\(what) is not encrypted, but this repository is")
             }
             guard sealed.count >= SHA256.byteCount else {

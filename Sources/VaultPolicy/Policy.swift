@@ -49,9 +49,11 @@ public struct RepositorySettings: Sendable {
     }
 }
 
-/// Where the passphrase comes from. It is never written in the policy itself.
+/// Where the passphrase (or the key file of 32 random bytes) comes from. The secret itself is
+/// never written in the policy.
 public enum EncryptionSettings: Sendable, Equatable {
     case none
+    case keyFile(String)
     case passphraseFile(String)
     case passphraseEnv(String)
     case passphraseCommand(String)

@@ -178,12 +178,12 @@ public enum PolicyLoader {
 
     private static func readEncryption(_ top: MappingReader, issues: IssueList) -> EncryptionSettings {
         guard let node = top.value("encryption") else {
-            issues.add(top.node, "encryption is missing: give passphrase_file, passphrase_env or passphrase_command, or write 'encryption: none' for an unencrypted repository")
+            issues.add(top.node, "encryption is missing: give passphrase_file, passphrase_env, passphrase_command or key_file, or write 'encryption: none' for an unencrypted repository")
             return .none
         }
         if case .scalar(let s) = node {
             if s.string == "none" { return .none }
-            issues.add(node, "encryption must be 'none' or a mapping with passphrase_file, passphrase_env or passphrase_command")
+            issues.add(node, "encryption must be 'none' or a mapping with passphrase_file, passphrase_env, passphrase_command or key_file")
             return .none
         }
         guard let e = MappingReader(node, path: "encryption", issues: issues) else { return .none }
@@ -192,11 +192,15 @@ public enum PolicyLoader {
             if !f.hasPrefix("/") { issues.add(e.value("passphrase_file"), "encryption.passphrase_file must be an absolute path") }
             sources.append(.passphraseFile(f))
         }
+        if let k = e.string("key_file") {
+            if !k.hasPrefix("/") { issues.add(e.value("key_file"), "encryption.key_file must be an absolute path") }
+            sources.append(.keyFile(k))
+        }
         if let v = e.string("passphrase_env") { sources.append(.passphraseEnv(v)) }
         if let c = e.string("passphrase_command") { sources.append(.passphraseCommand(c)) }
         e.finish()
         if sources.count != 1 {
-            issues.add(node, "encryption needs exactly one of passphrase_file, passphrase_env, passphrase_command (found \(sources.count))")
+            issues.add(node, "encryption needs exactly one of passphrase_file, passphrase_env, passphrase_command, key_file (found \(sources.count))")
             return .none
         }
         return sources[0]

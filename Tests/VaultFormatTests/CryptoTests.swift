@@ -44,27 +44,48 @@ struct CryptoTests {
     @Test("every new key file costs N = 2^15 whatever the passphrase's length, with its own salt; an older, cheaper one still unwraps")
     func scryptCost() throws {
         for passphrase in [Passphrase(bytes: Array(repeating: 65, count: 44)), Passphrase(bytes: Array("short but ok!".utf8))] {
-            let (file, _) = try KeyFile.create(passphrase: passphrase, created: "now")
-            #expect(file.scrypt.n == 1 << 15 && file.scrypt.r == 8 && file.scrypt.p == 1)
+            let (file, _) = try KeyFile.create(secret: .passphrase(passphrase), created: "now")
+            #expect(file.scrypt?.n == 1 << 15 && file.scrypt?.r == 8 && file.scrypt?.p == 1)
         }
         #expect(try ScryptParameters.recommended().salt != ScryptParameters.recommended().salt)
         let passphrase = Passphrase(bytes: Array("an older repository".utf8))
         let key = DataKey(id: Array(repeating: 3, count: DataKey.idSize), key: try SymmetricKey.random())
-        let old = try KeyFile.wrap(key, passphrase: passphrase, params: ScryptParameters(n: 1 << 10, r: 8, p: 1, salt: Base64.encode(Array("salt".utf8))), created: "then")
-        #expect(try old.unwrap(passphrase: passphrase, repository: "/r").id == key.id)
+        let old = try KeyFile.wrap(key, secret: .passphrase(passphrase), created: "then", scrypt: ScryptParameters(n: 1 << 10, r: 8, p: 1, salt: Base64.encode(Array("salt".utf8))))
+        #expect(try old.unwrap(secret: .passphrase(passphrase), repository: "/r").id == key.id)
     }
 
     @Test("a wrapped data key unwraps with its passphrase and fails clearly with another")
     func keyWrapping() throws {
-        let (file, key) = try KeyFile.create(passphrase: Passphrase(bytes: Array("the right passphrase".utf8)), created: "now")
-        let again = try file.unwrap(passphrase: Passphrase(bytes: Array("the right passphrase".utf8)), repository: "/repo")
+        let (file, key) = try KeyFile.create(secret: .passphrase(Passphrase(bytes: Array("the right passphrase".utf8))), created: "now")
+        let again = try file.unwrap(secret: .passphrase(Passphrase(bytes: Array("the right passphrase".utf8))), repository: "/repo")
         #expect(again.id == key.id)
         #expect(again.key.withBytes { Array($0) } == key.key.withBytes { Array($0) })
         let error = #expect(throws: FormatError.self) {
-            try file.unwrap(passphrase: Passphrase(bytes: Array("the wrong passphrase".utf8)), repository: "/repo")
+            try file.unwrap(secret: .passphrase(Passphrase(bytes: Array("the wrong passphrase".utf8))), repository: "/repo")
         }
         #expect(error?.kind == .wrongKey)
         #expect(error?.message.hasPrefix("wrong passphrase for repository /repo") == true)
         #expect(Passphrase(bytes: Array("secret".utf8)).description == "<passphrase>")
+    }
+
+    @Test("HKDF-SHA256 matches RFC 5869's first test case (first 32 bytes of OKM)")
+    func hkdfKnownAnswer() throws {
+        let okm = try KeyDerivation.hkdfSHA256(Passphrase(bytes: Array(repeating: 0x0b, count: 22)),
+                                               salt: Array(0x00...0x0c), info: Array(0xf0...0xf9))
+        #expect(okm.withBytes { Hex.encode($0) } == "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf")
+    }
+
+    @Test("a key file's 32 bytes wrap the data key through HKDF with a salt of its own; the other kind of secret is named, not called wrong")
+    func keyMaterialWrapping() throws {
+        let material = Passphrase(bytes: try SecureRandom.bytes(32))
+        let (file, key) = try KeyFile.create(secret: .keyMaterial(material), created: "now")
+        #expect(file.kdf == "hkdf-sha256" && file.scrypt == nil && file.hkdfSalt != nil)
+        #expect(try file.unwrap(secret: .keyMaterial(material), repository: "/r").key.copyBytes() == key.key.copyBytes())
+        let wrong = #expect(throws: FormatError.self) { try file.unwrap(secret: .keyMaterial(Passphrase(bytes: try SecureRandom.bytes(32))), repository: "/r") }
+        #expect(wrong?.kind == .wrongKey && wrong?.message.hasPrefix("wrong key file for repository /r") == true)
+        let otherKind = #expect(throws: FormatError.self) { try file.unwrap(secret: .passphrase(Passphrase(bytes: Array("a passphrase here".utf8))), repository: "/r") }
+        #expect(otherKind?.message == "the key of repository /r is wrapped by a key file (encryption.key_file), but the policy gives a passphrase")
+        let (again, _) = try KeyFile.create(secret: .keyMaterial(material), created: "now")
+        #expect(again.hkdfSalt != file.hkdfSalt && again.wrappedKey != file.wrappedKey)
     }
 }

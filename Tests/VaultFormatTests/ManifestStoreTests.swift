@@ -11,7 +11,7 @@ struct ManifestStoreTests {
     static func repository() async throws -> (Repository, String) {
         let root = NSTemporaryDirectory() + "vault-manifest-store-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        let repository = try await Repository.create(storage: PosixStorage(root: root), passphrase: nil, compressionLevel: 1)
+        let repository = try await Repository.create(storage: PosixStorage(root: root), secret: nil, compressionLevel: 1)
         return (repository, root)
     }
 

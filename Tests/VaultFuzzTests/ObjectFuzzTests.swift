@@ -38,7 +38,7 @@ struct ObjectFuzzTests {
         let root = NSTemporaryDirectory() + "vault-fuzz-manifest-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let repository = try await Repository.create(storage: PosixStorage(root: root), passphrase: nil, compressionLevel: 1)
+        let repository = try await Repository.create(storage: PosixStorage(root: root), secret: nil, compressionLevel: 1)
         let manifest = Self.manifest(id: "20261202T000000Z-F")
         try await repository.writeManifest(manifest, chunkPieces: 4)
         let headName = BackupManifest.objectName(shard: "s", id: manifest.id)

@@ -81,8 +81,8 @@ struct S3IntegrationTests {
         #expect((result["expiredBackups"] as? [String])?.count == 1, "\(result)")
         #expect(!removed.isEmpty)
         #expect(result["bytesFreed"] as? Int64 == removed.reduce(0) { $0 + $1.size }, "\(result), removed \(removed.map(\.name))")
-        let repository = try await Repository.open(storage: try store.storage(bucket: bucket), compressionLevel: 3) {
-            Passphrase(bytes: Array("correct horse battery staple 0123456789".utf8))
+        let repository = try await Repository.open(storage: try store.storage(bucket: bucket), compressionLevel: 3) { () -> KeySecret? in
+            .passphrase(Passphrase(bytes: Array("correct horse battery staple 0123456789".utf8)))
         }
         let kept = try await repository.backups(shard: "main")
         #expect(kept.map(\.kind) == [.incremental, .full], "the verified incremental (self-contained) and the newest full: \(kept.map(\.id))")

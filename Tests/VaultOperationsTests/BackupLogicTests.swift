@@ -99,10 +99,22 @@ struct BackupLogicTests {
         #expect(try walk.next()?.path == "PG_VERSION")
         #expect(try walk.next()?.path == "base/1/100", "base is listed now, its databases later")
         try FileManager.default.removeItem(atPath: root + "/base/5")
+        // DROP TABLESPACE removes the link with the directory: skipped.
         try FileManager.default.removeItem(atPath: tablespace)
+        try FileManager.default.removeItem(atPath: root + "/pg_tblspc/16400")
         var rest: [String] = []
         while let entry = try walk.next() { rest.append(entry.path) }
         #expect(rest == ["base/6/300", "global/pg_control"])
+
+        // A link that stays while its target is gone (an unmounted volume) is an error, not a
+        // backup without the tablespace.
+        try FileManager.default.createSymbolicLink(atPath: root + "/pg_tblspc/16401", withDestinationPath: tablespace)
+        var broken = DataDirectoryScanner(root: root).walk()
+        let error = #expect(throws: OperationError.self) { while try broken.next() != nil {} }
+        #expect(error?.message.hasPrefix("tablespace 16401: \(root)/pg_tblspc/16401 links to \(tablespace), which cannot be read") == true, "\(String(describing: error))")
+        // Nor may the data directory itself be missing.
+        var missing = DataDirectoryScanner(root: root + "-absent").walk()
+        #expect(throws: SystemError.self) { _ = try missing.next() }
     }
 
     func manifest(_ id: String, _ kind: BackupManifest.Kind, epoch: Int64) -> BackupHead {
@@ -272,7 +284,7 @@ struct FilePartsTests {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("vault-parts-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let repository = try await Repository.create(storage: PosixStorage(root: root), passphrase: nil, compressionLevel: 3)
+        let repository = try await Repository.create(storage: PosixStorage(root: root), secret: nil, compressionLevel: 3)
         let packs = try PackWriter(repository: repository, shard: "main")
         let backup = FileBackup(level: 3, packs: packs, parent: nil, progress: nil, checksums: nil)
         var outputs: [FileBackup.Output] = []

@@ -7,18 +7,19 @@ import VaultPolicy
 import VaultFormat
 
 /// Appends one record per state-changing command (init, backup, expire, restore, verify,
-/// switchover, failover, rejoin, key rotation, restore point) to the repository the policy
-/// names, and reads them back for `vault audit`.
+/// switchover, failover, rejoin, key rotation and new keys, restore point, and each job the
+/// scheduler runs) to the repository the policy names, and reads them back for `vault audit`.
 public enum AuditTrail {
     /// Appends the record of a command that ended now. Failing to record never changes the
     /// command's own outcome: the reason is returned for a warning.
-    public static func append(policy: Policy, shard: String?, exitCode: Int32, error: String?) async -> String? {
-        let record = AuditRecord(time: Timestamp.now(), user: userName(), host: ProcessInfo.processInfo.hostName,
-                                 command: (["vault"] + CommandLine.arguments.dropFirst()).joined(separator: " "), shard: shard,
+    public static func append(policy: Policy, shard: String?, exitCode: Int32, error: String?, command: String? = nil) async -> String? {
+        var record = AuditRecord(time: Timestamp.now(), user: userName(), host: ProcessInfo.processInfo.hostName,
+                                 command: command ?? (["vault"] + CommandLine.arguments.dropFirst()).joined(separator: " "), shard: shard,
                                  outcome: exitCode == 0 ? "succeeded" : "failed", exitCode: exitCode, error: error)
         do {
-            let repository = try await RepositoryOpener.open(policy)
-            try await repository.append(record, at: Date(), pid: getpid())
+            let repository: Repository
+            if let opened = RepositoryOpener.opened(policy) { repository = opened } else { repository = try await RepositoryOpener.open(policy) }
+            try await repository.append(&record, at: Date(), pid: getpid())
             return nil
         } catch {
             return "\(error)"

@@ -99,7 +99,7 @@ public struct DataDirectoryScanner {
         public mutating func next() throws -> Entry? {
             if !started {
                 started = true
-                stack.append(try Self.frame(absolute: root, relative: ""))
+                stack.append(try Self.frame(absolute: root, relative: "", mayVanish: false))
             }
             while let top = stack.indices.last {
                 guard stack[top].next < stack[top].items.count else {
@@ -115,13 +115,23 @@ public struct DataDirectoryScanner {
                 case .file(let size, let mode, let mtime):
                     return Entry(path: rel, absolutePath: abs, size: size, mode: mode, mtime: mtime)
                 case .tablespaceLink:
-                    // A tablespace dropped since its directory was listed: WAL replay drops it too.
+                    // A tablespace dropped since its directory was listed (the link is gone):
+                    // WAL replay drops it too. A link that stays while its target cannot be
+                    // read is an error: skipping it would leave a tablespace out of the backup.
                     guard let target = try Self.vanishedIsNil({ try FileIO.readLink(abs) }) else { continue }
                     var tst = stat()
-                    guard stat(abs, &tst) == 0 else { continue }
+                    let found = stat(abs, &tst) == 0 ? nil : errno
+                    var frame: Frame?
+                    if found == nil { frame = try Self.vanishedIsNil { try Self.frame(absolute: target, relative: rel, mayVanish: false) } }
+                    guard let frame else {
+                        var lst = stat()
+                        if lstat(abs, &lst) != 0 && errno == ENOENT { continue }
+                        let why = found.map { String(cString: strerror($0)) } ?? "it vanished while the link stayed"
+                        throw OperationError(.refused, "tablespace \(item.name): \(abs) links to \(target), which cannot be read (\(why)); a backup without it would not restore")
+                    }
                     tablespaces.append(BackupManifest.Tablespace(oid: item.name, location: target))
                     directories.append(BackupManifest.Directory(path: rel, mode: UInt32(tst.st_mode & 0o7777)))
-                    stack.append(try Self.frame(absolute: target, relative: rel))
+                    stack.append(frame)
                 case .walLink:
                     // A pg_wal linked elsewhere (initdb -X): its contents are never backed up,
                     // so the backup holds an empty pg_wal directory and the restored copy
@@ -156,9 +166,15 @@ public struct DataDirectoryScanner {
         }
 
         /// Lists one directory, drops what is never backed up, and sorts the rest; a directory
-        /// gone since its parent was listed has no entries.
-        private static func frame(absolute: String, relative: String) throws -> Frame {
+        /// gone since its parent was listed has no entries. The data directory and a
+        /// tablespace's own directory (`mayVanish` false) must exist.
+        private static func frame(absolute: String, relative: String, mayVanish: Bool = true) throws -> Frame {
+            if !mayVanish { return try listed(absolute: absolute, relative: relative, names: FileIO.list(absolute)) }
             guard let names = try vanishedIsNil({ try FileIO.list(absolute) }) else { return Frame(absolute: absolute, relative: relative, items: []) }
+            return try listed(absolute: absolute, relative: relative, names: names)
+        }
+
+        private static func listed(absolute: String, relative: String, names: [String]) throws -> Frame {
             let nameSet = Set(names)
             var items: [Item] = []
             items.reserveCapacity(names.count)

@@ -26,6 +26,8 @@ public struct ShardStatus: Encodable, Sendable {
     public var lastTopologyChange: TopologyEvent?
     /// Old primaries a failover left fenced, until `vault rejoin`.
     public var fenced: [String]?
+    /// The repository's data keys and their encryption counts (the same for every shard).
+    public var keys: [KeyUsage]?
 
     /// `ids` and `verifications` are the shard's, when the caller has read them already.
     public static func load(_ shard: String, repository: Repository, now: Date = Date(),

@@ -32,11 +32,12 @@ public struct InitOperation {
             repository = try await RepositoryOpener.open(policy)
             try await storage.probeConditionalWrites()
         } else {
-            let passphrase = try PassphraseLoader.load(policy.encryption)
+            let secret = try KeySecretLoader.load(policy.encryption)
             // Before the repository is written: a store that ignores conditional writes
             // cannot hold one safely.
             try await storage.probeConditionalWrites()
-            repository = try await Repository.create(storage: storage, passphrase: passphrase, compressionLevel: policy.compression.level)
+            repository = try await Repository.create(storage: storage, secret: secret, compressionLevel: policy.compression.level)
+            RepositoryOpener.remember(repository, for: policy)
             created = true
         }
         var results: [ShardResult] = []

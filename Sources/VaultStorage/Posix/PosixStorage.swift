@@ -44,6 +44,7 @@ public struct PosixStorage: Storage {
             let dir = try ensureParent(of: name)
             let tmp = try writeTemporary(in: dir, bytes)
             do {
+                try Self.keepOwner(of: final, on: tmp)
                 try Syscall.call("rename \(tmp) to \(final)") { rename(tmp, final) }
             } catch {
                 unlink(tmp)
@@ -51,6 +52,18 @@ public struct PosixStorage: Storage {
             }
             try FileIO.fsyncDirectory(dir)
         }
+    }
+
+    /// A replaced object keeps its owner, group and mode: root replacing the key file of a
+    /// repository the `postgres` user writes (`vault key rotate` run by root) must not leave
+    /// a file that user can no longer read.
+    private static func keepOwner(of final: String, on tmp: String) throws {
+        var old = stat()
+        guard lstat(final, &old) == 0 else { return }
+        if geteuid() == 0 {
+            try Syscall.call("chown \(tmp)") { chown(tmp, old.st_uid, old.st_gid) }
+        }
+        try Syscall.call("chmod \(tmp)") { chmod(tmp, old.st_mode & 0o7777) }
     }
 
     public func putIfAbsent(_ name: String, _ bytes: [UInt8]) async throws -> Bool {

@@ -36,30 +36,41 @@ struct StatusCommand: AsyncParsableCommand {
         return OperationError(.checkFailed, "shard \(s.shard): the topology drifted: \(first)\(drift.count > 1 ? " (and \(drift.count - 1) more)" : "")")
     }
 
+    /// The repository's keys, once after the shards.
+    static func printKeys(_ keys: [KeyUsage]) {
+        guard !keys.isEmpty else { return }
+        print("encryption keys (AES-256-GCM, random nonces):")
+        for key in keys { print(key.text) }
+    }
+
     func run() async throws {
         try await CommandRunner.run {
             let policy = try global.loadPolicy()
+            let repository = try await RepositoryOpener.open(policy)
+            let keys = try await KeyUsage.read(repository: repository, shards: policy.shards.map(\.name))
             if allShards {
-                let repository = try await RepositoryOpener.open(policy)
                 try await FleetOutput.run("status", policy: policy, json: json, text: { [$0.text] }, check: Self.problem) { shard, _ in
                     var status = try await ShardStatus.load(shard.name, repository: repository)
                     try await status.addTopology(shard, repository: repository)
+                    status.keys = keys.isEmpty ? nil : keys
                     return status
                 }
+                if !json { Self.printKeys(keys) }
                 return
             }
             let shards = try global.shard.map { [try policy.shard(named: $0)] } ?? policy.shards
-            let repository = try await RepositoryOpener.open(policy)
             var out: [ShardStatus] = []
             for shard in shards {
                 var status = try await ShardStatus.load(shard.name, repository: repository)
                 try await status.addTopology(shard, repository: repository)
+                status.keys = keys.isEmpty ? nil : keys
                 out.append(status)
             }
             if json {
                 try printJSON(out)
             } else {
                 for s in out { print(s.text) }
+                Self.printKeys(keys)
             }
             if out.contains(where: { !($0.topology?.drift.isEmpty ?? true) }) { throw ExitCode(ExitStatus.checkFailed.rawValue) }
         }

@@ -133,7 +133,7 @@ final class VaultFixture {
     /// Opens the repository in-process, for assertions.
     func openRepository(passphrase: String = "correct horse battery staple 0123456789") async throws -> Repository {
         try await Repository.open(storage: PosixStorage(root: repositoryPath), compressionLevel: 3) {
-            Passphrase(bytes: Array(passphrase.utf8))
+            .passphrase(Passphrase(bytes: Array(passphrase.utf8)))
         }
     }
 
