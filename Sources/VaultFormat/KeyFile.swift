@@ -36,6 +36,15 @@ public struct KeyFile: Codable, Sendable {
     /// Base64 of nonce ‖ wrapped key ‖ tag.
     public var wrappedKey: String
     public var created: String
+    /// SHA-256 (hex) of the fields above: damage to the file is named as damage, not taken
+    /// for a wrong passphrase (which GCM alone cannot tell apart). Absent in older files.
+    public var checksum: String?
+
+    func computedChecksum() throws -> String {
+        let params = scrypt.map { "\($0.n),\($0.r),\($0.p),\($0.salt)" } ?? ""
+        let text = [String(format), keyId, kdf, params, hkdfSalt ?? "", wrappedKey, created].joined(separator: "|")
+        return Hex.encode(try SHA256.hash(Array(text.utf8)))
+    }
 
     static func aad(keyId: String) -> [UInt8] { Array("vault data key \(keyId)".utf8) }
     static let hkdfInfo = Array("vault key-encryption key".utf8)
@@ -49,7 +58,7 @@ public struct KeyFile: Codable, Sendable {
     /// Wraps `dataKey` under `secret` at today's cost (used by init and by `vault key rotate`);
     /// `scrypt` overrides the cost only to make key files as older versions wrote them.
     public static func wrap(_ dataKey: DataKey, secret: KeySecret, created: String, scrypt: ScryptParameters? = nil) throws -> KeyFile {
-        var file = KeyFile(format: 1, keyId: dataKey.idHex, kdf: secret.kdf, scrypt: nil, hkdfSalt: nil, wrappedKey: "", created: created)
+        var file = KeyFile(format: 1, keyId: dataKey.idHex, kdf: secret.kdf, scrypt: nil, hkdfSalt: nil, wrappedKey: "", created: created, checksum: nil)
         switch secret {
         case .passphrase: file.scrypt = try scrypt ?? ScryptParameters.recommended()
         case .keyMaterial: file.hkdfSalt = Base64.encode(try SecureRandom.bytes(32))
@@ -58,6 +67,7 @@ public struct KeyFile: Codable, Sendable {
         let nonce = try SecureRandom.bytes(AESGCM.nonceSize)
         let sealed = try AESGCM.seal(dataKey.key.copyBytes(), key: kek, nonce: nonce, aad: aad(keyId: dataKey.idHex))
         file.wrappedKey = Base64.encode(nonce + sealed)
+        file.checksum = try file.computedChecksum()
         return file
     }
 
@@ -76,6 +86,9 @@ public struct KeyFile: Codable, Sendable {
 
     /// Unwraps the data key; a wrong secret, or one of the other kind, is one clear `.wrongKey` error.
     public func unwrap(secret: KeySecret, repository: String) throws -> DataKey {
+        if let checksum, try checksum != computedChecksum() {
+            throw FormatError(.corrupt, "key file keys/\(keyId).json in \(repository) is damaged (its checksum does not match); put back a copy of it: without it no object can be opened")
+        }
         guard kdf == "scrypt" || kdf == "hkdf-sha256" else { throw FormatError(.corrupt, "key file \(keyId) uses unknown KDF '\(kdf)'") }
         guard kdf == secret.kdf else {
             let wrappedBy = kdf == "scrypt" ? "a passphrase" : "a key file (encryption.key_file)"

@@ -61,6 +61,9 @@ public final class Repository: Sendable {
                 throw FormatError(.corrupt, "repository \(storage.location) is missing its key file keys/\(keyId).json")
             }
             let file = try JSONCoding.decode(KeyFile.self, from: keyBytes, what: "key file keys/\(keyId).json")
+            guard file.keyId == keyId else {
+                throw FormatError(.corrupt, "key file keys/\(keyId).json in \(storage.location) holds key \(file.keyId): another key file was copied over it")
+            }
             let root = try file.unwrap(secret: secret, repository: storage.location)
             keyring = Keyring(root: root, later: try await laterKeys(storage: storage, root: root))
         } else if try secret() != nil {
@@ -76,11 +79,14 @@ public final class Repository: Sendable {
         let opener = ObjectEnvelope(keyring: Keyring(root: root), compressionLevel: 0)
         var keys: [DataKey] = []
         for name in try await storage.list(prefix: LaterKeyRecord.prefix).sorted() where name.hasSuffix(".json") {
+            let expected = LaterKeyRecord.objectName(generation: keys.count + 2)
+            guard name == expected else {
+                throw FormatError(.corrupt, "\(expected) is missing from \(storage.location) (\(name) follows it): objects sealed with that key cannot be opened; put it back from a copy")
+            }
             guard let sealed = try await storage.get(name) else { continue }
             let record = try JSONCoding.decode(LaterKeyRecord.self, from: try opener.open(sealed, name: name), what: name)
-            guard name == LaterKeyRecord.objectName(generation: record.generation), record.generation == keys.count + 2,
-                  let id = Hex.decode(record.keyId), id.count == DataKey.idSize, let bytes = Base64.decode(record.key) else {
-                throw FormatError(.corrupt, "\(name) in \(storage.location) is damaged or out of sequence (expected generation \(keys.count + 2))")
+            guard record.generation == keys.count + 2, let id = Hex.decode(record.keyId), id.count == DataKey.idSize, let bytes = Base64.decode(record.key) else {
+                throw FormatError(.corrupt, "\(name) in \(storage.location) is damaged")
             }
             keys.append(DataKey(id: id, key: try SymmetricKey(bytes: bytes), created: record.created))
         }

@@ -37,6 +37,11 @@ extension Repository {
     /// The shard's record, or a clear error when the shard was never initialised.
     public func shardRecord(_ shard: String) async throws -> ShardRecord {
         guard let bytes = try await read(ShardRecord.objectName(shard)) else {
+            // A shard with backups but no record lost it: init would write a new one for
+            // whatever cluster answers now, so the record is named as missing instead.
+            if try await !storage.list(prefix: "\(shard)/backups/").isEmpty {
+                throw FormatError(.corrupt, "\(ShardRecord.objectName(shard)) is missing from \(storage.location), though the shard has backups: put it back from a copy of the repository")
+            }
             throw FormatError(.notFound, "shard \(shard) is not initialised in \(storage.location) (run 'vault init --shard \(shard)')")
         }
         return try JSONCoding.decode(ShardRecord.self, from: bytes, what: "shard record of \(shard)")

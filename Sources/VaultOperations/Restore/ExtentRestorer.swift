@@ -124,16 +124,19 @@ struct ExtentRestorer {
         var written: Int64 = 0
         var runStart: Int?
         var offset = 0
-        while offset <= length {
+        while offset < length {
             let end = min(offset + Self.comparePage, length)
-            let differs = offset < length && (end > n || !Self.equal(plain, at: base + offset, local, at: offset, count: end - offset))
+            let differs = end > n || !Self.equal(plain, at: base + offset, local, at: offset, count: end - offset)
             if differs, runStart == nil { runStart = offset }
             if !differs, let start = runStart {
                 written += try write(plain, use, range: start..<offset, fd: fd)
                 runStart = nil
             }
-            offset += Self.comparePage
+            offset = end
         }
+        // A run that reaches the end of the piece (whose length need not be a whole number of
+        // pages: configuration files, backup_label) is written too.
+        if let start = runStart { written += try write(plain, use, range: start..<length, fd: fd) }
         return written
     }
 

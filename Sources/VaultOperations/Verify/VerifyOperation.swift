@@ -37,6 +37,13 @@ public struct VerifyOperation {
             chosen = [try RecoveryTarget.chooseBackup(backups, id: options.backupID, for: options.target, shard: shard.name)]
         }
         let archive = WALArchive(repository: repository, record: try await repository.shardRecord(shard.name))
+        // The shard's earlier verification records are authenticated too: one damaged or
+        // copied over another's name is named here, not first by a status at 3 a.m.
+        do {
+            _ = try await repository.verifications(shard: shard.name)
+        } catch let e as FormatError where e.kind == .corrupt {
+            throw OperationError(.corrupt, "\(e.message); move the damaged verification record aside (it is only a report) and verify again")
+        }
         let inventory = try await WALInventory.load(archive)
         var records: [VerificationRecord] = []
         for manifest in chosen {
