@@ -13,17 +13,23 @@ trap 'rm -f "$log"' EXIT
 
 # fault | phase | what is proved afterwards | test name (exact)
 rows=(
+"SIGKILL of vault|archive-push, first attempt at each segment killed 0, 5, 20, 50, 100 and 400 ms in (before, during and after the store)|PostgreSQL's archiver retries on its own; every segment comes back byte-identical; check, a backup and the repository check pass|SIGKILL of archive-push before, during and after the store: PostgreSQL's archiver retries on its own, every segment arrives byte-identical, and the repository stays valid"
 "SIGKILL of vault|full backup: copying, writing chunks, waiting for WAL (killed at 50, 300, 800, 1500 ms)|no backup visible; the next backup succeeds; expire collects the leftovers after orphan_grace; the restore equals the source|SIGKILL at several points of a backup leaves the repository valid"
+"SIGKILL of vault|incremental backup (killed at 30, 150, 400, 900 ms)|no partial backup visible; the next incremental succeeds; the repository check passes; the restore equals the source|SIGKILL of an incremental backup while it copies, writes its manifest or waits for WAL: nothing visible, the next incremental succeeds and restores exactly"
+"SIGKILL of vault|restore, once the copy has begun|PostgreSQL refuses the directory (no pg_control yet); a plain restore refuses it; --delta finishes it, configuration files byte-identical, data equal to the source|SIGKILL of a restore: the directory cannot start (no pg_control yet), a plain restore refuses it, and --delta finishes it to the source's data"
+"SIGKILL of vault|expire (killed at 0, 15, 40, 90 ms)|every listed backup passes the repository check; the next expire collects what was left; the newest restores exactly|SIGKILL of expire at several points: every backup still listed passes the repository check, the next expire finishes the job, the newest restores exactly"
 "SIGTERM of the scheduler|full backup running|the job is recorded as cancelled, nothing visible, vault check clean; the next start runs the missed full, which restores|SIGTERM during a backup abandons it cleanly; the next start runs the missed full; /metrics and vault metrics show it"
 "SIGKILL of vault|verify, scratch server running|the next verify stops the stale server and removes its directory; a directory it did not mark is left|a verify killed outright leaves its scratch server and directory, which the next verify stops and removes; a look-alike directory it did not mark is left alone"
 "SIGINT|verify, scratch server running|server stopped, directory removed, exit 130|SIGINT while the scratch PostgreSQL runs: it is stopped and its directory removed; --all verifies every backup"
 "SIGKILL of vault|full backup on S3, lease held|the lease is refused to the next backup until it lapses, then taken over|leases: two concurrent backups never both run; a dead holder's lease is taken over once expired"
 "process frozen past its lease|full backup on S3|the frozen backup writes no manifest after another took the lease over|a backup frozen past its lease, which another backup took over, writes no manifest"
-"object store stopped and restarted|full backup on S3|one clear error after retries, nothing visible, the next backup succeeds and verifies|the object store dies during a backup: a clear error, nothing visible, and a backup after restart succeeds"
-"repository file system full|full backup|one clear error, no backup left behind|a backup into a full disk fails with one clear error and leaves no backup behind"
+"object store stopped and restarted|full backup and archive-push on S3|one clear error after retries, nothing visible; archive-push fails while the store is down and PostgreSQL's archiver catches up once it is back; the next backup succeeds and verifies|the object store dies during a backup and under the archiver: a clear error, nothing visible, archive-push fails until the store is back, then the archiver catches up and a backup succeeds"
+"repository file system full|full backup and archive-push|one clear error each, no backup and no temporary file left; the push succeeds once there is room and the segment comes back whole|a backup or archive-push into a full disk fails with one clear error and leaves nothing behind; the push succeeds once there is room"
+"database stopped (fast shutdown)|full backup copying|one error line, no backup visible; after a restart the next backup succeeds, passes the repository check and restores exactly|the database stopped under a running backup: one clear error, nothing visible, and the next backup after a restart succeeds"
 "SIGKILL of the primary|under writes, then failover|every row a standby had is on the new primary; the archive has the new timeline; a backup after restores exactly|SIGKILL of the primary under writes, then failover: every row a standby had is on the new primary, the other standby follows, the archive has the new timeline, and a backup after the failover restores exactly"
 "backup and expire at once|expire while verify restores the expired backup|reported as removed by expire, not as damage; nothing recorded|a backup expired while verify restores it is reported as expired, not as damage, and nothing is recorded"
 "two backups at once|full backup|the second is refused by the lock|a second backup of the same shard at the same time is refused by the lock"
+"flipped byte, truncation, deletion, another object copied over its name|manifest head, pack, WAL segment, shard record, verification record (verify); root key file and later data key (any command)|each named; a deleted head is a removed backup (as expire would) and a deleted verification record a removed report; a swapped pack is not restored|manifest, pack, WAL, key file, later key, shard record and verification record: flipped, truncated, deleted or swapped, each is named by verify (or by the first command, for keys) and nothing is restored from it"
 "pack deleted, byte flipped, chunk missing or foreign, WAL segment missing|verify|each named exactly; nothing left behind|a missing pack, a flipped byte, a missing or foreign manifest chunk, a missing WAL segment and a wrong smoke answer each fail, named exactly, with nothing left behind"
 "manifest path escaping, unknown tablespace, piece past its extent|restore|refused before anything is written|a manifest with a path outside the data directory, an unknown tablespace or a piece past its extent is refused before anything is written"
 "WAL segment byte flipped|recovery (archive-get)|recovery stops instead of promoting early|a flipped byte in a stored segment is detected and stops recovery"
@@ -35,12 +41,9 @@ rows=(
 "a store that ignores conditional writes|init and check|refused before anything is written (probe)|SeaweedFS refuses failed conditional writes, so the probe init and check run passes and leaves no object behind"
 )
 not_covered=(
-"SIGKILL of vault during archive-push (before, during, after the store)"
-"SIGKILL of vault during an incremental backup, restore, expire, switchover, failover, rejoin"
-"repository file system full during archive-push"
-"object store stopped mid-archive-push"
-"the database stopped mid-backup"
-"corruption of the key file, shard record and verification record; one object copied over another's name for each kind"
+"SIGKILL of vault during switchover, failover and rejoin"
+"SIGKILL of the scheduler daemon (SIGTERM is covered)"
+"a deleted manifest head or audit record is not detected as damage: it reads as a removed backup or record"
 )
 
 if [ $# -ge 1 ]; then

@@ -13,7 +13,7 @@ import VaultOperations
 /// becomes visible.
 @Suite("full repository disk against real PostgreSQL")
 struct FullDiskIntegrationTests {
-    @Test("a backup into a full disk fails with one clear error and leaves no backup behind",
+    @Test("a backup or archive-push into a full disk fails with one clear error and leaves nothing behind; the push succeeds once there is room",
           .enabled(if: ProcessRunner.isRoot || PostgresVersion.everythingRequired, "mounting a small tmpfs needs root (CI runs as root)"))
     func fullDisk() async throws {
         let f = try VaultFixture("full-disk")
@@ -42,5 +42,28 @@ struct FullDiskIntegrationTests {
         #expect(list.stdout.contains("no backups"))
         let leftovers = (try? FileManager.default.subpathsOfDirectory(atPath: f.repositoryPath)) ?? []
         #expect(!leftovers.contains { $0.split(separator: "/").last?.hasPrefix(".vault-tmp") == true }, "temporary files must be removed: \(leftovers)")
+
+        // archive-push into the full disk: a failure PostgreSQL retries (never success), one
+        // clear line, no temporary file; once there is room the same segment arrives whole.
+        let filler = f.repositoryPath + "/filler"
+        _ = try? ProcessRunner.run(["/bin/dd", "if=/dev/zero", "of=\(filler)", "bs=64k"])
+        let segment = try #require(try server.sql("SELECT pg_walfile_name(pg_current_wal_lsn())"))
+        try server.sql("SELECT pg_switch_wal()")
+        let walPath = server.dataDir + "/pg_wal/" + segment
+        let object = f.repositoryPath + "/main/wal/00000001/" + segment
+        try? FileManager.default.removeItem(atPath: object)
+        let push = try f.vault(["archive-push", walPath])
+        #expect(push.status != 0, "a push that could not be made durable must fail: \(push.stderr)")
+        let pushErrors = push.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }
+        #expect(pushErrors.count == 1 && pushErrors.first?.contains("No space left on device") == true, "\(push.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: object))
+        let afterPush = (try? FileManager.default.subpathsOfDirectory(atPath: f.repositoryPath)) ?? []
+        #expect(!afterPush.contains { $0.split(separator: "/").last?.hasPrefix(".vault-tmp") == true }, "\(afterPush)")
+        try FileManager.default.removeItem(atPath: filler)
+        let retried = try f.vault(["archive-push", walPath])
+        #expect(retried.status == 0, "\(retried.stderr)")
+        let back = f.dir.path + "/back"
+        #expect(try f.vault(["archive-get", segment, back]).status == 0)
+        #expect(FileManager.default.contents(atPath: back) == FileManager.default.contents(atPath: walPath))
     }
 }

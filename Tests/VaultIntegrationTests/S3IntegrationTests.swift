@@ -178,7 +178,7 @@ struct S3IntegrationTests {
         #expect(try f.vault(["verify", "--repository-only"]).status == 0)
     }
 
-    @Test("the object store dies during a backup: a clear error, nothing visible, and a backup after restart succeeds")
+    @Test("the object store dies during a backup and under the archiver: a clear error, nothing visible, archive-push fails until the store is back, then the archiver catches up and a backup succeeds")
     func storeDies() async throws {
         let store = try SeaweedFS(name: "dies")
         try await store.start()
@@ -197,7 +197,15 @@ struct S3IntegrationTests {
         #expect(output.contains("error: cannot"), "\(output)")
         #expect(output.contains("(after 5 attempts)"), "\(output)")
 
+        // PostgreSQL's archiver meets the stopped store too: archive-push fails (never
+        // success), and once the store is back the archiver catches up on its own.
+        let failedBefore = Int(try server.sql("SELECT failed_count FROM pg_stat_archiver") ?? "0") ?? 0
+        let pending = try #require(try server.sql("SELECT pg_walfile_name(pg_switch_wal())"))
+        #expect(try await poll(timeout: 120) { (Int(try server.sql("SELECT failed_count FROM pg_stat_archiver") ?? "0") ?? 0) > failedBefore })
+        #expect((try server.sql("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver") ?? "") < pending, "nothing archived while the store is down")
+
         try await store.start()
+        try await waitUntilArchived(server, segment: pending, timeout: 180)
         // The failed backup could not release its lease while the store was down; it expires.
         try await Task.sleep(nanoseconds: 4_500_000_000)
         let list = try f.vault(["list", "--json"])

@@ -70,6 +70,15 @@ struct PolicyTests {
         #expect(p.encryption == .passphraseCommand("cat /run/secrets/vault-passphrase"))
     }
 
+    @Test("encryption.key_file takes an absolute path, alone")
+    func keyFile() throws {
+        let ok = try PolicyLoader.parse(Self.minimal.replacingOccurrences(of: "encryption: none", with: "encryption: {key_file: /etc/vault/repository.key}"), path: "/p.yaml")
+        #expect(ok.encryption == .keyFile("/etc/vault/repository.key"))
+        for bad in ["encryption: {key_file: repository.key}", "encryption: {key_file: /k, passphrase_file: /p}"] {
+            #expect(throws: PolicyError.self) { try PolicyLoader.parse(Self.minimal.replacingOccurrences(of: "encryption: none", with: bad), path: "/p.yaml") }
+        }
+    }
+
     @Test("a valid policy has no issues")
     func valid() { #expect(issues(Self.valid).isEmpty) }
 

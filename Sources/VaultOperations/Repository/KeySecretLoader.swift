@@ -34,11 +34,14 @@ public enum KeySecretLoader {
 
     /// A key file holds exactly 32 random bytes: raw (`openssl rand 32`), or as base64 or hex
     /// text on one line (`openssl rand -base64 32`, `openssl rand -hex 32`). Anything else is
-    /// refused: a short or typed key would be far weaker than the scrypt it replaces.
+    /// refused, 32 printable characters included: a short or typed key would be far weaker
+    /// than the scrypt it replaces.
     public static func keyMaterial(_ path: String, setting: String) throws -> Passphrase {
         var bytes = try readPrivate(path, setting: setting, what: "the key file")
         defer { bytes.withUnsafeMutableBytes { wipe($0) } }
-        if bytes.count == SymmetricKey.byteCount { return Passphrase(bytes: bytes) }
+        // 32 raw bytes, unless all printable: random bytes are that with odds of 1 in 10^14,
+        // while 32 typed characters are a password, far weaker than the scrypt it would skip.
+        if bytes.count == SymmetricKey.byteCount, !bytes.allSatisfy({ (0x20...0x7e).contains($0) }) { return Passphrase(bytes: bytes) }
         var text = bytes
         defer { text.withUnsafeMutableBytes { wipe($0) } }
         while let last = text.last, last == 0x0a || last == 0x0d || last == 0x20 { text.removeLast() }
