@@ -48,24 +48,44 @@ public struct AuditRecord: Codable, Sendable, Equatable {
 
 extension Repository {
     /// Appends `record`, with the encryptions this process made since its previous record
-    /// (and this record's own); never replaces one.
+    /// (and this record's own); never replaces one. Counts of a record that could not be
+    /// written go back for the next. Records are sealed with the root key, whichever key is
+    /// current: they open whenever the repository does, so they can name a later key that
+    /// was lost.
     public func append(_ record: inout AuditRecord, at time: Date, pid: Int32) async throws {
         let name = AuditRecord.objectName(time: time, host: record.host, pid: pid)
-        var counts = EncryptionTally.drain()
-        if let key = envelope.key { counts[key.idHex, default: 0] += 1 }
+        let sealer = ObjectEnvelope(keyring: envelope.keyring.map { Keyring(root: $0.root) }, compressionLevel: envelope.compressionLevel)
+        let taken = EncryptionTally.drain(keys: Set(envelope.keyring?.keys.map(\.idHex) ?? []))
+        var counts = taken
+        if let root = sealer.key { counts[root.idHex, default: 0] += 1 }
         record.encryptions = counts.isEmpty ? nil : counts
-        let written = try await writeIfAbsent(name, try JSONCoding.encode(record))
-        // The record's own encryption is in it already, not left for the next record.
-        if let key = envelope.key { EncryptionTally.add(key.idHex, -1) }
+        var written = false
+        defer {
+            // The record's own encryption is in it already, not left for the next record.
+            if let root = sealer.key { EncryptionTally.add(root.idHex, -1) }
+            if !written { EncryptionTally.restore(taken) }
+        }
+        written = try await storage.putIfAbsent(name, try sealer.seal(try JSONCoding.encode(record), name: name))
         guard written else { throw FormatError(.refused, "audit record \(name) already exists") }
     }
 
     /// Every audit record, oldest first, each authenticated; a damaged one is an error naming it.
     public func auditRecords() async throws -> [AuditRecord] {
-        var out: [AuditRecord] = []
-        for name in try await storage.list(prefix: AuditRecord.prefix) where name.hasSuffix(".json") {
-            guard let bytes = try await read(name) else { continue }
-            out.append(try JSONCoding.decode(AuditRecord.self, from: bytes, what: name))
+        let names = try await storage.list(prefix: AuditRecord.prefix).filter { $0.hasSuffix(".json") }
+        // Sixteen reads at a time: a year of records is thousands of small objects.
+        let work = WorkQueue(names)
+        let out = try await withThrowingTaskGroup(of: [AuditRecord].self) { group in
+            for _ in 0..<min(16, max(1, names.count)) {
+                group.addTask {
+                    var mine: [AuditRecord] = []
+                    while let name = work.next() {
+                        guard let bytes = try await self.read(name) else { continue }
+                        mine.append(try JSONCoding.decode(AuditRecord.self, from: bytes, what: name))
+                    }
+                    return mine
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
         }
         return out.sorted { $0.time < $1.time }
     }

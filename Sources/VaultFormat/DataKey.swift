@@ -62,7 +62,18 @@ public enum EncryptionTally {
         counts.withLock { $0[keyId, default: 0] += count }
     }
 
-    public static func drain() -> [String: Int64] {
-        counts.withLock { c in defer { c = [:] }; return c }
+    /// Takes out the counts of `keys` (those of one repository; another repository opened by
+    /// the same process keeps its own).
+    public static func drain(keys: Set<String>) -> [String: Int64] {
+        counts.withLock { c in
+            let taken = c.filter { keys.contains($0.key) }
+            for key in taken.keys { c[key] = nil }
+            return taken
+        }
+    }
+
+    /// Puts counts back, for a record that could not be written.
+    static func restore(_ taken: [String: Int64]) {
+        counts.withLock { c in for (key, n) in taken { c[key, default: 0] += n } }
     }
 }

@@ -90,7 +90,9 @@ public struct ObjectEnvelope: Sendable {
         let aad = header.bytes + Array(name.utf8)
         if let key {
             try AESGCM.seal(prepared.body, key: key.key, nonce: nonce, aad: aad, appendingTo: &out)
-            EncryptionTally.add(key.idHex)
+            // WAL files are counted from the archive's listing instead (archive-push writes no
+            // audit record), so not here, where a switchover's pushes would count them twice.
+            if !name.contains("/wal/") { EncryptionTally.add(key.idHex) }
         } else {
             out.append(contentsOf: prepared.body)
             let h = try SHA256()

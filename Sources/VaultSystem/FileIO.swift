@@ -74,8 +74,13 @@ public enum FileIO {
     }
 
     /// Writes `bytes` to `path` and fsyncs it. With `exclusive`, fails if the file exists.
-    public static func writeDurably(_ path: String, _ bytes: [UInt8], exclusive: Bool = false, mode: mode_t = 0o640) throws {
-        try writeFile(path, bytes, exclusive: exclusive, mode: mode, sync: true)
+    /// With `sameOwnerAs` naming a regular file, the new file takes its mode (permission bits
+    /// only) and, when running as root, its owner and group: set on the open descriptor, so
+    /// a symlink swapped in under the name cannot redirect them.
+    public static func writeDurably(_ path: String, _ bytes: [UInt8], exclusive: Bool = false, mode: mode_t = 0o640, sameOwnerAs: String? = nil) throws {
+        var reference = stat()
+        let like = sameOwnerAs.flatMap { lstat($0, &reference) == 0 && (reference.st_mode & S_IFMT) == S_IFREG ? reference : nil }
+        try writeFile(path, bytes, exclusive: exclusive, mode: mode, sync: true, like: like)
     }
 
     /// Writes a file by temporary file and rename, without fsync: readers never see it half
@@ -83,17 +88,21 @@ public enum FileIO {
     /// and checked exactly when read, where an fsync would cost more.
     public static func replace(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o640) throws {
         let tmp = path + ".vault-tmp-\(getpid())"
-        try writeFile(tmp, bytes, exclusive: false, mode: mode, sync: false)
+        try writeFile(tmp, bytes, exclusive: false, mode: mode, sync: false, like: nil)
         try rename(tmp, to: path)
     }
 
-    private static func writeFile(_ path: String, _ bytes: [UInt8], exclusive: Bool, mode: mode_t, sync: Bool) throws {
+    private static func writeFile(_ path: String, _ bytes: [UInt8], exclusive: Bool, mode: mode_t, sync: Bool, like: stat? = nil) throws {
         let flags = O_WRONLY | O_CREAT | O_CLOEXEC | (exclusive ? O_EXCL : O_TRUNC)
         let fd = try Syscall.call("create \(path)") { open(path, flags, mode) }
         var ok = false
         defer {
             close(fd)
             if !ok { unlink(path) }
+        }
+        if let like {
+            if geteuid() == 0 { try Syscall.call("chown \(path)") { fchown(fd, like.st_uid, like.st_gid) } }
+            try Syscall.call("chmod \(path)") { fchmod(fd, like.st_mode & 0o777) }
         }
         var done = 0
         while done < bytes.count {
@@ -175,6 +184,16 @@ public enum FileIO {
 
 extension FileIO {
     /// Renames a file, removing the source when the rename fails.
+    /// Removes a file, durably; a file already gone is fine.
+    public static func removeIfExists(_ path: String) throws {
+        if unlink(path) != 0 {
+            let e = errno
+            guard e == ENOENT else { throw SystemError("remove \(path)", errno: e) }
+            return
+        }
+        try fsyncDirectory(parentDirectory(of: path))
+    }
+
     public static func rename(_ from: String, to: String) throws {
         do {
             try Syscall.call("rename \(from) to \(to)") { Glibc.rename(from, to) }

@@ -68,7 +68,7 @@ struct KeyringTests {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let repository = try await Repository.create(storage: PosixStorage(root: root), secret: Self.secret(), compressionLevel: 1)
         let id = try #require(repository.envelope.key).idHex
-        _ = EncryptionTally.drain()
+        _ = EncryptionTally.drain(keys: [id])
         for i in 0..<5 { try await repository.write("s/o\(i)", [UInt8(i)]) }
         var record = AuditRecord(time: "t", user: "u", host: "h", command: "c", shard: nil, outcome: "succeeded", exitCode: 0, error: nil)
         try await repository.append(&record, at: Date(), pid: 1)

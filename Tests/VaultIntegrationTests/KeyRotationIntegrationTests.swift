@@ -85,6 +85,10 @@ struct KeyRotationIntegrationTests {
         let ofSecond = all.filter { $0.contains(backups[1]) && $0.hasSuffix(".manifest") }
         #expect(ofSecond.count == 1)
         for object in ofSecond { #expect(try keyOf(object) == newId, "\(object)") }
+        let repository = try await f.openRepository()
+        let secondPacks = try #require(try await repository.backups(shard: "main").last?.packs)
+        #expect(!secondPacks.isEmpty)
+        for pack in secondPacks { #expect(try keyOf(pack) == newId, "\(pack)") }
         let firstManifest = try #require(all.first { $0.contains(backups[0]) && $0.hasSuffix(".manifest") })
         #expect(try keyOf(firstManifest) != newId, "the first backup keeps the root key")
         let newestWAL = try #require(all.filter { $0.hasPrefix("main/wal/00000001/") && $0.count == "main/wal/00000001/".count + 24 }.max())
@@ -97,6 +101,18 @@ struct KeyRotationIntegrationTests {
         #expect(keys.allSatisfy { ($0["encryptions"] as? Int ?? 0) > 0 && $0["limit"] as? Int == 1 << 32 }, "\(keys)")
         let text = try f.vault(["status"]).stdout
         #expect(text.contains("key 2 \(newId) (current): about ") && text.contains("of the 2^32 limit"), "\(text)")
+
+        // The newest key's record lost: the repository still opens, but the audit trail
+        // (sealed with the root key) knows the key sealed objects, and key list names it.
+        let record = f.repositoryPath + "/keys/later/000002.json"
+        try FileManager.default.moveItem(atPath: record, toPath: record + ".away")
+        let lost = try f.vault(["key", "list"])
+        #expect(lost.status != 0 && lost.stdout.contains("KEY MISSING: \(newId)") && lost.stderr.contains(newId), "\(lost.stdout)\(lost.stderr)")
+        // status reads the newest backup's head, sealed with that key: it fails naming it.
+        let blind = try f.vault(["status"])
+        #expect(blind.status != 0 && blind.stderr.contains("encrypted with key \(newId), which this repository does not hold"), "\(blind.stderr)")
+        try FileManager.default.moveItem(atPath: record + ".away", toPath: record)
+        #expect(try f.vault(["key", "list"]).status == 0)
 
         // The passphrase gives way to a key file of 32 random bytes.
         // As `openssl rand -base64 32` writes it; a short one is refused.

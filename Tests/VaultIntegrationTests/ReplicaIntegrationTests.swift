@@ -296,3 +296,73 @@ struct ReplicaIntegrationTests {
         #expect(try s.ids(copy) == atPoint)
     }
 }
+
+/// vault killed in the middle of a switchover never leaves two primaries, and the runbook
+/// (failover, rejoin) brings the shard back with every committed row.
+@Suite("switchover killed outright against real PostgreSQL")
+struct KilledSwitchoverIntegrationTests {
+    static func standbySettings(_ server: PostgresServer, pointingAt primary: PostgresServer) -> Bool {
+        let auto = (try? String(contentsOfFile: server.dataDir + "/postgresql.auto.conf", encoding: .utf8)) ?? ""
+        return FileManager.default.fileExists(atPath: server.dataDir + "/standby.signal") && auto.contains("port=''\(primary.port)''")
+    }
+
+    static func writable(_ s: ReplicaShard) -> [String] {
+        ["a", "b", "c"].filter { name in (try? s.servers[name]?.sql("SELECT pg_is_in_recovery()")) == "f" }
+    }
+
+    @Test("SIGKILL while the target replays (old primary stopped) and right after the promotion: never two primaries, the old primary can only start as a standby, and failover or rejoin finish the job with every committed row",
+          .timeLimit(.minutes(10)))
+    func killed() async throws {
+        let s = try ReplicaShard("replica-switch-killed", version: .v15)
+        defer { s.cleanUp() }
+        let writer = ReplicaWriter(conninfos: [s.a, s.b, s.c].map(\.conninfo))
+        try await writer.waitFor(40)
+
+        // 1. Killed while b replays the shutdown checkpoint: b applies commits an hour late,
+        //    so the switchover sits in that wait once a has stopped.
+        try s.b.sql("ALTER SYSTEM SET recovery_min_apply_delay = '1h'")
+        try s.b.sql("SELECT pg_reload_conf()")
+        let log = s.f.dir.path + "/switchover-1.log"
+        let pid = try ProcessRunner.spawnAsPostgres([VaultBinary.path, "--policy", s.f.policyFile, "switchover", "--to", "b", "--timeout", "10m"], logTo: log)
+        #expect(try await poll(timeout: 60) { Self.standbySettings(s.a, pointingAt: s.b) },
+                "a got its standby settings once it stopped: \((try? String(contentsOfFile: s.a.dataDir + "/postgresql.auto.conf", encoding: .utf8)) ?? "-") \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+        kill(pid, SIGKILL)
+        _ = ProcessRunner.wait(pid)
+        #expect(Self.writable(s).isEmpty, "nothing was promoted, and a is stopped")
+        #expect(Self.standbySettings(s.a, pointingAt: s.b), "a can start only as a standby of b")
+
+        // The runbook: let b catch up, fail over to it, bring a back.
+        try s.b.sql("ALTER SYSTEM RESET recovery_min_apply_delay")
+        try s.b.sql("SELECT pg_reload_conf()")
+        let failover = try s.f.vault(["failover", "--to", "b", "--confirm-primary-down"])
+        #expect(failover.status == 0, "\(failover.stdout)\(failover.stderr)")
+        let rejoin = try s.f.vault(["rejoin", "--node", "a"])
+        #expect(rejoin.status == 0, "\(rejoin.stdout)\(rejoin.stderr)")
+        #expect(Self.writable(s) == ["b"])
+        try await writer.waitFor(writer.count + 40)
+
+        // 2. Killed right after b → c's promotion: a, stopped, already points at c; rejoin
+        //    brings back whatever the kill left behind.
+        let log2 = s.f.dir.path + "/switchover-2.log"
+        let pid2 = try ProcessRunner.spawnAsPostgres([VaultBinary.path, "--policy", s.f.policyFile, "switchover", "--to", "c"], logTo: log2)
+        #expect(try await poll(timeout: 60, every: 5_000_000) { (try? s.c.sql("SELECT pg_is_in_recovery()")) == "f" })
+        kill(pid2, SIGKILL)
+        _ = ProcessRunner.wait(pid2)
+        #expect(Self.writable(s) == ["c"], "one primary after the kill")
+        if (try? s.b.sql("SELECT 1")) == nil { #expect(Self.standbySettings(s.b, pointingAt: s.c), "b can start only as a standby of c") }
+        for node in ["a", "b"] {
+            let r = try s.f.vault(["rejoin", "--node", node])
+            let log = (try? String(contentsOfFile: (s.servers[node]?.dataDir ?? "") + "/vault-server.log", encoding: .utf8)) ?? ""
+            #expect(r.status == 0, "rejoin \(node): \(r.stdout)\(r.stderr)\n\(log.suffix(3000))")
+        }
+        try await writer.waitFor(writer.count + 40)
+        let committed = writer.stop()
+        let onC = try s.ids(s.c)
+        #expect(committed.isSubset(of: onC), "committed rows missing: \(committed.subtracting(onC).sorted().prefix(10))")
+        try await s.waitCaughtUp(s.a, with: s.c)
+        try await s.waitCaughtUp(s.b, with: s.c)
+        #expect(try s.ids(s.a) == onC && s.ids(s.b) == onC)
+        let (status, shard) = try s.status()
+        #expect(status == 0, "no drift once the runbook ran: \(shard)")
+    }
+}

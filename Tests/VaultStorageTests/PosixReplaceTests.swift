@@ -22,5 +22,11 @@ struct PosixReplaceTests {
         #expect(stat(path, &st) == 0)
         #expect(st.st_uid == other && st.st_mode & 0o7777 == 0o640)
         #expect(try await storage.get("keys/k.json") == Array("two".utf8))
+
+        // A symlink under the name lends nothing (lstat says 0777): the default mode, not that.
+        #expect(symlink(path, root + "/keys/link.json") == 0)
+        try await storage.put("keys/link.json", Array("three".utf8))
+        #expect(stat(root + "/keys/link.json", &st) == 0)
+        #expect(st.st_mode & S_IFMT == S_IFREG && st.st_mode & 0o777 == 0o640)
     }
 }

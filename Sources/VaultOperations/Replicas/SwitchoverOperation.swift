@@ -13,8 +13,10 @@ import VaultStorage
 /// promoted only once it has replayed past that record, so it holds every committed
 /// transaction. If it does not get there in time, the old primary is started again, still a
 /// primary, and nothing has changed. Then the other standbys follow the new primary, and the
-/// old primary comes back as a standby (standby.signal and primary_conninfo written before it
-/// starts: it never starts as a primary again).
+/// old primary comes back as a standby. Its standby.signal and primary_conninfo are written as
+/// soon as it has stopped, before the target is promoted: if vault is killed at any point
+/// after that, the old primary can only ever start as a standby of the target (a rollback
+/// takes them out again before restarting it as the primary).
 public struct SwitchoverOperation {
     public struct Options: Sendable {
         public var target: String?
@@ -89,9 +91,11 @@ public struct SwitchoverOperation {
 
     static func plan(from: String, to: String, others: [String]) -> [String] {
         ["CHECKPOINT on \(from)", "stop \(from) cleanly (fast shutdown) and read its shutdown checkpoint from pg_control",
-         "wait until \(to) has replayed past it (else start \(from) again as primary: rolled back)", "promote \(to), then CHECKPOINT on it"]
+         "write standby.signal and primary_conninfo (to \(to)) into \(from)",
+         "wait until \(to) has replayed past it (else take the standby settings out of \(from) and start it again as primary: rolled back)",
+         "promote \(to), then CHECKPOINT on it"]
             + others.map { "re-point \($0) at \(to) (recovery_target_timeline = latest) and confirm it streams" }
-            + ["write standby.signal and primary_conninfo into \(from), start it as a standby of \(to), confirm it streams",
+            + ["start \(from) as a standby of \(to), confirm it streams",
                "confirm the new timeline's history file is in the repository", "record the switchover in the repository"]
     }
 
@@ -102,7 +106,11 @@ public struct SwitchoverOperation {
         let old = try context.control(from)
         let target = try context.control(to)
         let pgdata = try old.localData()
+        // The settings the old primary ran with, put back by a rollback.
+        let autoConf = pgdata + "/postgresql.auto.conf"
+        let originalAutoConf = try FileIO.readIfExists(autoConf)
         var stopped = false
+        var standbySettingsWritten = false
         var promoted = false
         do {
             try old.connect().query("CHECKPOINT")
@@ -116,6 +124,11 @@ public struct SwitchoverOperation {
             let checkpoint = control.checkpoint
             result.shutdownCheckpoint = checkpoint.description
             steps.append("stopped \(from) cleanly; shutdown checkpoint at \(checkpoint)")
+            try old.writeStandbySettings(primaryConninfo: target.streamingConninfo(for: from),
+                                         restoreCommand: RecoverySettings.restoreCommand(vaultPath: RestoreOperation.executablePath(),
+                                                                                         policyPath: policy.sourcePath, shard: shard.name))
+            standbySettingsWritten = true
+            steps.append("wrote standby.signal and primary_conninfo into \(from): it can start only as a standby of \(to) from here on")
 
             let targetConn = try target.connect()
             let replayed = try await ReplicaOperationContext.wait(seconds: options.timeoutSeconds) {
@@ -142,9 +155,6 @@ public struct SwitchoverOperation {
                 try NodeControl.repoint(try standby.connect(), to: target.streamingConninfo(for: name))
                 steps.append("re-pointed \(name) at \(to)")
             }
-            try old.writeStandbySettings(primaryConninfo: target.streamingConninfo(for: from),
-                                         restoreCommand: RecoverySettings.restoreCommand(vaultPath: RestoreOperation.executablePath(),
-                                                                                         policyPath: policy.sourcePath, shard: shard.name))
             try old.start()
             steps.append("started \(from) as a standby of \(to)")
 
@@ -164,7 +174,17 @@ public struct SwitchoverOperation {
             // as the primary it was. After it, the record says where things stand.
             let reason = (error as? Rollback)?.reason ?? "\(error)"
             if stopped && !promoted {
-                let restarted = (try? old.start()) != nil
+                var restarted = false
+                do {
+                    if standbySettingsWritten {
+                        try old.writeOwned(autoConf, originalAutoConf ?? [])
+                        try FileIO.removeIfExists(pgdata + "/standby.signal")
+                    }
+                    try old.start()
+                    restarted = true
+                } catch {
+                    steps.append("could not undo the standby settings or start \(from): \(error)")
+                }
                 steps.append("\(reason); \(restarted ? "started \(from) again as primary" : "could NOT start \(from) again: start it by hand")")
                 try? await context.record(.switchover, from: from, to: to, lsn: result.shutdownCheckpoint.flatMap { LSN($0) }, timeline: nil,
                                           outcome: "rolled back", steps: steps)

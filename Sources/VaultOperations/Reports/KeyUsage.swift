@@ -17,11 +17,17 @@ public struct KeyUsage: Encodable, Sendable, Equatable {
     /// and a process killed before its record counts nothing: an estimate, not a bound.
     public var encryptions: Int64
     public var limit: Int64
+    /// A key the audit trail says sealed objects, which the repository no longer holds (its
+    /// `keys/later/` record was lost): those objects cannot be opened. Generation 0.
+    public var missing: Bool?
 
     /// Past a quarter of the limit a new key is due.
     public var due: Bool { encryptions * 4 >= limit }
 
     public var text: String {
+        if missing == true {
+            return "  KEY MISSING: \(keyId) sealed about \(encryptions) objects, but the repository does not hold it (a keys/later/ record was lost): put the record back from a copy; those objects cannot be opened without it"
+        }
         let share = Double(encryptions) / Double(limit) * 100
         var line = "  key \(generation) \(keyId)\(current ? " (current)" : ""): about \(encryptions) encryptions, \(String(format: share < 0.01 && encryptions > 0 ? "%.4f" : "%.2f", share))% of the 2^32 limit"
         if due && current { line += "; START A NEW KEY: vault key new" }
@@ -49,10 +55,15 @@ public struct KeyUsage: Encodable, Sendable, Equatable {
                 counts[keyring.keys[index].idHex, default: 0] += 1
             }
         }
-        return keyring.keys.enumerated().map { index, key in
+        let held = keyring.keys.enumerated().map { index, key in
             KeyUsage(generation: index + 1, keyId: key.idHex, current: index == keyring.keys.count - 1,
                      created: index == 0 ? repository.config.created : key.created ?? "?",
                      encryptions: counts[key.idHex] ?? 0, limit: DataKey.encryptionLimit)
         }
+        let known = Set(keyring.keys.map(\.idHex))
+        let lost = counts.filter { !known.contains($0.key) }.sorted { $0.key < $1.key }.map { id, n in
+            KeyUsage(generation: 0, keyId: id, current: false, created: "?", encryptions: n, limit: DataKey.encryptionLimit, missing: true)
+        }
+        return held + lost
     }
 }

@@ -42,9 +42,11 @@ public struct PosixStorage: Storage {
             try Self.checkName(name)
             let final = path(name)
             let dir = try ensureParent(of: name)
-            let tmp = try writeTemporary(in: dir, bytes)
+            // A replaced object keeps its owner, group and mode: root replacing the key file of
+            // a repository the `postgres` user writes (`vault key rotate` run by root) must not
+            // leave a file that user can no longer read.
+            let tmp = try writeTemporary(in: dir, bytes, sameOwnerAs: final)
             do {
-                try Self.keepOwner(of: final, on: tmp)
                 try Syscall.call("rename \(tmp) to \(final)") { rename(tmp, final) }
             } catch {
                 unlink(tmp)
@@ -52,18 +54,6 @@ public struct PosixStorage: Storage {
             }
             try FileIO.fsyncDirectory(dir)
         }
-    }
-
-    /// A replaced object keeps its owner, group and mode: root replacing the key file of a
-    /// repository the `postgres` user writes (`vault key rotate` run by root) must not leave
-    /// a file that user can no longer read.
-    private static func keepOwner(of final: String, on tmp: String) throws {
-        var old = stat()
-        guard lstat(final, &old) == 0 else { return }
-        if geteuid() == 0 {
-            try Syscall.call("chown \(tmp)") { chown(tmp, old.st_uid, old.st_gid) }
-        }
-        try Syscall.call("chmod \(tmp)") { chmod(tmp, old.st_mode & 0o7777) }
     }
 
     public func putIfAbsent(_ name: String, _ bytes: [UInt8]) async throws -> Bool {
@@ -191,9 +181,9 @@ public struct PosixStorage: Storage {
     /// killed writer's can be found and collected.
     static let temporaryPrefix = ".vault-tmp-"
 
-    private func writeTemporary(in dir: String, _ bytes: [UInt8]) throws -> String {
+    private func writeTemporary(in dir: String, _ bytes: [UInt8], sameOwnerAs: String? = nil) throws -> String {
         let tmp = dir + "/\(Self.temporaryPrefix)\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
-        try FileIO.writeDurably(tmp, bytes, exclusive: true)
+        try FileIO.writeDurably(tmp, bytes, exclusive: true, sameOwnerAs: sameOwnerAs)
         return tmp
     }
 }

@@ -20,8 +20,8 @@ struct KeyRotateCommand: AsyncParsableCommand {
             --new-passphrase-file (scrypt N=2^15) or the 32 random bytes in --new-key-file \
             (HKDF-SHA256). No object is rewritten. Afterwards point the policy's encryption \
             setting at the new secret: the old one no longer opens the repository. A copy of the \
-            old key file made before, together with the old secret, still opens the data key: \
-            after a leaked secret, also start a new data key (vault key new).
+            old key file made before, together with the old secret, still opens every data key \
+            (later keys are sealed by the root key): after a leak, start a new repository.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -106,10 +106,14 @@ struct KeyListCommand: AsyncParsableCommand {
             let keys = try await KeyUsage.read(repository: repository, shards: policy.shards.map(\.name))
             if json {
                 try printJSON(keys)
-                return
+            } else if keys.isEmpty {
+                print("repository \(repository.storage.location) is not encrypted")
+            } else {
+                for key in keys { print(key.text.dropFirst(2)) }
             }
-            if keys.isEmpty { print("repository \(repository.storage.location) is not encrypted") }
-            for key in keys { print(key.text.dropFirst(2)) }
+            if let lost = keys.first(where: { $0.missing == true }) {
+                throw OperationError(.corrupt, "key \(lost.keyId) sealed objects of repository \(repository.storage.location), which no longer holds it")
+            }
         }
     }
 }

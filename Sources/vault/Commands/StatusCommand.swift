@@ -47,7 +47,15 @@ struct StatusCommand: AsyncParsableCommand {
         try await CommandRunner.run {
             let policy = try global.loadPolicy()
             let repository = try await RepositoryOpener.open(policy)
-            let keys = try await KeyUsage.read(repository: repository, shards: policy.shards.map(\.name))
+            // The key counts are a report beside the shards': one that cannot be made (a
+            // damaged audit record) is a warning, never the monitoring command's failure.
+            let keys: [KeyUsage]
+            do {
+                keys = try await KeyUsage.read(repository: repository, shards: policy.shards.map(\.name))
+            } catch {
+                FileHandle.standardError.write(Data("warning: encryption keys not counted: \(error)\n".utf8))
+                keys = []
+            }
             if allShards {
                 try await FleetOutput.run("status", policy: policy, json: json, text: { [$0.text] }, check: Self.problem) { shard, _ in
                     var status = try await ShardStatus.load(shard.name, repository: repository)
