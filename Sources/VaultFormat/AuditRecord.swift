@@ -74,19 +74,20 @@ extension Repository {
         let names = try await storage.list(prefix: AuditRecord.prefix).filter { $0.hasSuffix(".json") }
         // Sixteen reads at a time: a year of records is thousands of small objects.
         let work = WorkQueue(names)
-        let out = try await withThrowingTaskGroup(of: [AuditRecord].self) { group in
+        let out = try await withThrowingTaskGroup(of: [(String, AuditRecord)].self) { group in
             for _ in 0..<min(16, max(1, names.count)) {
                 group.addTask {
-                    var mine: [AuditRecord] = []
+                    var mine: [(String, AuditRecord)] = []
                     while let name = work.next() {
                         guard let bytes = try await self.read(name) else { continue }
-                        mine.append(try JSONCoding.decode(AuditRecord.self, from: bytes, what: name))
+                        mine.append((name, try JSONCoding.decode(AuditRecord.self, from: bytes, what: name)))
                     }
                     return mine
                 }
             }
             return try await group.reduce(into: []) { $0 += $1 }
         }
-        return out.sorted { $0.time < $1.time }
+        // Names begin with the time to the millisecond: records of one second keep their order.
+        return out.sorted { $0.0 < $1.0 }.map(\.1)
     }
 }

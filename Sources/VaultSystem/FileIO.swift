@@ -183,7 +183,6 @@ public enum FileIO {
 }
 
 extension FileIO {
-    /// Renames a file, removing the source when the rename fails.
     /// Removes a file, durably; a file already gone is fine.
     public static func removeIfExists(_ path: String) throws {
         if unlink(path) != 0 {
@@ -194,6 +193,7 @@ extension FileIO {
         try fsyncDirectory(parentDirectory(of: path))
     }
 
+    /// Renames a file, removing the source when the rename fails.
     public static func rename(_ from: String, to: String) throws {
         do {
             try Syscall.call("rename \(from) to \(to)") { Glibc.rename(from, to) }

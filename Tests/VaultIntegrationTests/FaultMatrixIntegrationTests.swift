@@ -227,6 +227,25 @@ struct FaultMatrixIntegrationTests {
         #expect(try Self.accounts(copy) == accounts)
     }
 
+    @Test("expire while a backup runs is refused by the shard's lock, naming the holder; the backup completes and both pass afterwards")
+    func expireDuringBackup() async throws {
+        let f = try VaultFixture("fault-expire-backup")
+        defer { f.cleanUp() }
+        let server = try f.startInitialised(.v15)
+        try Self.pgbench(server, ["-i", "-q", "-s", "20"])
+        #expect(try f.vault(["backup", "--type", "full"]).status == 0)
+        let log = f.dir.path + "/backup.log"
+        let pid = try ProcessRunner.spawnAsPostgres([VaultBinary.path, "--policy", f.policyFile, "backup", "--type", "full"], logTo: log)
+        #expect(waitForText(" started at ", in: log), "the backup never started")
+        let expire = try f.vault(["expire"])
+        #expect(expire.status != 0 && expire.stderr.contains("is locked by") && expire.stderr.contains("one writer per shard at a time"), "\(expire.stderr)")
+        let (status, output) = ProcessRunner.finish(pid, log: log)
+        #expect(status == 0, "\(output)")
+        #expect(try Self.ids(f).count == 2)
+        #expect(try f.vault(["expire"]).status == 0)
+        try Self.expectRepositoryValid(f, "after expire and backup met")
+    }
+
     static func contents(_ f: VaultFixture, _ object: String?) throws -> Data {
         guard let object, let data = FileManager.default.contents(atPath: f.repositoryPath + "/" + object) else { throw HarnessError("no object \(object ?? "?") to copy") }
         return data

@@ -258,9 +258,14 @@ struct ReplicaIntegrationTests {
         try s.b.sql("SELECT pg_reload_conf()")
         try await Task.sleep(nanoseconds: 500_000_000)
         try s.a.sql("INSERT INTO log VALUES (1, 'delayed on b')")
+        let autoConf = s.a.dataDir + "/postgresql.auto.conf"
+        let settingsBefore = FileManager.default.contents(atPath: autoConf)
         let r = try s.f.vault(["switchover", "--to", "b", "--timeout", "3s"])
         #expect(r.status == 10 && r.stderr.contains("rolled back"), "\(r.stdout)\(r.stderr)")
         #expect(try s.a.sql("SELECT pg_is_in_recovery()") == "f", "a runs as primary again")
+        // The standby settings written at the stop were taken out again.
+        #expect(FileManager.default.contents(atPath: autoConf) == settingsBefore)
+        #expect(!FileManager.default.fileExists(atPath: s.a.dataDir + "/standby.signal"))
         try s.a.sql("INSERT INTO log VALUES (2, 'after the rollback')")
         #expect(try s.b.sql("SELECT pg_is_in_recovery()") == "t", "b was not promoted")
         let events = try await s.f.openRepository().topologyEvents(shard: "main")
@@ -341,8 +346,8 @@ struct KilledSwitchoverIntegrationTests {
         #expect(Self.writable(s) == ["b"])
         try await writer.waitFor(writer.count + 40)
 
-        // 2. Killed right after b → c's promotion: a, stopped, already points at c; rejoin
-        //    brings back whatever the kill left behind.
+        // 2. Killed right after b → c's promotion: b, stopped, already points at c; rejoin
+        //    brings back whichever node the kill left off the new timeline.
         let log2 = s.f.dir.path + "/switchover-2.log"
         let pid2 = try ProcessRunner.spawnAsPostgres([VaultBinary.path, "--policy", s.f.policyFile, "switchover", "--to", "c"], logTo: log2)
         #expect(try await poll(timeout: 60, every: 5_000_000) { (try? s.c.sql("SELECT pg_is_in_recovery()")) == "f" })
@@ -350,7 +355,8 @@ struct KilledSwitchoverIntegrationTests {
         _ = ProcessRunner.wait(pid2)
         #expect(Self.writable(s) == ["c"], "one primary after the kill")
         if (try? s.b.sql("SELECT 1")) == nil { #expect(Self.standbySettings(s.b, pointingAt: s.c), "b can start only as a standby of c") }
-        for node in ["a", "b"] {
+        let drift = (try s.status().shard["topology"] as? [String: Any])?["drift"] as? [String] ?? []
+        for node in ["a", "b"] where drift.contains(where: { $0.hasPrefix("\(node) ") }) {
             let r = try s.f.vault(["rejoin", "--node", node])
             let log = (try? String(contentsOfFile: (s.servers[node]?.dataDir ?? "") + "/vault-server.log", encoding: .utf8)) ?? ""
             #expect(r.status == 0, "rejoin \(node): \(r.stdout)\(r.stderr)\n\(log.suffix(3000))")
@@ -362,6 +368,56 @@ struct KilledSwitchoverIntegrationTests {
         try await s.waitCaughtUp(s.a, with: s.c)
         try await s.waitCaughtUp(s.b, with: s.c)
         #expect(try s.ids(s.a) == onC && s.ids(s.b) == onC)
+        let (status, shard) = try s.status()
+        #expect(status == 0, "no drift once the runbook ran: \(shard)")
+    }
+
+    @Test("SIGKILL of a failover once it froze the standbys: never two primaries, running it again finishes, rejoin brings the old primary back, every row the standbys had is kept",
+          .timeLimit(.minutes(10)))
+    func killedFailover() async throws {
+        let s = try ReplicaShard("replica-failover-killed", version: .v15)
+        defer { s.cleanUp() }
+        // Rows the standbys have (an asynchronous failover keeps what they received).
+        let writer = ReplicaWriter(conninfos: [s.a, s.b, s.c].map(\.conninfo))
+        try await writer.waitFor(40)
+        let committed = writer.stop()
+        try await s.waitCaughtUp(s.b, with: s.a)
+        try await s.waitCaughtUp(s.c, with: s.a)
+        try await s.kill(s.a)
+
+        // Killed as soon as a standby's WAL receiver is stopped (positions frozen).
+        let log = s.f.dir.path + "/failover-1.log"
+        let pid = try ProcessRunner.spawnAsPostgres([VaultBinary.path, "--policy", s.f.policyFile, "failover", "--confirm-primary-down"], logTo: log)
+        #expect(try await poll(timeout: 60, every: 2_000_000) {
+            ["b", "c"].contains { (try? s.servers[$0]?.sql("SELECT current_setting('primary_conninfo')")) == "" }
+        }, "the failover froze no standby: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+        kill(pid, SIGKILL)
+        _ = ProcessRunner.wait(pid)
+        let writable = Self.writable(s)
+        #expect(writable.count <= 1, "never two primaries: \(writable)")
+
+        if writable.isEmpty {
+            let again = try s.f.vault(["failover", "--confirm-primary-down"])
+            #expect(again.status == 0, "\(again.stdout)\(again.stderr)")
+        }
+        let primary = try #require(Self.writable(s).first)
+        for node in ["a", "b", "c"] where node != primary {
+            let state = try s.status().shard["topology"] as? [String: Any]
+            let drift = (state?["drift"] as? [String]) ?? []
+            guard node == "a" || drift.contains(where: { $0.hasPrefix("\(node) ") }) else { continue }
+            let r = try s.f.vault(["rejoin", "--node", node])
+            #expect(r.status == 0, "rejoin \(node): \(r.stdout)\(r.stderr)")
+        }
+        let server = try #require(s.servers[primary])
+        try server.sql("INSERT INTO log VALUES (1000000, 'after the failover')")
+        let rows = try s.ids(server)
+        #expect(rows.contains(1_000_000))
+        #expect(committed.isSubset(of: rows), "committed rows missing: \(committed.subtracting(rows).sorted().prefix(10))")
+        for node in ["a", "b", "c"] where node != primary {
+            let standby = try #require(s.servers[node])
+            try await s.waitCaughtUp(standby, with: server)
+            #expect(try s.ids(standby) == rows, "\(node) holds the primary's rows")
+        }
         let (status, shard) = try s.status()
         #expect(status == 0, "no drift once the runbook ran: \(shard)")
     }

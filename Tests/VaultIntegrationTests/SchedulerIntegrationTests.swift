@@ -108,6 +108,47 @@ struct SchedulerIntegrationTests {
         #expect(try copy.sql(S3IntegrationTests.accountsSum) == accounts)
     }
 
+    @Test("SIGKILL of the daemon during a backup: nothing visible, the locks are free, the next start runs the missed full, which is in the audit trail and restores")
+    func daemonKilled() async throws {
+        let f = try VaultFixture("sched-kill")
+        defer { f.cleanUp() }
+        let server = try f.startServer(.v15)
+        try f.writePolicy(server: server, extra: Self.schedule)
+        try server.start()
+        try f.initRepository()
+        try S3IntegrationTests.pgbench(server, scale: 15)
+        let accounts = try server.sql(S3IntegrationTests.accountsSum)
+
+        let firstLog = f.dir.path + "/daemon-1.log"
+        let first = try Self.startDaemon(f, log: firstLog)
+        #expect(waitForText("\"event\":\"started\",\"job\":\"full\"", in: firstLog, timeout: 60))
+        usleep(300_000)
+        kill(first, SIGKILL)
+        _ = ProcessRunner.wait(first)
+        #expect(Self.lines(firstLog, event: "finished").isEmpty, "killed before the backup finished")
+        #expect(try Self.backupCount(f) == 0)
+        let check = try f.vault(["check"])
+        #expect(check.status == 0, "\(check.stderr)")
+
+        let secondLog = f.dir.path + "/daemon-2.log"
+        let second = try Self.startDaemon(f, log: secondLog)
+        #expect(waitForText("\"outcome\":\"succeeded\"", in: secondLog, timeout: 180), "\((try? String(contentsOfFile: secondLog, encoding: .utf8)) ?? "")")
+        #expect(Self.lines(secondLog, event: "finished").first?["reason"] as? String == "missed")
+        kill(second, SIGTERM)
+        #expect(ProcessRunner.finish(second, log: secondLog).status == 0)
+        #expect(try Self.backupCount(f) == 1)
+        let audit = try f.vault(["audit"])
+        #expect(audit.stdout.contains("vault schedule run: full of shard main") && audit.stdout.contains("succeeded"), "\(audit.stdout)")
+        try Self.expectVerified(f)
+        let copy = try await f.restoreAndRecover("copy", version: .v15, ["--immediate"])
+        #expect(try copy.sql(S3IntegrationTests.accountsSum) == accounts)
+    }
+
+    static func expectVerified(_ f: VaultFixture) throws {
+        let verify = try f.vault(["verify", "--repository-only", "--all"])
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+    }
+
     @Test("two daemons sharing one SeaweedFS bucket run each instant of a shard's job once: the other skips it and says why")
     func twoDaemonsOneBucket() async throws {
         let store = try await SeaweedFS.shared()

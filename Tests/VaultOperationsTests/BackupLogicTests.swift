@@ -112,6 +112,11 @@ struct BackupLogicTests {
         var broken = DataDirectoryScanner(root: root).walk()
         let error = #expect(throws: OperationError.self) { while try broken.next() != nil {} }
         #expect(error?.message.hasPrefix("tablespace 16401: \(root)/pg_tblspc/16401 links to \(tablespace), which cannot be read") == true, "\(String(describing: error))")
+        // An empty directory behind the link (the volume not mounted) is refused the same way.
+        try FileManager.default.createDirectory(atPath: tablespace, withIntermediateDirectories: true)
+        var empty = DataDirectoryScanner(root: root).walk()
+        let unmounted = #expect(throws: OperationError.self) { while try empty.next() != nil {} }
+        #expect(unmounted?.message.contains("holds no PG_ version directory") == true, "\(String(describing: unmounted))")
         // Nor may the data directory itself be missing.
         var missing = DataDirectoryScanner(root: root + "-absent").walk()
         #expect(throws: SystemError.self) { _ = try missing.next() }

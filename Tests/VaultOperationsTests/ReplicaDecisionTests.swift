@@ -110,6 +110,12 @@ struct ReplicaDecisionTests {
         #expect(Self.failover([Self.gone("a"), b, c]).candidate == "c")
         // Within the limit: a small gap is accepted.
         #expect(Self.failover([Self.gone("a"), b], archived: 0x100_1000).candidate == "b")
+        // A stopped old primary's pg_control (its shutdown checkpoint) proves it wrote past
+        // what the standbys received: that is lag too, though nothing archived says so.
+        let stopped = FailoverDecision(.init(nodes: [Self.gone("a"), b], systemIdentifier: Self.sysid, archivedThrough: nil, maxLagBytes: 16 << 20,
+                                             target: nil, allowDataLoss: false, fenced: true, fenceDetail: "fence", stoppedCheckpoint: LSN(0x300_0000)))
+        #expect(!stopped.approved && stopped.refusal?.name == "lag" && stopped.lagBytes == 0x200_0000)
+        #expect(stopped.refusal?.detail.contains("a stopped node's pg_control 0/3000000") == true, "\(String(describing: stopped.refusal))")
     }
 
     @Test("failover: with synchronous_standby_names, only a named standby is promoted without --allow-data-loss")

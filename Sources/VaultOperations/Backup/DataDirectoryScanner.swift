@@ -121,12 +121,16 @@ public struct DataDirectoryScanner {
                     guard let target = try Self.vanishedIsNil({ try FileIO.readLink(abs) }) else { continue }
                     var tst = stat()
                     let found = stat(abs, &tst) == 0 ? nil : errno
+                    // Listed through the link, so a relative target resolves as PostgreSQL's does.
                     var frame: Frame?
-                    if found == nil { frame = try Self.vanishedIsNil { try Self.frame(absolute: target, relative: rel, mayVanish: false) } }
-                    guard let frame else {
+                    if found == nil { frame = try Self.vanishedIsNil { try Self.frame(absolute: abs, relative: rel, mayVanish: false) } }
+                    // A tablespace's directory holds PG_<version>_<catalog>: an empty one is an
+                    // unmounted volume, not a tablespace (DROP TABLESPACE removes the link too).
+                    let versioned = frame?.items.contains { $0.name.hasPrefix("PG_") } ?? false
+                    guard let frame, versioned else {
                         var lst = stat()
                         if lstat(abs, &lst) != 0 && errno == ENOENT { continue }
-                        let why = found.map { String(cString: strerror($0)) } ?? "it vanished while the link stayed"
+                        let why = found.map { String(cString: strerror($0)) } ?? (frame == nil ? "it vanished while the link stayed" : "it holds no PG_ version directory: is its volume mounted?")
                         throw OperationError(.refused, "tablespace \(item.name): \(abs) links to \(target), which cannot be read (\(why)); a backup without it would not restore")
                     }
                     tablespaces.append(BackupManifest.Tablespace(oid: item.name, location: target))

@@ -17,9 +17,14 @@ public struct FailoverDecision: Sendable, Codable, Equatable {
         /// The fence's outcome: nil when none is configured and none was confirmed.
         public var fenced: Bool?
         public var fenceDetail: String
+        /// The newest checkpoint in the pg_control of a stopped node of this host, on the
+        /// standbys' timeline: the old primary wrote at least that far (after a switchover cut
+        /// short, its shutdown checkpoint, which only its pg_control names).
+        public var stoppedCheckpoint: LSN?
 
         public init(nodes: [NodeState], systemIdentifier: String?, archivedThrough: LSN?, maxLagBytes: Int64, target: String?,
-                    allowDataLoss: Bool, fenced: Bool?, fenceDetail: String) {
+                    allowDataLoss: Bool, fenced: Bool?, fenceDetail: String, stoppedCheckpoint: LSN? = nil) {
+            self.stoppedCheckpoint = stoppedCheckpoint
             self.nodes = nodes
             self.systemIdentifier = systemIdentifier
             self.archivedThrough = archivedThrough
@@ -91,11 +96,12 @@ public struct FailoverDecision: Sendable, Codable, Equatable {
             checks.append(ReplicaCheck("candidate", false, "no standby can be promoted (\(excluded.joined(separator: "; ")))"))
         }
 
-        // Lag against what vault can prove: the archive and every replica's received WAL,
-        // never a remembered primary position that would freeze and block failover forever.
+        // Lag against what vault can prove: the archive, every replica's received WAL and a
+        // stopped node's pg_control, never a remembered primary position that would freeze
+        // and block failover forever.
         let received = input.nodes.filter { $0.reachable && $0.role == .standby && (input.systemIdentifier == nil || $0.systemIdentifier == input.systemIdentifier) }
             .compactMap(\.position)
-        let reference = (received + [input.archivedThrough].compactMap { $0 }).max()
+        let reference = (received + [input.archivedThrough, input.stoppedCheckpoint].compactMap { $0 }).max()
         self.reference = reference
         if let chosen {
             if let best = ranked.first, best.name != chosen.name, CandidateRanking.better(best, chosen),
@@ -109,7 +115,7 @@ public struct FailoverDecision: Sendable, Codable, Equatable {
             let within = (lag ?? 0) <= input.maxLagBytes
             checks.append(ReplicaCheck(
                 "lag", within || input.allowDataLoss,
-                "\(chosen.name) holds WAL to \(position); proven primary position \(reference.map(\.description) ?? "unknown") (archive \(input.archivedThrough.map(\.description) ?? "empty"), replicas \(received.max().map(\.description) ?? "none")): \(lag ?? 0) bytes behind, limit \(input.maxLagBytes)"
+                "\(chosen.name) holds WAL to \(position); proven primary position \(reference.map(\.description) ?? "unknown") (archive \(input.archivedThrough.map(\.description) ?? "empty"), replicas \(received.max().map(\.description) ?? "none")\(input.stoppedCheckpoint.map { ", a stopped node's pg_control \($0)" } ?? "")): \(lag ?? 0) bytes behind, limit \(input.maxLagBytes)"
                     + (within ? "" : input.allowDataLoss ? "; --allow-data-loss given" : "; pass --allow-data-loss to promote anyway and lose them")))
             if let setting = chosen.synchronousStandbyNames, !setting.trimmingSpaces().isEmpty {
                 let sync = CandidateRanking.isSynchronous(chosen.name, in: setting)

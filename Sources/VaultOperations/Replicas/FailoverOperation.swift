@@ -61,6 +61,22 @@ public struct FailoverOperation {
         self.shard = shard
     }
 
+    /// The newest checkpoint named by the pg_control of an unreachable node whose data
+    /// directory is on this host, of the shard's cluster and on the standbys' timeline: a
+    /// position the old primary provably reached (a switchover killed after the clean stop
+    /// leaves its shutdown checkpoint only there; the last segment is not archived).
+    static func stoppedCheckpoint(_ nodes: [NodeState], shard: ShardPolicy, systemIdentifier: String) async -> LSN? {
+        let timeline = nodes.filter { $0.reachable && $0.role == .standby }.compactMap(\.timeline).max()
+        var newest: LSN?
+        for node in nodes where !node.reachable {
+            guard let pgdata = shard.nodes.first(where: { $0.name == node.name })?.pgdata, FileIO.exists(pgdata + "/PG_VERSION"),
+                  let control = try? await ControlFile.read(dataDirectory: pgdata),
+                  String(control.systemIdentifier) == systemIdentifier, control.timeline == timeline else { continue }
+            newest = max(newest ?? control.checkpoint, control.checkpoint)
+        }
+        return newest
+    }
+
     public func run(_ options: Options) async throws -> Result {
         let context = try await ReplicaOperationContext.open(policy: policy, shard: shard, command: options.command)
         let archive = context.archive
@@ -70,10 +86,12 @@ public struct FailoverOperation {
             let gone = nodes.filter { !$0.reachable }.map(\.name)
             let inventory = try await WALInventory.load(archive)
             let archivedThrough = Self.archivedThrough(inventory)
+            let stoppedCheckpoint = await Self.stoppedCheckpoint(nodes, shard: shard, systemIdentifier: context.record.systemIdentifier)
             func decide(_ nodes: [NodeState], fenced: Bool?, detail: String) -> FailoverDecision {
                 FailoverDecision(.init(nodes: nodes, systemIdentifier: context.record.systemIdentifier, archivedThrough: archivedThrough,
                                        maxLagBytes: shard.failover.maxLagBytes ?? Self.defaultMaxLagBytes, target: options.target,
-                                       allowDataLoss: options.allowDataLoss, fenced: fenced, fenceDetail: detail))
+                                       allowDataLoss: options.allowDataLoss, fenced: fenced, fenceDetail: detail,
+                                       stoppedCheckpoint: stoppedCheckpoint))
             }
             // Every other check first, as if fenced: a fence (which may power a machine off) runs
             // only when a promotion would follow.

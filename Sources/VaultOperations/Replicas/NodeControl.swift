@@ -109,9 +109,12 @@ struct NodeControl {
     /// Writes a file of the node's data directory atomically, owned by the directory's owner
     /// (vault may run as root; PostgreSQL must be able to read and rewrite the file).
     func writeOwned(_ path: String, _ bytes: [UInt8]) throws {
-        let owner = Subprocess.owner(of: try localData())
-        try FileIO.replaceDurably(path, bytes, mode: 0o600)
-        if let owner, getuid() == 0 { try FileTree.chown(path, to: owner) }
+        // Owner and mode are set on the temporary file before it takes the name: a kill in
+        // between never leaves a file PostgreSQL cannot read.
+        let tmp = path + ".vault-tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileIO.writeDurably(tmp, bytes, exclusive: true, mode: 0o600, sameOwnerAs: try localData() + "/PG_VERSION")
+        try FileIO.rename(tmp, to: path)
+        try FileIO.fsyncDirectory(FileIO.parentDirectory(of: path))
     }
 
     /// Runs a node command; one that starts a server passes the secrets its restore_command

@@ -93,19 +93,22 @@ public struct RejoinOperation {
             }
             let primaryControl = try context.control(primary.name)
             var steps: [String] = []
-            if own?.reachable == true {
-                // A standby that followed a timeline switch keeps the old timeline in
-                // pg_control until its next restartpoint, and pg_rewind reads the node's
-                // history from there: a CHECKPOINT (a restartpoint on a standby) first, or the
-                // rewind winds it back onto the old timeline and it cannot start.
-                if own?.role == .standby {
-                    do {
-                        try node.connect().query("CHECKPOINT")
-                        steps.append("CHECKPOINT (restartpoint) on \(options.node)")
-                    } catch {
-                        steps.append("CHECKPOINT on \(options.node) failed (\(error)); pg_rewind may see an older timeline")
-                    }
+            // pg_rewind reads the source's timeline from its pg_control, which names the new
+            // timeline only after a checkpoint: a primary whose promotion was cut short (a
+            // switchover or failover killed before its CHECKPOINT) still names the old one, and
+            // the rewound node could not start. Checked, and made, before anything changes.
+            do {
+                let conn = try primaryControl.connect()
+                let checkpointTimeline = try conn.scalar("SELECT timeline_id FROM pg_control_checkpoint()")
+                if UInt32(checkpointTimeline) != primary.timeline {
+                    try conn.query("SET statement_timeout = 0")
+                    try conn.query("CHECKPOINT")
+                    steps.append("CHECKPOINT on \(primary.name): its pg_control named timeline \(checkpointTimeline), not \(primary.timeline.map(String.init) ?? "?")")
                 }
+            } catch {
+                throw OperationError(.refused, "rejoin of node \(options.node) refused: cannot make sure \(primary.name)'s pg_control names its timeline (\(error)); run CHECKPOINT on it and try again; nothing was changed")
+            }
+            if own?.reachable == true {
                 try node.stop()
                 steps.append("stopped \(options.node)\(own?.role == .primary ? " (it accepted writes)" : "")")
             } else if let pid = node.livePostmaster {
@@ -122,11 +125,6 @@ public struct RejoinOperation {
             // pg_rewind copies the source's configuration files, and so does a restore; the node
             // keeps its own (its port, its listen address, its pg_hba.conf).
             let configuration = try Self.configurationFiles.compactMap { name in try FileIO.readIfExists(pgdata + "/" + name).map { (name, $0) } }
-            // pg_rewind reads the source's timeline from its pg_control too: a primary promoted
-            // by a switchover or failover that was killed before its CHECKPOINT still names the
-            // old timeline there, and the rewound node could not start.
-            try primaryControl.connect().query("CHECKPOINT")
-            steps.append("CHECKPOINT on \(primary.name), so pg_control names its timeline")
             let rewind = try rewindNode(node, pgdata: pgdata, source: primaryControl)
             if rewind.ok {
                 result.method = rewind.detail.contains("no rewind required") ? "none needed" : "pg_rewind"

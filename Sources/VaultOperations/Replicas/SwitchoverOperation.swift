@@ -106,11 +106,14 @@ public struct SwitchoverOperation {
         let old = try context.control(from)
         let target = try context.control(to)
         let pgdata = try old.localData()
-        // The settings the old primary ran with, put back by a rollback.
         let autoConf = pgdata + "/postgresql.auto.conf"
-        let originalAutoConf = try FileIO.readIfExists(autoConf)
+        // The settings the old primary ran with (read once it has stopped), put back by a rollback.
+        var originalAutoConf: [UInt8]?
         var stopped = false
         var standbySettingsWritten = false
+        // Set before pg_promote() is called: a promotion asked for may finish after a timeout
+        // or a lost connection, so from then on the old primary is never started as primary.
+        var promoteRequested = false
         var promoted = false
         do {
             try old.connect().query("CHECKPOINT")
@@ -124,10 +127,11 @@ public struct SwitchoverOperation {
             let checkpoint = control.checkpoint
             result.shutdownCheckpoint = checkpoint.description
             steps.append("stopped \(from) cleanly; shutdown checkpoint at \(checkpoint)")
+            originalAutoConf = try FileIO.readIfExists(autoConf)
+            standbySettingsWritten = true
             try old.writeStandbySettings(primaryConninfo: target.streamingConninfo(for: from),
                                          restoreCommand: RecoverySettings.restoreCommand(vaultPath: RestoreOperation.executablePath(),
                                                                                          policyPath: policy.sourcePath, shard: shard.name))
-            standbySettingsWritten = true
             steps.append("wrote standby.signal and primary_conninfo into \(from): it can start only as a standby of \(to) from here on")
 
             let targetConn = try target.connect()
@@ -141,6 +145,7 @@ public struct SwitchoverOperation {
             steps.append("\(to) replayed past \(checkpoint)")
 
             try await lock.confirm()
+            promoteRequested = true
             guard try targetConn.scalar("SELECT pg_promote(true, \(Int(options.timeoutSeconds)))") == "t" else {
                 throw OperationError(.database, "pg_promote() on \(to) did not finish within \(Int(options.timeoutSeconds)) s")
             }
@@ -173,11 +178,11 @@ public struct SwitchoverOperation {
             // Before the promotion nothing is lost by going back: the old primary starts again
             // as the primary it was. After it, the record says where things stand.
             let reason = (error as? Rollback)?.reason ?? "\(error)"
-            if stopped && !promoted {
+            if stopped && !promoteRequested {
                 var restarted = false
                 do {
                     if standbySettingsWritten {
-                        try old.writeOwned(autoConf, originalAutoConf ?? [])
+                        if let originalAutoConf { try old.writeOwned(autoConf, originalAutoConf) } else { try FileIO.removeIfExists(autoConf) }
                         try FileIO.removeIfExists(pgdata + "/standby.signal")
                     }
                     try old.start()
@@ -189,11 +194,13 @@ public struct SwitchoverOperation {
                 try? await context.record(.switchover, from: from, to: to, lsn: result.shutdownCheckpoint.flatMap { LSN($0) }, timeline: nil,
                                           outcome: "rolled back", steps: steps)
                 throw OperationError(error is Rollback ? .checkFailed : .database,
-                                     "switchover of shard \(shard.name) rolled back: \(reason); \(restarted ? "\(from) runs as primary again and nothing else changed" : "\(from) is stopped: start it")")
+                                     "switchover of shard \(shard.name) rolled back: \(reason); \(restarted ? "\(from) runs as primary again and nothing else changed" : "\(from) is stopped: remove its standby.signal if present, then start it")")
             }
             steps.append("failed: \(reason)")
-            try? await context.record(.switchover, from: from, to: to, lsn: nil, timeline: result.timeline, outcome: promoted ? "failed after promotion" : "failed", steps: steps)
-            throw OperationError(.database, "switchover of shard \(shard.name) failed\(promoted ? " after \(to) was promoted" : ""): \(reason); run vault status")
+            let stage = promoted ? " after \(to) was promoted" : promoteRequested ? " after \(to)'s promotion was requested (it may still finish; \(from) stays stopped as a standby of \(to))" : ""
+            try? await context.record(.switchover, from: from, to: to, lsn: nil, timeline: result.timeline,
+                                      outcome: promoted ? "failed after promotion" : promoteRequested ? "failed after promotion was requested" : "failed", steps: steps)
+            throw OperationError(.database, "switchover of shard \(shard.name) failed\(stage): \(reason); run vault status")
         }
     }
 

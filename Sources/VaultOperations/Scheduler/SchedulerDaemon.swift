@@ -138,14 +138,15 @@ public actor SchedulerDaemon: Service {
                 failure = "\(error)"
                 outcome = Task.isCancelled ? .failed(reason: "cancelled", retryable: false) : classify(error)
             }
-            await self.finished(run, outcome: outcome, report: report, failure: failure, started: started)
             // Each job that ran leaves an audit record, as the one-shot command would (and
-            // carries its encryption count), once its slot is free; a record that cannot be
-            // written changes nothing.
+            // carries its encryption count); a record that cannot be written changes nothing.
+            // Written while the job still holds its slot: the daemon stops only once every job
+            // has finished, so no record is cut off by the process's exit.
             if report?.skipped == nil {
                 _ = await AuditTrail.append(policy: policy, shard: run.job.shard, exitCode: failure == nil ? 0 : 1, error: failure,
                                             command: "vault schedule run: \(run.job)")
             }
+            await self.finished(run, outcome: outcome, report: report, failure: failure, started: started)
         }
     }
 

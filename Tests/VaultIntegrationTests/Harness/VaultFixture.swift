@@ -117,7 +117,7 @@ final class VaultFixture {
         let copy = try PostgresServer(adopting: dir, version: version, in: self.dir)
         servers.append(copy)
         try copy.configure(["port = \(copy.port)", "archive_mode = off"])
-        try copy.start()
+        do { try copy.start() } catch { throw HarnessError("\(error)\nserver log:\n\(copy.log().suffix(3000))") }
         try await waitForPromotion(copy)
         return copy
     }
