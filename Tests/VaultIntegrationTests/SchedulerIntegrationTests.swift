@@ -30,6 +30,18 @@ struct SchedulerIntegrationTests {
         }.filter { $0["event"] as? String == event }
     }
 
+    /// A PostgreSQL 15 shard with pgbench scale 15 and the weekly full schedule; the sum
+    /// of its accounts, for the restore.
+    static func scheduledShard(_ name: String) throws -> (VaultFixture, String?) {
+        let f = try VaultFixture(name)
+        let server = try f.startServer(.v15)
+        try f.writePolicy(server: server, extra: Self.schedule + "\nverify: {scratch: \(f.dir.path)/scratch}")
+        try server.start()
+        try f.initRepository()
+        try S3IntegrationTests.pgbench(server, scale: 15)
+        return (f, try server.sql(S3IntegrationTests.accountsSum))
+    }
+
     static func backupCount(_ f: VaultFixture) throws -> Int {
         let out = try f.vault(["list", "--json"])
         let list = try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [[String: Any]]
@@ -38,14 +50,8 @@ struct SchedulerIntegrationTests {
 
     @Test("SIGTERM during a backup abandons it cleanly; the next start runs the missed full; /metrics and vault metrics show it")
     func daemonEndToEnd() async throws {
-        let f = try VaultFixture("sched-e2e")
+        let (f, accounts) = try Self.scheduledShard("sched-e2e")
         defer { f.cleanUp() }
-        let server = try f.startServer(.v15)
-        try f.writePolicy(server: server, extra: Self.schedule + "\nverify: {scratch: \(f.dir.path)/scratch}")
-        try server.start()
-        try f.initRepository()
-        try S3IntegrationTests.pgbench(server, scale: 15)
-        let accounts = try server.sql(S3IntegrationTests.accountsSum)
 
         // A SIGTERM while the full runs: with drain_timeout 0 s the backup is cancelled.
         let firstLog = f.dir.path + "/daemon-1.log"
@@ -110,14 +116,8 @@ struct SchedulerIntegrationTests {
 
     @Test("SIGKILL of the daemon during a backup: nothing visible, the locks are free, the next start runs the missed full, which is in the audit trail and restores")
     func daemonKilled() async throws {
-        let f = try VaultFixture("sched-kill")
+        let (f, accounts) = try Self.scheduledShard("sched-kill")
         defer { f.cleanUp() }
-        let server = try f.startServer(.v15)
-        try f.writePolicy(server: server, extra: Self.schedule)
-        try server.start()
-        try f.initRepository()
-        try S3IntegrationTests.pgbench(server, scale: 15)
-        let accounts = try server.sql(S3IntegrationTests.accountsSum)
 
         let firstLog = f.dir.path + "/daemon-1.log"
         let first = try Self.startDaemon(f, log: firstLog)
