@@ -133,16 +133,20 @@ struct FaultMatrixIntegrationTests {
         #expect(try f.vault(["backup", "--type", "full"]).status == 0)
 
         // Killed once the copy has begun (the directory has its first database), at once or
-        // a little later; a restore that finished first is tried again at the next delay.
+        // a little later; a restore that finished first is tried again at the next delay. A
+        // shell watches and kills, so the test process's own scheduling under load cannot
+        // let the restore finish first.
         let target = f.dir.path + "/killed-restore"
         var killed = false
-        for delayMs in [0, 150, 400, 0] where !killed {
+        for delay in ["0", "0.1", "0.3", "0"] where !killed {
             try? FileManager.default.removeItem(atPath: target)
-            let pid = try ProcessRunner.spawnAsPostgres([VaultBinary.path, "--policy", f.policyFile, "restore", "--target-dir", target, "--immediate"], logTo: f.dir.path + "/restore.log")
-            _ = try await poll(timeout: 60, every: 2_000_000) { FileManager.default.fileExists(atPath: target + "/base") }
-            try await Task.sleep(nanoseconds: UInt64(delayMs) * 1_000_000)
-            kill(pid, SIGKILL)
-            killed = ProcessRunner.wait(pid) != 0
+            let script = """
+                \(VaultBinary.path) --policy \(f.policyFile) restore --target-dir \(target) --immediate >> \(f.dir.path)/restore.log 2>&1 & pid=$!
+                while [ ! -e \(target)/base ] && kill -0 $pid 2>/dev/null; do sleep 0.002; done
+                sleep \(delay); kill -9 $pid 2>/dev/null; wait $pid; echo "exit $?"
+                """
+            let run = try ProcessRunner.run(["/bin/sh", "-c", script], asPostgres: true, cwd: f.dir.path)
+            killed = run.stdout.contains("exit 137")
         }
         try #require(killed, "a restore was killed before it finished")
         #expect(!FileManager.default.fileExists(atPath: target + "/global/pg_control"), "pg_control is put in place last")
