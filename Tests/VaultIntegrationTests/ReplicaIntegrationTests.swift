@@ -388,11 +388,13 @@ struct KilledSwitchoverIntegrationTests {
         // Killed as soon as a standby's WAL receiver is stopped (positions frozen).
         let log = s.f.dir.path + "/failover-1.log"
         let pid = try ProcessRunner.spawnAsPostgres([VaultBinary.path, "--policy", s.f.policyFile, "failover", "--confirm-primary-down"], logTo: log)
-        #expect(try await poll(timeout: 60, every: 2_000_000) {
+        let froze = try await poll(timeout: 60, every: 2_000_000) {
             ["b", "c"].contains { (try? s.servers[$0]?.sql("SELECT current_setting('primary_conninfo')")) == "" }
-        }, "the failover froze no standby: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+        }
         kill(pid, SIGKILL)
-        _ = ProcessRunner.wait(pid)
+        // Under load the failover may finish before the freeze is seen: then it was not killed.
+        let exit = ProcessRunner.wait(pid)
+        #expect(froze || exit == 0, "the failover froze no standby: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
         let writable = Self.writable(s)
         #expect(writable.count <= 1, "never two primaries: \(writable)")
 
