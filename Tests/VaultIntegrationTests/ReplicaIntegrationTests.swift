@@ -355,11 +355,12 @@ struct KilledSwitchoverIntegrationTests {
         _ = ProcessRunner.wait(pid2)
         #expect(Self.writable(s) == ["c"], "one primary after the kill")
         if (try? s.b.sql("SELECT 1")) == nil { #expect(Self.standbySettings(s.b, pointingAt: s.c), "b can start only as a standby of c") }
-        let drift = (try s.status().shard["topology"] as? [String: Any])?["drift"] as? [String] ?? []
-        for node in ["a", "b"] where drift.contains(where: { $0.hasPrefix("\(node) ") }) {
+        // Whichever node the kill left behind is rejoined; one the switchover already
+        // re-pointed is refused as streaming, which is fine.
+        for node in ["a", "b"] {
             let r = try s.f.vault(["rejoin", "--node", node])
             let log = (try? String(contentsOfFile: (s.servers[node]?.dataDir ?? "") + "/vault-server.log", encoding: .utf8)) ?? ""
-            #expect(r.status == 0, "rejoin \(node): \(r.stdout)\(r.stderr)\n\(log.suffix(3000))")
+            #expect(r.status == 0 || (r.status == 6 && r.stderr.contains("already streams from c")), "rejoin \(node): \(r.stdout)\(r.stderr)\n\(log.suffix(3000))")
         }
         try await writer.waitFor(writer.count + 40)
         let committed = writer.stop()
