@@ -29,7 +29,7 @@ public struct KeyUsage: Encodable, Sendable, Equatable {
             return "  KEY MISSING: \(keyId) sealed about \(encryptions) objects, but the repository does not hold it (a keys/later/ record was lost): put the record back from a copy; those objects cannot be opened without it"
         }
         let share = Double(encryptions) / Double(limit) * 100
-        var line = "  key \(generation) \(keyId)\(current ? " (current)" : ""): about \(encryptions) encryptions, \(String(format: share < 0.01 && encryptions > 0 ? "%.4f" : "%.2f", share))% of the 2^32 limit"
+        var line = "  key \(generation) \(keyId)\(current ? " (current)" : ""): about \(encryptions) encryptions, \(share < 0.01 ? "under 0.01%" : String(format: "%.2f%%", share)) of the 2^32 limit"
         if due && current { line += "; START A NEW KEY: vault key new" }
         return line
     }
