@@ -116,9 +116,10 @@ public enum FileIO {
     }
 
     /// Writes a file atomically (temporary file, fsync, rename, directory fsync).
-    public static func replaceDurably(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o640) throws {
+    /// `sameOwnerAs` as for `writeDurably`: owner and mode are on the file before it takes the name.
+    public static func replaceDurably(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o640, sameOwnerAs: String? = nil) throws {
         let tmp = path + ".vault-tmp-\(getpid())"
-        try writeDurably(tmp, bytes, mode: mode)
+        try writeDurably(tmp, bytes, mode: mode, sameOwnerAs: sameOwnerAs)
         try rename(tmp, to: path)
         try fsyncDirectory(parentDirectory(of: path))
     }

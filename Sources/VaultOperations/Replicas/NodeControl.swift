@@ -111,10 +111,7 @@ struct NodeControl {
     func writeOwned(_ path: String, _ bytes: [UInt8]) throws {
         // Owner and mode are set on the temporary file before it takes the name: a kill in
         // between never leaves a file PostgreSQL cannot read.
-        let tmp = path + ".vault-tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try FileIO.writeDurably(tmp, bytes, exclusive: true, mode: 0o600, sameOwnerAs: try localData() + "/PG_VERSION")
-        try FileIO.rename(tmp, to: path)
-        try FileIO.fsyncDirectory(FileIO.parentDirectory(of: path))
+        try FileIO.replaceDurably(path, bytes, mode: 0o600, sameOwnerAs: try localData() + "/PG_VERSION")
     }
 
     /// Runs a node command; one that starts a server passes the secrets its restore_command
