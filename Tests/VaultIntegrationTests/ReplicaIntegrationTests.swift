@@ -26,7 +26,7 @@ struct ReplicaIntegrationTests {
         let s = try ReplicaShard("replica-switch-\(version.rawValue)", version: version)
         defer { s.cleanUp() }
         let writer = ReplicaWriter(conninfos: [s.a, s.b, s.c].map(\.conninfo))
-        try await writer.waitFor(40)
+        try writer.waitFor(40)
 
         let before = try Self.fingerprint(s)
         let dry = try s.f.vault(["switchover", "--to", "b", "--dry-run"])
@@ -42,18 +42,18 @@ struct ReplicaIntegrationTests {
         #expect(try s.b.sql("SELECT pg_is_in_recovery()") == "f")
         #expect(try s.a.sql("SELECT pg_is_in_recovery()") == "t", "the old primary came back as a standby")
         let written = writer.count
-        try await writer.waitFor(written + 40)
+        try writer.waitFor(written + 40)
 
         // Back to a, with the writer still running.
         let back = try s.f.vault(["switchover", "--to", "a"])
         #expect(back.status == 0, "\(back.stdout)\(back.stderr)")
-        try await writer.waitFor(writer.count + 40)
+        try writer.waitFor(writer.count + 40)
         let committed = writer.stop()
         #expect(try s.a.sql("SELECT pg_is_in_recovery()") == "f")
         let onA = try s.ids(s.a)
         #expect(committed.isSubset(of: onA), "committed rows missing after two switchovers: \(committed.subtracting(onA).sorted().prefix(10))")
-        try await s.waitCaughtUp(s.b, with: s.a)
-        try await s.waitCaughtUp(s.c, with: s.a)
+        try s.waitCaughtUp(s.b, with: s.a)
+        try s.waitCaughtUp(s.c, with: s.a)
         #expect(try s.ids(s.b) == onA && s.ids(s.c) == onA, "both standbys hold exactly the primary's rows")
 
         let (status, shard) = try s.status()
@@ -74,13 +74,13 @@ struct ReplicaIntegrationTests {
         let full = try s.f.vault(["backup", "--type", "full"])
         #expect(full.status == 0, "\(full.stderr)")
         let first = ReplicaWriter(conninfos: [s.a.conninfo])
-        try await first.waitFor(80)
+        try first.waitFor(80)
         _ = first.stop()
         try s.a.sql("SELECT pg_create_restore_point('before-failover')")
         let beforePoint = try s.ids(s.a)
         let writer = ReplicaWriter(conninfos: [s.a.conninfo], startingAt: 100_000)
-        try await writer.waitFor(40)
-        try await s.kill(s.a)
+        try writer.waitFor(40)
+        try s.kill(s.a)
         _ = writer.stop()
         let onB = try s.ids(s.b), onC = try s.ids(s.c)
 
@@ -95,7 +95,7 @@ struct ReplicaIntegrationTests {
         #expect(onB.isSubset(of: rows) && onC.isSubset(of: rows), "rows a standby had received are on the new primary")
 
         try primary.sql("INSERT INTO log VALUES (1000000, 'after failover')")
-        try await s.waitCaughtUp(other, with: primary)
+        try s.waitCaughtUp(other, with: primary)
         #expect(try s.ids(other) == s.ids(primary), "the other standby follows the new primary")
         let (status, shard) = try s.status()
         let topology = shard["topology"] as? [String: Any]
@@ -131,7 +131,7 @@ struct ReplicaIntegrationTests {
         let s = try ReplicaShard("replica-refusals", version: .v15, priorities: ["b": 0, "c": 100], failover: "{max_lag_bytes: 65536, fence_command: \"/bin/false\"}")
         defer { s.cleanUp() }
         try s.a.sql("INSERT INTO log SELECT g, md5(g::text) FROM generate_series(1, 100) g")
-        try await s.waitCaughtUp(s.c, with: s.a)
+        try s.waitCaughtUp(s.c, with: s.a)
 
         // A node accepts writes: failover is refused before any fence runs.
         let live = try s.f.vault(["failover", "--confirm-primary-down"])
@@ -144,7 +144,7 @@ struct ReplicaIntegrationTests {
         try s.a.sql("SELECT pg_switch_wal()")
         try s.a.sql("CHECKPOINT")
         try await Task.sleep(nanoseconds: 2_000_000_000)
-        try await s.kill(s.a)
+        try s.kill(s.a)
         let before = try Self.fingerprint(s)
 
         // The fence runs only when a promotion would follow: here only with --allow-data-loss.
@@ -189,14 +189,14 @@ struct ReplicaIntegrationTests {
         let s = try ReplicaShard("replica-paused", version: .v15, priorities: ["b": 100, "c": 0])
         defer { s.cleanUp() }
         try s.a.sql("INSERT INTO log SELECT g, md5(g::text) FROM generate_series(1, 100) g")
-        try await s.waitCaughtUp(s.b, with: s.a)
-        try await s.waitCaughtUp(s.c, with: s.a)
+        try s.waitCaughtUp(s.b, with: s.a)
+        try s.waitCaughtUp(s.c, with: s.a)
         try s.b.sql("SELECT pg_wal_replay_pause()")
         try s.a.sql("INSERT INTO log SELECT g, md5(g::text) FROM generate_series(101, 300) g")
-        try await s.waitCaughtUp(s.c, with: s.a)
+        try s.waitCaughtUp(s.c, with: s.a)
         let all = try s.ids(s.a)
         #expect(try s.ids(s.b).count == 100, "b received but did not replay")
-        try await s.kill(s.a)
+        try s.kill(s.a)
         let r = try s.f.vault(["failover", "--confirm-primary-down"])
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
         #expect(r.stdout.contains("resumed replay on b"), "\(r.stdout)")
@@ -209,8 +209,8 @@ struct ReplicaIntegrationTests {
         let s = try ReplicaShard("replica-rejoin-\(version.rawValue)", version: version, priorities: ["b": 100, "c": 50])
         defer { s.cleanUp() }
         try s.a.sql("INSERT INTO log SELECT g, md5(g::text) FROM generate_series(1, 100) g")
-        try await s.waitCaughtUp(s.b, with: s.a)
-        try await s.waitCaughtUp(s.c, with: s.a)
+        try s.waitCaughtUp(s.b, with: s.a)
+        try s.waitCaughtUp(s.c, with: s.a)
         // The cut: the standbys stop receiving, and the primary writes rows no one else has.
         for standby in [s.b, s.c] {
             try standby.sql("ALTER SYSTEM SET primary_conninfo = ''")
@@ -218,7 +218,7 @@ struct ReplicaIntegrationTests {
         }
         try await Task.sleep(nanoseconds: 500_000_000)
         try s.a.sql("INSERT INTO log SELECT g, 'split brain' FROM generate_series(1001, 1100) g")
-        try await s.kill(s.a)
+        try s.kill(s.a)
         let failover = try s.f.vault(["failover", "--confirm-primary-down"])
         #expect(failover.status == 0, "\(failover.stdout)\(failover.stderr)")
         try s.b.sql("INSERT INTO log VALUES (2000, 'after failover')")
@@ -240,7 +240,7 @@ struct ReplicaIntegrationTests {
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
         #expect(Self.json(r.stdout)["method"] as? String == "pg_rewind", "\(r.stdout)")
         #expect(try s.a.sql("SELECT pg_is_in_recovery()") == "t")
-        try await s.waitCaughtUp(s.a, with: s.b)
+        try s.waitCaughtUp(s.a, with: s.b)
         let rows = try s.ids(s.a)
         #expect(rows == (try s.ids(s.b)), "the rejoined node holds exactly the new primary's rows")
         #expect(rows.filter { (1001...1100).contains($0) }.isEmpty && rows.contains(2000), "the split-brain rows are gone")
@@ -287,9 +287,9 @@ struct ReplicaIntegrationTests {
         try s.a.sql("SELECT pg_create_restore_point('unarchived')")
         let atPoint = try s.ids(s.a)
         try s.a.sql("INSERT INTO log VALUES (99999, 'after the point')")
-        try await s.waitCaughtUp(s.b, with: s.a)
-        try await s.waitCaughtUp(s.c, with: s.a)
-        try await s.kill(s.a)
+        try s.waitCaughtUp(s.b, with: s.a)
+        try s.waitCaughtUp(s.c, with: s.a)
+        try s.kill(s.a)
         let r = try s.f.vault(["failover", "--confirm-primary-down"])
         #expect(r.status == 0 && r.stdout.contains("archive continuity: pushed"), "\(r.stdout)\(r.stderr)")
         // The restore point lies in WAL only the old primary and its standbys had: recovery from
@@ -315,13 +315,12 @@ struct KilledSwitchoverIntegrationTests {
         ["a", "b", "c"].filter { name in (try? s.servers[name]?.sql("SELECT pg_is_in_recovery()")) == "f" }
     }
 
-    @Test("SIGKILL while the target replays (old primary stopped) and right after the promotion: never two primaries, the old primary can only start as a standby, and failover or rejoin finish the job with every committed row",
-          .timeLimit(.minutes(10)))
+    @Test("SIGKILL while the target replays (old primary stopped) and right after the promotion: never two primaries, the old primary can only start as a standby, and failover or rejoin finish the job with every committed row")
     func killed() async throws {
         let s = try ReplicaShard("replica-switch-killed", version: .v15)
         defer { s.cleanUp() }
         let writer = ReplicaWriter(conninfos: [s.a, s.b, s.c].map(\.conninfo))
-        try await writer.waitFor(40)
+        try writer.waitFor(40)
 
         // 1. Killed while b replays the shutdown checkpoint: b applies commits an hour late,
         //    so the switchover sits in that wait once a has stopped.
@@ -329,7 +328,7 @@ struct KilledSwitchoverIntegrationTests {
         try s.b.sql("SELECT pg_reload_conf()")
         let log = s.f.dir.path + "/switchover-1.log"
         let pid = try ProcessRunner.spawnAsPostgres([VaultBinary.path, "--policy", s.f.policyFile, "switchover", "--to", "b", "--timeout", "10m"], logTo: log)
-        #expect(try await poll(timeout: 60) { Self.standbySettings(s.a, pointingAt: s.b) },
+        #expect(pollBlocking(timeout: 60) { Self.standbySettings(s.a, pointingAt: s.b) },
                 "a got its standby settings once it stopped: \((try? String(contentsOfFile: s.a.dataDir + "/postgresql.auto.conf", encoding: .utf8)) ?? "-") \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
         kill(pid, SIGKILL)
         _ = ProcessRunner.wait(pid)
@@ -344,13 +343,13 @@ struct KilledSwitchoverIntegrationTests {
         let rejoin = try s.f.vault(["rejoin", "--node", "a"])
         #expect(rejoin.status == 0, "\(rejoin.stdout)\(rejoin.stderr)")
         #expect(Self.writable(s) == ["b"])
-        try await writer.waitFor(writer.count + 40)
+        try writer.waitFor(writer.count + 40)
 
         // 2. Killed right after b → c's promotion: b, stopped, already points at c; rejoin
         //    brings back whichever node the kill left off the new timeline.
         let log2 = s.f.dir.path + "/switchover-2.log"
         let pid2 = try ProcessRunner.spawnAsPostgres([VaultBinary.path, "--policy", s.f.policyFile, "switchover", "--to", "c"], logTo: log2)
-        #expect(try await poll(timeout: 60, every: 5_000_000) { (try? s.c.sql("SELECT pg_is_in_recovery()")) == "f" })
+        #expect(pollBlocking(timeout: 60, every: 5_000_000) { (try? s.c.sql("SELECT pg_is_in_recovery()")) == "f" })
         kill(pid2, SIGKILL)
         _ = ProcessRunner.wait(pid2)
         #expect(Self.writable(s) == ["c"], "one primary after the kill")
@@ -362,34 +361,33 @@ struct KilledSwitchoverIntegrationTests {
             let log = (try? String(contentsOfFile: (s.servers[node]?.dataDir ?? "") + "/vault-server.log", encoding: .utf8)) ?? ""
             #expect(r.status == 0 || (r.status == 6 && r.stderr.contains("already streams from c")), "rejoin \(node): \(r.stdout)\(r.stderr)\n\(log.suffix(3000))")
         }
-        try await writer.waitFor(writer.count + 40)
+        try writer.waitFor(writer.count + 40)
         let committed = writer.stop()
         let onC = try s.ids(s.c)
         #expect(committed.isSubset(of: onC), "committed rows missing: \(committed.subtracting(onC).sorted().prefix(10))")
-        try await s.waitCaughtUp(s.a, with: s.c)
-        try await s.waitCaughtUp(s.b, with: s.c)
+        try s.waitCaughtUp(s.a, with: s.c)
+        try s.waitCaughtUp(s.b, with: s.c)
         #expect(try s.ids(s.a) == onC && s.ids(s.b) == onC)
         let (status, shard) = try s.status()
         #expect(status == 0, "no drift once the runbook ran: \(shard)")
     }
 
-    @Test("SIGKILL of a failover once it froze the standbys: never two primaries, running it again finishes, rejoin brings the old primary back, every row the standbys had is kept",
-          .timeLimit(.minutes(10)))
+    @Test("SIGKILL of a failover once it froze the standbys: never two primaries, running it again finishes, rejoin brings the old primary back, every row the standbys had is kept")
     func killedFailover() async throws {
         let s = try ReplicaShard("replica-failover-killed", version: .v15)
         defer { s.cleanUp() }
         // Rows the standbys have (an asynchronous failover keeps what they received).
         let writer = ReplicaWriter(conninfos: [s.a, s.b, s.c].map(\.conninfo))
-        try await writer.waitFor(40)
+        try writer.waitFor(40)
         let committed = writer.stop()
-        try await s.waitCaughtUp(s.b, with: s.a)
-        try await s.waitCaughtUp(s.c, with: s.a)
-        try await s.kill(s.a)
+        try s.waitCaughtUp(s.b, with: s.a)
+        try s.waitCaughtUp(s.c, with: s.a)
+        try s.kill(s.a)
 
         // Killed as soon as a standby's WAL receiver is stopped (positions frozen).
         let log = s.f.dir.path + "/failover-1.log"
         let pid = try ProcessRunner.spawnAsPostgres([VaultBinary.path, "--policy", s.f.policyFile, "failover", "--confirm-primary-down"], logTo: log)
-        let froze = try await poll(timeout: 60, every: 2_000_000) {
+        let froze = pollBlocking(timeout: 60, every: 2_000_000) {
             ["b", "c"].contains { (try? s.servers[$0]?.sql("SELECT current_setting('primary_conninfo')")) == "" }
         }
         kill(pid, SIGKILL)
@@ -418,7 +416,7 @@ struct KilledSwitchoverIntegrationTests {
         #expect(committed.isSubset(of: rows), "committed rows missing: \(committed.subtracting(rows).sorted().prefix(10))")
         for node in ["a", "b", "c"] where node != primary {
             let standby = try #require(s.servers[node])
-            try await s.waitCaughtUp(standby, with: server)
+            try s.waitCaughtUp(standby, with: server)
             #expect(try s.ids(standby) == rows, "\(node) holds the primary's rows")
         }
         let (status, shard) = try s.status()

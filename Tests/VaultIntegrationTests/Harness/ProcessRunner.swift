@@ -124,6 +124,18 @@ func poll(timeout: TimeInterval, every nanoseconds: UInt64 = 100_000_000, _ cond
     }
 }
 
+/// `poll` that blocks its thread between checks instead of suspending: for a test that must
+/// act within milliseconds of a condition (a kill at a chosen moment), where a suspended
+/// task could resume long after the moment passed.
+func pollBlocking(timeout: TimeInterval, every nanoseconds: UInt64 = 100_000_000, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while true {
+        if try condition() { return true }
+        if Date() >= deadline { return false }
+        usleep(useconds_t(nanoseconds / 1_000))
+    }
+}
+
 /// Pids of running processes whose command line contains every one of `words`.
 func processes(containing words: [String]) -> [String] {
     ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).filter { pid in

@@ -46,14 +46,18 @@ final class ReplicaShard {
     /// server's processes stay zombies whose pids still look alive to pg_ctl and to
     /// PostgreSQL's lock-file check; on a real host init reaps them and postmaster.pid is
     /// merely stale. The stale lock files (postmaster.pid, the socket's) are removed here to match that.
-    func kill(_ server: PostgresServer) async throws {
+    ///
+    /// This and the other waits here block their thread rather than await: under the full
+    /// suite, two cooperative threads serve every test, and a test that suspends at each poll
+    /// can be left waiting behind others for minutes at a time.
+    func kill(_ server: PostgresServer) throws {
         let pidText = try String(contentsOfFile: server.dataDir + "/postmaster.pid", encoding: .utf8)
         guard let pid = pid_t(pidText.split(separator: "\n").first ?? "") else { throw HarnessError("no pid in \(server.dataDir)/postmaster.pid") }
         Foundation.kill(pid, SIGKILL)
         let deadline = Date().addingTimeInterval(30)
         while (try? PostgresConnection(conninfo: server.conninfo + " connect_timeout=1", label: "killed")) != nil {
             if Date() > deadline { throw HarnessError("node on port \(server.port) still answers after SIGKILL") }
-            try await Task.sleep(nanoseconds: 100_000_000)
+            usleep(100_000)
         }
         try? FileManager.default.removeItem(atPath: server.dataDir + "/postmaster.pid")
         try? FileManager.default.removeItem(atPath: server.socketDir + "/.s.PGSQL.\(server.port).lock")
@@ -73,12 +77,12 @@ final class ReplicaShard {
     }
 
     /// Waits until `server` has replayed at least what `primary` has written now.
-    func waitCaughtUp(_ server: PostgresServer, with primary: PostgresServer, timeout: TimeInterval = 60) async throws {
+    func waitCaughtUp(_ server: PostgresServer, with primary: PostgresServer, timeout: TimeInterval = 60) throws {
         let target = try primary.sql("SELECT pg_current_wal_lsn()::text") ?? "0/0"
         let deadline = Date().addingTimeInterval(timeout)
         while try server.sql("SELECT pg_last_wal_replay_lsn() >= '\(target)'::pg_lsn") != "t" {
             if Date() > deadline { throw HarnessError("node on port \(server.port) did not replay to \(target)") }
-            try await Task.sleep(nanoseconds: 100_000_000)
+            usleep(100_000)
         }
     }
 
@@ -125,11 +129,11 @@ final class ReplicaWriter: Sendable {
 
     var count: Int { committed.withLock { $0.count } }
 
-    func waitFor(_ n: Int, timeout: TimeInterval = 120) async throws {
+    func waitFor(_ n: Int, timeout: TimeInterval = 120) throws {
         let deadline = Date().addingTimeInterval(timeout)
         while count < n {
             if Date() > deadline { throw HarnessError("the writer committed only \(count) of \(n) rows") }
-            try await Task.sleep(nanoseconds: 20_000_000)
+            usleep(20_000)
         }
     }
 
