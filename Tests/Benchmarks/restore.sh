@@ -4,11 +4,13 @@
 # the restored copy, and recovery replay of 64+ archived segments with vault's archive-get
 # prefetch on (get_ahead 8, the default) and off (get_ahead 0). Each restore is set against the
 # disk's write floor: dd of the same number of bytes with conv=fdatasync.
-# Usage: bash Tests/Benchmarks/restore.sh [runs] [scale]   (root; needs .ci/install)
+# Usage: bash Tests/Benchmarks/restore.sh [runs] [scale] [replay]   (root; needs .ci/install)
+# replay: "no" skips the replay measurement (and the WAL it needs).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs=${1:-3}
 scale=${2:-70}
+with_replay=${3:-yes}
 bench=/var/tmp/vault-bench-restore-$scale
 port=55443
 replay_port=55444
@@ -26,7 +28,7 @@ settle; pgbr_ backup --type=full >/dev/null
 # WAL after the backup for the replay measurement: bulk inserts until 64 segments are written.
 start_lsn=$(psql_ -c "SELECT pg_current_wal_lsn()")
 psql_ -c "CREATE TABLE filler(id int, pad text)" >/dev/null
-while [ "$(psql_ -c "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '$start_lsn') > 64 * 16 * 1024 * 1024")" = f ]; do
+while [ "$with_replay" != no ] && [ "$(psql_ -c "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '$start_lsn') > 64 * 16 * 1024 * 1024")" = f ]; do
   psql_ -c "INSERT INTO filler SELECT g, repeat(md5(g::text), 28) FROM generate_series(1, 100000) g" >/dev/null
 done
 settle
@@ -69,6 +71,7 @@ for r in $(seq 1 "$runs"); do
   echo "run $r restore: vault ${v% *} s (RSS ${v#* } KB)   pgbackrest ${p% *} s (RSS ${p#* } KB)   dd floor ${f% *} s for $(du -sm "$bench/r-vault" | cut -f1) MiB"
   if [ $(( r % 2 )) = 1 ]; then v=$(vault_delta); p=$(pgbr_delta); else p=$(pgbr_delta); v=$(vault_delta); fi
   echo "run $r delta:   vault ${v% *} s (RSS ${v#* } KB)   pgbackrest ${p% *} s (RSS ${p#* } KB)"
+  [ "$with_replay" = no ] && continue
   if [ $(( r % 2 )) = 1 ]; then a=$(replay "$bench/vault.yaml"); b=$(replay "$bench/vault-noprefetch.yaml"); else b=$(replay "$bench/vault-noprefetch.yaml"); a=$(replay "$bench/vault.yaml"); fi
   echo "run $r replay to the end of WAL: prefetch ${a} s   no prefetch ${b} s"
 done
