@@ -98,6 +98,7 @@ public struct RestoreOperation {
         } else {
             try directory.createFresh()
         }
+        let fileSystems = try directory.fileSystems()
         wanted = []
         var totals = ExtentRestorer.Totals()
         try await readingBody(head, repository) { part in
@@ -109,7 +110,7 @@ public struct RestoreOperation {
         try directory.finish()
         let inherited = try InheritedRecoverySettings.remove(from: directory.root)
         try settings.write(into: directory.root)
-        try directory.activate()
+        try directory.activate(fileSystems)
         var reached: RecoveryStarter.Reached?
         if let bindir {
             reached = try await RecoveryStarter(dataDir: directory.root, bindir: bindir, action: options.standby ? "standby" : options.targetAction, timeout: 3600).run()

@@ -183,10 +183,18 @@ struct RestoreTargetDirectory {
         }
     }
 
+    /// The file systems this restore writes to or removes from: the target's, every tablespace
+    /// location's, and any a directory of the backup leads to (a linked or mounted pg_wal,
+    /// whose stale segments a delta restore removes). Opened once the directories exist and
+    /// before any file is written, for `activate`.
+    func fileSystems() throws -> FileSystemSync {
+        try FileSystemSync([root] + tablespaceLocations.values.sorted() + head.directories.map { try path($0.path) })
+    }
+
     /// Puts pg_control in place once everything else is durable: from here on the directory
     /// is a startable cluster.
-    func activate() throws {
-        sync()
+    func activate(_ fileSystems: FileSystemSync) throws {
+        try fileSystems.syncAndClose()
         let pending = try writePath(Self.controlFile)
         guard FileIO.exists(pending) else { return }
         try FileIO.rename(pending, to: try path(Self.controlFile))
