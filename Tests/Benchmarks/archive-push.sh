@@ -15,7 +15,7 @@ bin=/usr/lib/postgresql/15/bin
 port=55441
 as_pg() { runuser -u postgres -- "$@"; }
 
-swift build -c release 2>&1 | tail -1
+swift build -c release --static-swift-stdlib 2>&1 | tail -1
 if [ -f "$bench/data/postmaster.pid" ]; then as_pg "$bin/pg_ctl" -D "$bench/data" -m fast -w stop >/dev/null || true; fi
 psql_() { as_pg "$bin/psql" -qAt -h 127.0.0.1 -p $port -U postgres "$@"; }
 if [ "$(ls "$bench/segments" 2>/dev/null | grep -c "^0")" = 64 ] && [ -d "$bench/data" ]; then

@@ -17,7 +17,7 @@ ports=(55450 55451 55452)
 as_pg() { runuser -u postgres -- "$@"; }
 now() { date +%s.%N; }
 
-swift build -c release 2>&1 | tail -1
+swift build -c release --static-swift-stdlib 2>&1 | tail -1
 stop_all() { for n in a b c; do [ -f "$root/$n/postmaster.pid" ] && as_pg "$bin/pg_ctl" -D "$root/$n" -m immediate -w stop >/dev/null 2>&1 || true; done; }
 writer=
 trap 'rc=$?; [ -n "$writer" ] && kill "$writer" 2>/dev/null; stop_all; exit $rc' EXIT

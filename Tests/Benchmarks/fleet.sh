@@ -16,7 +16,7 @@ key=benchkey
 secret=bench-secret-0123456789
 as_pg() { runuser -u postgres -- "$@"; }
 
-swift build -c release 2>&1 | tail -1
+swift build -c release --static-swift-stdlib 2>&1 | tail -1
 
 stop_store() {
   [ -f "$store/weed.pid" ] || return 0

@@ -11,7 +11,7 @@ archive_pgbackrest=${archive_pgbackrest:-1}
 as_pg() { runuser -u postgres -- "$@"; }
 psql_() { as_pg "$bin/psql" -qAt -h 127.0.0.1 -p $port -U postgres "$@"; }
 
-swift build -c release 2>&1 | tail -1
+swift build -c release --static-swift-stdlib 2>&1 | tail -1
 if [ -f "$bench/data/postmaster.pid" ]; then as_pg "$bin/pg_ctl" -D "$bench/data" -m fast -w stop >/dev/null || true; fi
 rm -rf "$bench"; mkdir -p "$bench/bin"; cp .build/release/vault "$bench/bin/"; chown -R postgres:postgres "$bench"
 passphrase=$(openssl rand -base64 32)
