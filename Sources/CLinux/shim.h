@@ -1,17 +1,17 @@
-// glibc and Linux calls Swift's Glibc module does not offer: malloc tuning (mallopt), and
-// prctl, which is variadic in C and so cannot be called from Swift directly.
+// glibc and Linux calls Swift's Glibc module does not offer: malloc tuning (mallopt); prctl,
+// which is variadic in C and so cannot be called from Swift directly; syncfs and
+// sync_file_range, which glibc declares only under _GNU_SOURCE.
+#include <fcntl.h>
 #include <malloc.h>
+#include <stdint.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 
 /// Marks the process not dumpable: no core file, and no ptrace or /proc/<pid>/mem access by
 /// other processes of the same user. Returns 0 on success.
 static inline int vault_set_not_dumpable(void) {
     return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
-
-#include <fcntl.h>
-#include <stdint.h>
-#include <unistd.h>
 
 // Declared here because the system headers declare them only under _GNU_SOURCE, which the
 // C library module this header shares its includes with is not built with.

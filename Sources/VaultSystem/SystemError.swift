@@ -19,6 +19,16 @@ public struct SystemError: Error, CustomStringConvertible, Sendable, Equatable {
         case invalidArgument
         /// Any other failure of the call.
         case io
+
+        /// The kind of failure `errno` value `code` is.
+        public init(errno code: Int32) {
+            switch code {
+            case ENOENT: self = .notFound
+            case EACCES, EPERM, EROFS: self = .denied
+            case ENOSPC, EDQUOT: self = .noSpace
+            default: self = .io
+            }
+        }
     }
 
     public let kind: Kind
@@ -34,14 +44,7 @@ public struct SystemError: Error, CustomStringConvertible, Sendable, Equatable {
 
     /// The error for `errno` value `code` from the operation `what` ("open /x").
     public init(_ what: String, errno code: Int32) {
-        let kind: Kind
-        switch code {
-        case ENOENT: kind = .notFound
-        case EACCES, EPERM, EROFS: kind = .denied
-        case ENOSPC, EDQUOT: kind = .noSpace
-        default: kind = .io
-        }
-        self.init(kind, "cannot \(what): \(String(cString: strerror(code)))", code: code)
+        self.init(Kind(errno: code), "cannot \(what): \(String(cString: strerror(code)))", code: code)
     }
 
     public var description: String { message }

@@ -11,6 +11,8 @@ public enum Writeback {
     /// it. Only a hint for overlap: a failure is ignored, since `FileSystemSync` afterwards
     /// is what makes the data durable and reports any write error.
     public static func start(_ fd: Int32, offset: Int, length: Int) {
+        // A length of 0 means "to the end of the file" to sync_file_range: never that here.
+        guard length > 0 else { return }
         _ = vault_start_writeback(fd, Int64(offset), Int64(length))
     }
 }
@@ -44,6 +46,9 @@ public final class FileSystemSync {
         }
     }
 
+    /// How many distinct file systems the descriptors stand for.
+    public var count: Int { descriptors.count }
+
     /// Makes everything written to these file systems durable, then closes the descriptors
     /// (so none holds a volume busy afterwards); throws naming the first file system whose
     /// write-back failed.
@@ -51,8 +56,8 @@ public final class FileSystemSync {
         defer { closeAll() }
         for (fd, path) in descriptors where vault_syncfs(fd) != 0 {
             let code = errno
-            throw SystemError(SystemError("", errno: code).kind,
-                              "the file system holding \(path) reported a failed write to disk (\(String(cString: strerror(code)))) since this command began writing there, possibly another program's: what was written cannot be trusted",
+            throw SystemError(SystemError.Kind(errno: code),
+                              "the file system holding \(path) reported a failed write to disk (\(String(cString: strerror(code)))), possibly another program's",
                               code: code)
         }
     }

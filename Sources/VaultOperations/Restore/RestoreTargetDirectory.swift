@@ -194,7 +194,11 @@ struct RestoreTargetDirectory {
     /// Puts pg_control in place once everything else is durable: from here on the directory
     /// is a startable cluster.
     func activate(_ fileSystems: FileSystemSync) throws {
-        try fileSystems.syncAndClose()
+        do {
+            try fileSystems.syncAndClose()
+        } catch let e as SystemError {
+            throw OperationError(.io, "restore into \(root) not finished: \(e.message); pg_control was not put in place, so the copy cannot be started; check the disk and restore again")
+        }
         let pending = try writePath(Self.controlFile)
         guard FileIO.exists(pending) else { return }
         try FileIO.rename(pending, to: try path(Self.controlFile))
