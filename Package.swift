@@ -8,6 +8,7 @@ import PackageDescription
 // The layers, lowest first. Each target depends only on targets above it in this list, so a
 // layer's internals cannot leak upward: the compiler refuses an import that skips the order.
 //   CLibPQ, CZstd, COpenSSL   system libraries, seen only by the target that wraps each
+//                             (libpq is opened at first use, not linked)
 //   VaultSupport              hex, base64, JSON, timestamps, log lines, bounded work queues
 //   VaultSystem               system calls, local files, child processes, the blocking-work executor
 //   VaultCrypto               AES-256-GCM, SHA-256, HMAC, scrypt, keys (libcrypto)
@@ -38,7 +39,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
-        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        // libpq's header only: the library is opened at first use (Sources/CLibPQ/include/CLibPQ.h).
+        .target(name: "CLibPQ"),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CLinux"),

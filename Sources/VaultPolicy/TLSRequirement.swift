@@ -8,7 +8,7 @@ enum TLSRequirement {
     /// Why `conninfo` could connect without TLS, or nil when it cannot (or connects through a
     /// Unix socket, which never leaves the host).
     static func problem(conninfo: String) -> String? {
-        guard let parsed = ConnInfo(conninfo) else { return "conninfo cannot be parsed" }
+        guard let parsed = ConnInfo(conninfo) else { return LibPQ.loadFailure ?? "conninfo cannot be parsed" }
         let hosts = (parsed.values["host"] ?? "").split(separator: ",").map(String.init)
         if parsed.values["hostaddr"] == nil, !hosts.isEmpty, hosts.allSatisfy({ $0.hasPrefix("/") || $0.hasPrefix("@") }) { return nil }
         let mode = parsed.values["sslmode"] ?? "prefer"

@@ -11,14 +11,15 @@ public struct ConnInfo: Sendable, Equatable {
     /// Every keyword the string sets, with its value.
     public let values: [String: String]
 
-    /// Nil when libpq cannot parse the string.
+    /// Nil when libpq cannot parse the string (or cannot be loaded: `LibPQ.loadFailure`).
     public init?(_ conninfo: String) {
+        guard LibPQ.loadFailure == nil else { return nil }
         var errorMessage: UnsafeMutablePointer<CChar>?
-        guard let options = PQconninfoParse(conninfo, &errorMessage) else {
-            if let errorMessage { PQfreemem(errorMessage) }
+        guard let options = vault_PQconninfoParse(conninfo, &errorMessage) else {
+            if let errorMessage { vault_PQfreemem(errorMessage) }
             return nil
         }
-        defer { PQconninfoFree(options) }
+        defer { vault_PQconninfoFree(options) }
         var values: [String: String] = [:]
         var option = options
         while let keyword = option.pointee.keyword {

@@ -16,6 +16,7 @@ public final class PostgresConnection {
     /// sets its own. `replication` opens a physical replication connection (for WAL streaming).
     public init(conninfo: String, label: String, replication: Bool = false, connectTimeout: Int = 10) throws {
         self.label = label
+        try LibPQ.load()
         // The conninfo goes in as "dbname" with expand_dbname=1, so libpq parses it. Keywords
         // after it would override it, so only ones it does not set are added.
         var keys = ["dbname", "fallback_application_name"]
@@ -30,12 +31,12 @@ public final class PostgresConnection {
         }
         let connection: OpaquePointer? = withCStrings(keys) { k in
             withCStrings(values) { v in
-                PQconnectdbParams(k, v, 1)
+                vault_PQconnectdbParams(k, v, 1)
             }
         }
         guard let connection else { throw PostgresError(.connection, "cannot connect to \(label): out of memory") }
         conn = connection
-        if PQstatus(conn) != CONNECTION_OK {
+        if vault_PQstatus(conn) != CONNECTION_OK {
             let where_ = Self.endpoint(conn)
             let message = Self.lastError(conn)
             // No PQfinish here: a class whose stored properties are all set runs deinit
@@ -45,12 +46,12 @@ public final class PostgresConnection {
         silenceNotices()
     }
 
-    deinit { PQfinish(conn) }
+    deinit { vault_PQfinish(conn) }
 
     /// Server notices (e.g. "all required WAL segments have been archived") are not errors;
     /// keep them off the operator's terminal.
     private func silenceNotices() {
-        PQsetNoticeProcessor(conn, { _, _ in }, nil)
+        vault_PQsetNoticeProcessor(conn, { _, _ in }, nil)
     }
 
     /// Runs `sql` (with optional text parameters) and returns the rows, each column as text
@@ -58,23 +59,23 @@ public final class PostgresConnection {
     @discardableResult
     public func query(_ sql: String, _ parameters: [String] = []) throws -> [[String?]] {
         // Without parameters the simple protocol runs, which also accepts several statements.
-        let result: OpaquePointer? = parameters.isEmpty ? PQexec(conn, sql) : withCStrings(parameters) { params in
-            PQexecParams(conn, sql, Int32(parameters.count), nil, params, nil, nil, 0)
+        let result: OpaquePointer? = parameters.isEmpty ? vault_PQexec(conn, sql) : withCStrings(parameters) { params in
+            vault_PQexecParams(conn, sql, Int32(parameters.count), nil, params, nil, nil, 0)
         }
         guard let result else { throw PostgresError(.query, "\(label): query failed: \(Self.lastError(conn))") }
-        defer { PQclear(result) }
-        let status = PQresultStatus(result)
+        defer { vault_PQclear(result) }
+        let status = vault_PQresultStatus(result)
         guard status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK else {
-            let msg = PQresultErrorMessage(result).map { String(cString: $0) } ?? "unknown error"
+            let msg = vault_PQresultErrorMessage(result).map { String(cString: $0) } ?? "unknown error"
             throw PostgresError(.query, "\(label): \(Self.firstLine(msg)) (while running: \(Self.firstLine(sql)))")
         }
         var rows: [[String?]] = []
-        let nrows = PQntuples(result), ncols = PQnfields(result)
+        let nrows = vault_PQntuples(result), ncols = vault_PQnfields(result)
         rows.reserveCapacity(Int(nrows))
         for r in 0..<nrows {
             var row: [String?] = []
             for c in 0..<ncols {
-                row.append(PQgetisnull(result, r, c) == 1 ? nil : String(cString: PQgetvalue(result, r, c)))
+                row.append(vault_PQgetisnull(result, r, c) == 1 ? nil : String(cString: vault_PQgetvalue(result, r, c)))
             }
             rows.append(row)
         }
@@ -97,16 +98,16 @@ public final class PostgresConnection {
     }
 
     /// PostgreSQL's version as `server_version_num` (e.g. 150018).
-    public var serverVersionNumber: Int { Int(PQserverVersion(conn)) }
+    public var serverVersionNumber: Int { Int(vault_PQserverVersion(conn)) }
 
     private static func endpoint(_ conn: OpaquePointer) -> String {
-        let host = PQhost(conn).map { String(cString: $0) } ?? "?"
-        let port = PQport(conn).map { String(cString: $0) } ?? "?"
+        let host = vault_PQhost(conn).map { String(cString: $0) } ?? "?"
+        let port = vault_PQport(conn).map { String(cString: $0) } ?? "?"
         return "host=\(host) port=\(port)"
     }
 
     private static func lastError(_ conn: OpaquePointer) -> String {
-        let text = PQerrorMessage(conn).map { String(cString: $0) } ?? "unknown error"
+        let text = vault_PQerrorMessage(conn).map { String(cString: $0) } ?? "unknown error"
         // libpq messages can span lines (one per address tried); keep them on one line.
         return text.split(separator: "\n").map { $0.trimmingSpacesSub() }.filter { !$0.isEmpty }.joined(separator: "; ")
     }

@@ -205,4 +205,28 @@ struct BadInputIntegrationTests {
         #expect(r.stderr == "error: bindir /nonexistent/bin of shard main has no pg_ctl\n", "\(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: target), "nothing written")
     }
+
+    @Test("without libpq, restore and list still run, and a command that needs a server names libpq")
+    func withoutLibPQ() async throws {
+        let f = try VaultFixture("bad-no-libpq")
+        defer { f.cleanUp() }
+        let server = try f.startInitialised(.v15)
+        try server.sql("CREATE TABLE t AS SELECT generate_series(1, 10000) AS id")
+        #expect(try f.vault(["backup", "--type", "full"]).status == 0)
+        // libpq hidden from vault alone: /dev/null bound over it in a mount namespace of its own.
+        func withoutLibPQ(_ args: [String]) throws -> ProcessOutput {
+            try ProcessRunner.run(["unshare", "-m", "sh", "-c",
+                                   "mount --bind /dev/null \"$(readlink -f /usr/lib/x86_64-linux-gnu/libpq.so.5)\" && exec runuser -u postgres -- \"$@\"",
+                                   "sh", VaultBinary.path, "--policy", f.policyFile] + args, cwd: f.dir.path)
+        }
+        let check = try withoutLibPQ(["check"])
+        #expect(check.status == 7, "\(check.stderr)")
+        #expect(check.stderr.hasPrefix("error: libpq (libpq.so.5) cannot be loaded: "), "\(check.stderr)")
+        #expect(check.stderr.hasSuffix("; install the libpq5 package\n") && check.stderr.split(separator: "\n").count == 1, "\(check.stderr)")
+        #expect(try withoutLibPQ(["list"]).status == 0)
+        let restored = try withoutLibPQ(["restore", "--target-dir", f.dir.path + "/restored"])
+        #expect(restored.status == 0, "\(restored.stderr)")
+        let copy = try await f.recover(f.dir.path + "/restored", version: .v15)
+        #expect(try copy.sql("SELECT sum(id) FROM t") == server.sql("SELECT sum(id) FROM t"))
+    }
 }

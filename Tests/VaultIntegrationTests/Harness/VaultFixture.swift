@@ -114,6 +114,12 @@ final class VaultFixture {
         let dir = self.dir.path + "/" + name
         let r = try vault(["restore", "--target-dir", dir] + args)
         guard r.status == 0 else { throw HarnessError("vault restore \(args) exited \(r.status): \(r.stderr)") }
+        return try await recover(dir, version: version)
+    }
+
+    /// Starts the restored copy at `dir` on its own port with archiving off and waits until it
+    /// has finished recovery and been promoted.
+    func recover(_ dir: String, version: PostgresVersion) async throws -> PostgresServer {
         let copy = try PostgresServer(adopting: dir, version: version, in: self.dir)
         servers.append(copy)
         try copy.configure(["port = \(copy.port)", "archive_mode = off"])
