@@ -33,6 +33,8 @@ struct ExtentRestorer {
     let directory: RestoreTargetDirectory
     let parallel: Int
     let delta: Bool
+    /// The files of a fresh restore still being created, whose writers wait for their file.
+    var layout: ConcurrentLayout?
 
     static let comparePage = 8192
 
@@ -98,7 +100,8 @@ struct ExtentRestorer {
 
     private func write(_ plain: [UInt8], uses: [Use], into totals: inout Totals) throws {
         for use in uses {
-            let fd = try Syscall.call("open \(use.path)") { open(use.path, (delta ? O_RDWR : O_WRONLY) | O_CLOEXEC) }
+            let flags = (delta ? O_RDWR : O_WRONLY) | O_CLOEXEC
+            let fd = try layout?.open(use.path, flags: flags) ?? Syscall.call("open \(use.path)") { open(use.path, flags) }
             defer { close(fd) }
             let written = delta ? try writeDiffering(plain, use, fd: fd) : try write(plain, use, range: 0..<Int(use.piece.length), fd: fd)
             totals.bytesWritten += written

@@ -75,7 +75,8 @@ public struct RestoreOperation {
     /// Writes `head`'s backup and the recovery settings, once the backup is chosen and the
     /// archive checked (by `run`, or by verify, which has done both already). The body is read
     /// one chunk at a time, twice: every chunk is validated before anything is written, then
-    /// each is laid out and written in turn.
+    /// each is laid out and written in turn. A body of one chunk (most clusters' size) is
+    /// read once and kept between the two passes.
     func restore(_ head: BackupHead, from repository: Repository, _ options: Options) async throws -> Result {
         let settings = RecoverySettings(
             vaultPath: Self.executablePath(), policyPath: policy.sourcePath, shard: shard.name, target: options.target,
@@ -87,10 +88,14 @@ public struct RestoreOperation {
         let directory = try RestoreTargetDirectory(root: options.targetDir, head: head, relocations: options.tablespaceMap)
         var files = 0
         var wanted = Set<String>()
+        var chunkCount = 0
+        var onlyChunk: BackupManifest?
         try await readingBody(head, repository) { part in
             try part.validate()
             files += part.files.count
             if options.delta { wanted.formUnion(part.files.map(\.path)) }
+            chunkCount += 1
+            onlyChunk = chunkCount == 1 ? part : nil
         }
         var removed = 0
         if options.delta {
@@ -101,11 +106,31 @@ public struct RestoreOperation {
         let fileSystems = try directory.fileSystems()
         wanted = []
         var totals = ExtentRestorer.Totals()
-        try await readingBody(head, repository) { part in
-            try directory.layOut(part.files, delta: options.delta)
-            totals = totals + (try await ExtentRestorer(repository: repository, manifest: part, directory: directory,
-                                                        parallel: shard.settings.parallel, delta: options.delta).run())
+        let write = { (part: BackupManifest) in
+            // A fresh restore's files are created while the first extents are written; a delta
+            // restore sizes the existing files first, as writers must not race a truncation.
+            var restorer = ExtentRestorer(repository: repository, manifest: part, directory: directory,
+                                          parallel: shard.settings.parallel, delta: options.delta)
+            if options.delta {
+                try directory.layOut(part.files, delta: true)
+            } else {
+                restorer.layout = ConcurrentLayout(directory, files: part.files)
+            }
+            let written: ExtentRestorer.Totals
+            do {
+                written = try await restorer.run()
+            } catch {
+                try restorer.layout?.finish() // a failed layout is the cause of what the writers saw
+                throw error
+            }
+            try restorer.layout?.finish()
+            totals = totals + written
             try directory.setModes(part.files)
+        }
+        if let onlyChunk {
+            try await write(onlyChunk)
+        } else {
+            try await readingBody(head, repository, write)
         }
         try directory.finish()
         let inherited = try InheritedRecoverySettings.remove(from: directory.root)
