@@ -9,8 +9,9 @@ public enum LibPQ {
         vault_libpq_load().map { "libpq (libpq.so.5) cannot be loaded: \(String(cString: $0)); install the libpq5 package" }
     }
 
-    /// Opens libpq (once per process) or throws why it cannot.
-    static func load() throws {
-        if let loadFailure { throw PostgresError(.connection, loadFailure) }
+    /// Opens libpq (once per process) or throws why it cannot. Commands that will need a
+    /// server later call it before they write anything.
+    public static func load() throws {
+        if let loadFailure { throw PostgresError(.libraryMissing, loadFailure) }
     }
 }

@@ -14,4 +14,6 @@ public enum PostgresErrorKind: Sendable, Equatable {
     case unexpectedAnswer
     /// A file of the data directory (pg_control) fails its checksum.
     case damagedFile
+    /// libpq itself cannot be loaded: no server is involved, and retrying cannot help.
+    case libraryMissing
 }

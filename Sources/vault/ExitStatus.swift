@@ -78,6 +78,7 @@ enum ExitStatus: Int32, CaseIterable {
             switch e.kind {
             case .connection, .query, .unexpectedAnswer: return .database
             case .damagedFile: return .corrupt
+            case .libraryMissing: return .library
             }
         case is PolicyError:
             return .policy

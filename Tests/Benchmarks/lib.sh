@@ -85,10 +85,11 @@ timed() { # command...: prints "wall-seconds peak-RSS-KB"
   echo "$start $end $(tail -1 "$bench/time.out")" | awk '{printf "%.2f %d", $2 - $1, $3}'
 }
 # The disk's write floor for a restore: dd of as many MiB as the restored copy at $1 holds, made
-# durable (conv=fdatasync), cache dropped. Prints what timed prints.
+# durable (conv=fdatasync), cache dropped, run as the restores are (runuser -u postgres), so the
+# floor carries the same start-up of runuser as the tools do. Prints what timed prints.
 dd_floor() {
   local mib; mib=$(du -sm "$1" | cut -f1)
-  rm -f "$bench/dd.out"; sync; echo 3 > /proc/sys/vm/drop_caches
-  timed dd if=/dev/zero of="$bench/dd.out" bs=1M count="$mib" conv=fdatasync status=none
-  rm -f "$bench/dd.out"
+  rm -rf "$bench/dd"; mkdir -p "$bench/dd"; chown postgres: "$bench/dd"; sync; echo 3 > /proc/sys/vm/drop_caches
+  timed runuser -u postgres -- dd if=/dev/zero of="$bench/dd/out" bs=1M count="$mib" conv=fdatasync status=none
+  rm -rf "$bench/dd"
 }

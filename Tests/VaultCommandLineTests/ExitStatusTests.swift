@@ -51,6 +51,7 @@ struct ExitStatusTests {
             (PostgresError(.connection, ""), .database),
             (PostgresError(.query, ""), .database),
             (PostgresError(.damagedFile, ""), .corrupt),
+            (PostgresError(.libraryMissing, ""), .library),
             (PolicyError(path: "/p", issues: []), .policy),
             (ShardLookupError(.unknownShard, ""), .usage),
             (ShardLookupError(.keyOutsideMap, ""), .notFound),

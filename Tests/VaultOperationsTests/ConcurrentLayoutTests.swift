@@ -60,7 +60,8 @@ struct ConcurrentLayoutTests {
         // A file already there: exclusive creation refuses it, and the files after it are never made.
         FileManager.default.createFile(atPath: try directory.path(files[10].path), contents: nil)
         let layout = ConcurrentLayout(directory, files: files)
-        #expect(throws: SystemError.self) { _ = try layout.open(try directory.writePath(files[40].path), flags: O_WRONLY | O_CLOEXEC) }
+        let waited = #expect(throws: SystemError.self) { _ = try layout.open(try directory.writePath(files[40].path), flags: O_WRONLY | O_CLOEXEC) }
+        #expect(waited?.message.contains(files[10].path) == true, "the writer gets the layout's failure: \(String(describing: waited))")
         let failure = #expect(throws: SystemError.self) { try layout.finish() }
         #expect(failure?.message.contains(files[10].path) == true, "\(String(describing: failure))")
         #expect(!FileManager.default.fileExists(atPath: try directory.path(files[40].path)))

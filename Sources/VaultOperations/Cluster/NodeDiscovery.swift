@@ -6,6 +6,7 @@ public enum NodeDiscovery {
     /// Connects to the shard's primary. Fails with every node's reason when none answers as
     /// primary, and refuses when two do (split brain is never resolved by guessing).
     public static func connectPrimary(_ shard: ShardPolicy) throws -> (NodePolicy, PostgresConnection) {
+        try LibPQ.load() // not a node's failure, so not folded into theirs
         var failures: [String] = []
         var found: [(NodePolicy, PostgresConnection)] = []
         for node in shard.nodes {
@@ -34,6 +35,7 @@ public enum NodeDiscovery {
     /// primary otherwise. Returns the primary's connection too when the source is a standby,
     /// because the backup's last WAL segment must be switched out on the primary.
     public static func connectBackupSource(_ shard: ShardPolicy) throws -> (node: NodePolicy, source: PostgresConnection, primary: PostgresConnection?) {
+        try LibPQ.load()
         let from = shard.settings.backupFrom
         if from != .primary {
             var reasons: [String] = []

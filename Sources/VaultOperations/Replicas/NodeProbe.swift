@@ -21,7 +21,7 @@ public enum NodeProbe {
             state.reachable = true
         } catch {
             state.error = "\(error)"
-            state.down = error is PostgresError && downSignatures.contains { "\(error)".contains($0) }
+            state.down = (error as? PostgresError)?.kind == .connection && downSignatures.contains { "\(error)".contains($0) }
         }
         return state
     }

@@ -4,6 +4,7 @@ import Glibc
 #endif
 import VaultPolicy
 import VaultFormat
+import VaultPostgres
 import VaultSystem
 
 /// `vault restore`: checks that the archive reaches the target, lays out the directory
@@ -82,20 +83,23 @@ public struct RestoreOperation {
             vaultPath: Self.executablePath(), policyPath: policy.sourcePath, shard: shard.name, target: options.target,
             targetAction: options.targetAction, targetTimeline: options.targetTimeline, port: options.port,
             primaryConninfo: options.standby ? try NodeDiscovery.connectPrimary(shard).0.conninfo : nil)
-        // With --start, the server binaries must exist before anything is written.
+        // With --start, the server binaries, and libpq to watch the server, must exist before
+        // anything is written.
         let bindir = options.start ? try RecoveryStarter.bindir(shard: shard, majorVersion: head.versionNumber / 10000) : nil
+        if options.start { try LibPQ.load() }
 
         let directory = try RestoreTargetDirectory(root: options.targetDir, head: head, relocations: options.tablespaceMap)
         var files = 0
         var wanted = Set<String>()
-        var chunkCount = 0
+        // A body of one chunk is kept from the first pass for the second; of several, none is
+        // (only one chunk is held at a time).
+        let bodyChunks = head.format == ManifestStore.currentFormat ? (head.chunks?.count ?? 1) : 1
         var onlyChunk: BackupManifest?
         try await readingBody(head, repository) { part in
             try part.validate()
             files += part.files.count
             if options.delta { wanted.formUnion(part.files.map(\.path)) }
-            chunkCount += 1
-            onlyChunk = chunkCount == 1 ? part : nil
+            if bodyChunks == 1 { onlyChunk = part }
         }
         var removed = 0
         if options.delta {

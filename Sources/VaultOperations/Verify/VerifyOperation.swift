@@ -3,6 +3,7 @@ import VaultSupport
 import VaultSystem
 import VaultPolicy
 import VaultFormat
+import VaultPostgres
 
 /// `vault verify`: proves a backup restores. Checks every object it needs (step one), then
 /// restores it into a scratch PostgreSQL, recovers to consistency or the target, runs
@@ -106,6 +107,7 @@ public struct VerifyOperation {
                                  timings: inout VerificationRecord.Timings) async throws -> ScratchResult {
         let major = manifest.versionNumber / 10000
         let bindir = try RecoveryStarter.bindir(shard: shard, majorVersion: major)
+        try LibPQ.load() // the scratch instance is checked over libpq: fail before restoring into it
         let instance = try ScratchInstance(base: policy.verify.scratch, shard: shard.name, bindir: bindir)
         defer { instance.remove() }
         var result = ScratchResult()
