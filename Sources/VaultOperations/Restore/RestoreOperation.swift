@@ -76,8 +76,8 @@ public struct RestoreOperation {
     /// Writes `head`'s backup and the recovery settings, once the backup is chosen and the
     /// archive checked (by `run`, or by verify, which has done both already). The body is read
     /// one chunk at a time, twice: every chunk is validated before anything is written, then
-    /// each is laid out and written in turn. A body of one chunk (most clusters' size) is
-    /// read once and kept between the two passes.
+    /// each is laid out and written in turn. A body of one chunk (a cluster of up to some
+    /// 16 GiB) is read once and kept between the two passes.
     func restore(_ head: BackupHead, from repository: Repository, _ options: Options) async throws -> Result {
         let settings = RecoverySettings(
             vaultPath: Self.executablePath(), policyPath: policy.sourcePath, shard: shard.name, target: options.target,
