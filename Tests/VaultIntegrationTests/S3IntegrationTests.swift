@@ -183,7 +183,7 @@ struct S3IntegrationTests {
         let store = try SeaweedFS(name: "dies")
         try await store.start()
         defer { store.destroy() }
-        let (f, server, _) = try await Self.start("s3-store-dies", store: store, leaseSeconds: 4)
+        let (f, server, bucket) = try await Self.start("s3-store-dies", store: store, leaseSeconds: 4)
         defer { f.cleanUp() }
         try Self.pgbench(server, scale: 20)
         let log = f.dir.path + "/backup.log"
@@ -211,9 +211,13 @@ struct S3IntegrationTests {
         let list = try f.vault(["list", "--json"])
         let listed = try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [Any]
         #expect(listed?.count == 0, "the interrupted backup is invisible: \(list.stdout)")
-        let retry = try f.vault(["backup", "--type", "full"])
+        // The retry runs under a lease a loaded machine can keep: with 4 s, one renewal late by
+        // a few seconds (the whole suite shares two cores) loses it and the backup stops.
+        f.repositoryYAML = store.policyLines(bucket: bucket, credentialsFile: f.dir.path + "/s3.credentials", leaseSeconds: 60)
+        let longLease = try f.writePolicy(server: server, file: "long-lease.yaml", extra: "verify: {scratch: \(f.dir.path)/scratch}\n")
+        let retry = try f.vault(["backup", "--type", "full"], policy: longLease)
         #expect(retry.status == 0, "\(retry.stderr)")
-        let verify = try f.vault(["verify", "--repository-only"])
+        let verify = try f.vault(["verify", "--repository-only"], policy: longLease)
         #expect(verify.status == 0, "\(verify.stdout)\n\(verify.stderr)")
     }
 }

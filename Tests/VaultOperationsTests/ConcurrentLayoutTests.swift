@@ -58,7 +58,7 @@ struct ConcurrentLayoutTests {
         let directory = try RestoreTargetDirectory(root: root, head: head, relocations: [:])
         try directory.createFresh()
         // A file already there: exclusive creation refuses it, and the files after it are never made.
-        FileManager.default.createFile(atPath: try directory.path(files[10].path), contents: nil)
+        #expect(FileManager.default.createFile(atPath: try directory.path(files[10].path), contents: nil))
         let layout = ConcurrentLayout(directory, files: files)
         let waited = #expect(throws: SystemError.self) { _ = try layout.open(try directory.writePath(files[40].path), flags: O_WRONLY | O_CLOEXEC) }
         #expect(waited?.message.contains(files[10].path) == true, "the writer gets the layout's failure: \(String(describing: waited))")
