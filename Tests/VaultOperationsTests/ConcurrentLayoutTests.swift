@@ -22,19 +22,21 @@ struct ConcurrentLayoutTests {
         return (head, files)
     }
 
-    func scratch(_ name: String) -> String {
-        let dir = NSTemporaryDirectory() + "vault-layout-\(name)-\(getpid())"
-        try? FileManager.default.removeItem(atPath: dir)
-        return dir
+    /// A fresh target directory under the temporary directory, laid out for `count` files
+    /// (directories only), and those files.
+    func freshTarget(_ name: String, files count: Int) throws -> (RestoreTargetDirectory, [BackupManifest.File]) {
+        let root = NSTemporaryDirectory() + "vault-layout-\(name)-\(getpid())"
+        try? FileManager.default.removeItem(atPath: root)
+        let (head, files) = layout(count)
+        let directory = try RestoreTargetDirectory(root: root, head: head, relocations: [:])
+        try directory.createFresh()
+        return (directory, files)
     }
 
     @Test("a writer that asks for a file before it exists gets it once created, at its backed-up size")
     func writersWait() throws {
-        let root = scratch("wait")
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        let (head, files) = layout(300)
-        let directory = try RestoreTargetDirectory(root: root, head: head, relocations: [:])
-        try directory.createFresh()
+        let (directory, files) = try freshTarget("wait", files: 300)
+        defer { try? FileManager.default.removeItem(atPath: directory.root) }
         let layout = ConcurrentLayout(directory, files: files)
         // The last file first: it is the one most likely not to exist yet.
         for file in files.reversed() {
@@ -52,11 +54,8 @@ struct ConcurrentLayoutTests {
 
     @Test("when creating a file fails, a writer waiting for a later one and finish both report that failure")
     func layoutFailure() throws {
-        let root = scratch("fail")
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        let (head, files) = layout(50)
-        let directory = try RestoreTargetDirectory(root: root, head: head, relocations: [:])
-        try directory.createFresh()
+        let (directory, files) = try freshTarget("fail", files: 50)
+        defer { try? FileManager.default.removeItem(atPath: directory.root) }
         // A file already there: exclusive creation refuses it, and the files after it are never made.
         #expect(FileManager.default.createFile(atPath: try directory.path(files[10].path), contents: nil))
         let layout = ConcurrentLayout(directory, files: files)
