@@ -5,6 +5,9 @@
 # alternating runs. Prints segments/s per run, medians and the ratio.
 # Also: vault with `archive: {push_ahead: N}` and pgBackRest's archive-async (process-max 2),
 # both over every segment marked .ready, as when PostgreSQL's archiver is behind.
+# And the machine's floor for that work: the same segments read with the cache dropped,
+# through `zstd -3 -T2` into one file on the same disk, synced (no encryption, no per-segment
+# durability, no process per segment): what compression alone costs on these cores.
 # Usage: bash Tests/Benchmarks/archive-push.sh [runs] [push_ahead]   (root; needs .ci/install)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -46,14 +49,18 @@ CONF
 fi
 trap 'as_pg "$bin/pg_ctl" -D "$bench/data" -m fast -w stop >/dev/null 2>&1 || true' EXIT
 mkdir -p "$bench/bin"; cp .build/release/vault "$bench/bin/"; chown -R postgres:postgres "$bench/bin"
-echo "segments: $(ls "$bench/segments" | wc -l) × 16 MiB"
+echo "segments: $(ls "$bench/segments" | grep -c "^0") × 16 MiB"
 
+# vault's secret is a key file, as the README's setup makes one; vault_secret=passphrase uses
+# the same text as a passphrase (scrypt, about 0.1 s of CPU in each process that opens the
+# repository). pgBackRest's cipher pass is that same text.
+vault_secret=${vault_secret:-key_file}
 passphrase=$(openssl rand -base64 32)
-printf '%s\n' "$passphrase" > "$bench/passphrase"; chmod 600 "$bench/passphrase"; chown postgres: "$bench/passphrase"
+printf '%s\n' "$passphrase" > "$bench/$vault_secret"; chmod 600 "$bench/$vault_secret"; chown postgres: "$bench/$vault_secret"
 cat > "$bench/vault.yaml" <<YAML
 version: 1
 repository: {path: $bench/vault-repo}
-encryption: {passphrase_file: $bench/passphrase}
+encryption: {${vault_secret/passphrase/passphrase_file}: $bench/$vault_secret}
 compression: {level: 3}
 shards:
   - name: main
@@ -91,7 +98,7 @@ chown -R postgres: "$bench/vault.yaml" "$bench/vault-ahead.yaml" "$bench/pgbackr
 fresh_repos() {
   # A push-ahead worker lingers a few seconds after its last segment: let it go first.
   [ -e "$bench/segments/vault_spool/.lock" ] && flock -w 30 "$bench/segments/vault_spool/.lock" true
-  rm -rf "$bench/vault-repo" "$bench/pgbr-repo" "$bench/segments/vault_spool" "$bench/pgbr-spool"
+  rm -rf "$bench/vault-repo" "$bench/pgbr-repo" "$bench/segments/vault_spool" "$bench/pgbr-spool" "$bench/floor.zst"
   for d in "$bench"/segments/archive_status/*.done; do [ -e "$d" ] && mv "$d" "${d%.done}.ready"; done
   as_pg "$bench/bin/vault" --policy "$bench/vault.yaml" init >/dev/null
   as_pg pgbackrest --config="$bench/pgbackrest.conf" --stanza=bench stanza-create >/dev/null
@@ -100,6 +107,7 @@ push_all() { # tool: one process per segment, as the postgres user, as archive_c
   local start end
   start=$(date +%s.%N)
   case "$1" in
+    floor) as_pg sh -c 'cat "$1"/segments/0* | zstd -3 -T2 -q -o "$1/floor.zst" && sync -f "$1/floor.zst"' _ "$bench" ;;
     vault) as_pg bash -c 'for s in "$1"/segments/0*; do st="$1/segments/archive_status/${s##*/}"; "$1/bin/vault" --policy "$1/vault.yaml" --log-level warning archive-push "$s" || exit 1; mv "$st.ready" "$st.done"; done' _ "$bench" ;;
     vault-ahead) as_pg bash -c 'for s in "$1"/segments/0*; do st="$1/segments/archive_status/${s##*/}"; "$1/bin/vault" --policy "$1/vault-ahead.yaml" --log-level warning archive-push "$s" || exit 1; mv "$st.ready" "$st.done"; done' _ "$bench" ;;
     pgbackrest-async) as_pg bash -c 'for s in "$1"/segments/0*; do st="$1/segments/archive_status/${s##*/}"; pgbackrest --config="$1/pgbackrest-async.conf" --stanza=bench archive-push "$s" || exit 1; mv "$st.ready" "$st.done"; done' _ "$bench" ;;
@@ -109,10 +117,10 @@ push_all() { # tool: one process per segment, as the postgres user, as archive_c
   echo "$start $end" | awk '{printf "%.3f", $2 - $1}'
 }
 
-declare -a vault_t ahead_t pgbr_t async_t
+declare -a vault_t ahead_t pgbr_t async_t floor_t
 for r in $(seq 1 "$runs"); do
-  tools="vault vault-ahead pgbackrest pgbackrest-async"
-  [ $(( r % 2 )) = 0 ] && tools="pgbackrest-async pgbackrest vault-ahead vault"
+  tools="floor vault vault-ahead pgbackrest pgbackrest-async"
+  [ $(( r % 2 )) = 0 ] && tools="pgbackrest-async pgbackrest vault-ahead vault floor"
   for tool in $tools; do
     fresh_repos; sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
     t=$(push_all $tool)
@@ -120,6 +128,7 @@ for r in $(seq 1 "$runs"); do
       vault) vault_t+=("$t"); vault_size=$(du -sb "$bench/vault-repo/main/wal" | cut -f1) ;;
       vault-ahead) ahead_t+=("$t"); [ "$(ls "$bench/vault-repo/main/wal/00000001" | wc -l)" = 64 ] || { echo "push-ahead lost segments"; exit 1; } ;;
       pgbackrest-async) async_t+=("$t") ;;
+      floor) floor_t+=("$t") ;;
       *) pgbr_t+=("$t"); pgbr_size=$(du -sb "$bench/pgbr-repo/archive" | cut -f1) ;;
     esac
     echo "run $r $tool: $t s for 64 segments ($(awk -v t="$t" 'BEGIN{printf "%.1f", 64/t}') segments/s)"
@@ -128,10 +137,11 @@ done
 rss_v=$( { /usr/bin/time -f %M runuser -u postgres -- "$bench/bin/vault" --policy "$bench/vault.yaml" --log-level warning archive-push "$bench/segments/$(ls "$bench/segments" | head -1)"; } 2>&1 | tail -1)
 rss_p=$( { /usr/bin/time -f %M runuser -u postgres -- pgbackrest --config="$bench/pgbackrest.conf" --stanza=bench archive-push "$bench/segments/$(ls "$bench/segments" | head -1)"; } 2>&1 | tail -1)
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
-mv=$(median "${vault_t[@]}"); ma=$(median "${ahead_t[@]}"); mp=$(median "${pgbr_t[@]}"); mq=$(median "${async_t[@]}")
+mv=$(median "${vault_t[@]}"); ma=$(median "${ahead_t[@]}"); mp=$(median "${pgbr_t[@]}"); mq=$(median "${async_t[@]}"); mf=$(median "${floor_t[@]}")
 echo
 echo "median vault:      $mv s  $(awk -v t="$mv" 'BEGIN{printf "%.1f", 64/t}') segments/s  stored $((vault_size / 1048576)) MiB  peak RSS (re-push) ${rss_v} KB"
 echo "median pgbackrest: $mp s  $(awk -v t="$mp" 'BEGIN{printf "%.1f", 64/t}') segments/s  stored $((pgbr_size / 1048576)) MiB  peak RSS (re-push) ${rss_p} KB"
 echo "median vault push_ahead $ahead: $ma s  $(awk -v t="$ma" 'BEGIN{printf "%.1f", 64/t}') segments/s"
 echo "median pgbackrest archive-async (process-max 2): $mq s  $(awk -v t="$mq" 'BEGIN{printf "%.1f", 64/t}') segments/s"
+echo "median floor (cat | zstd -3 -T2, synced): $mf s  $(awk -v t="$mf" 'BEGIN{printf "%.1f", 64/t}') segments/s; archive-async at 1.5x would take $(awk -v b="$mq" 'BEGIN{printf "%.2f", b/1.5}') s"
 echo "ratio (vault rate / pgbackrest rate): $(awk -v a="$mv" -v b="$mp" 'BEGIN{printf "%.2f", b/a}')x; push_ahead against archive-async: $(awk -v a="$ma" -v b="$mq" 'BEGIN{printf "%.2f", b/a}')x"

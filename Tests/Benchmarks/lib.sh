@@ -6,6 +6,9 @@
 # and may set vault_repository (a policy `repository:` value) and pgbr_repository (repo1-*
 # lines) for another repository than the local directories, bin for other server binaries,
 # and archive_pgbackrest=0 to archive through vault alone (pgBackRest 2.45 predates PG 17).
+# vault's repository is encrypted under a key file, as the README's setup makes one
+# (`openssl rand -base64 32`); vault_secret=passphrase uses the same text as a passphrase instead
+# (scrypt, about 0.1 s of CPU per process). pgBackRest's cipher pass is that same text.
 bin=${bin:-/usr/lib/postgresql/15/bin}
 archive_pgbackrest=${archive_pgbackrest:-1}
 as_pg() { runuser -u postgres -- "$@"; }
@@ -14,12 +17,13 @@ psql_() { as_pg "$bin/psql" -qAt -h 127.0.0.1 -p $port -U postgres "$@"; }
 swift build -c release --static-swift-stdlib 2>&1 | tail -1
 if [ -f "$bench/data/postmaster.pid" ]; then as_pg "$bin/pg_ctl" -D "$bench/data" -m fast -w stop >/dev/null || true; fi
 rm -rf "$bench"; mkdir -p "$bench/bin"; cp .build/release/vault "$bench/bin/"; chown -R postgres:postgres "$bench"
+vault_secret=${vault_secret:-key_file}
 passphrase=$(openssl rand -base64 32)
-printf '%s\n' "$passphrase" > "$bench/passphrase"; chmod 600 "$bench/passphrase"
+printf '%s\n' "$passphrase" > "$bench/$vault_secret"; chmod 600 "$bench/$vault_secret"
 cat > "$bench/vault.yaml" <<YAML
 version: 1
 repository: ${vault_repository:-{path: $bench/vault-repo\}}
-encryption: {passphrase_file: $bench/passphrase}
+encryption: {${vault_secret/passphrase/passphrase_file}: $bench/$vault_secret}
 compression: {level: 3}
 defaults: {parallel: 2}
 shards:
