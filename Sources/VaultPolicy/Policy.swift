@@ -166,15 +166,20 @@ public struct ScheduleSettings: Sendable {
     public var incremental: CronExpression?
     public var verify: CronExpression?
     public var expire: CronExpression?
-    /// The zone the expressions are read in (`schedule.timezone`, an IANA name; UTC by default).
-    public var timeZone: TimeZone
+    /// The zone `schedule.timezone` names, nil when the policy names none.
+    public var namedTimeZone: TimeZone?
+    /// The zone the expressions are read in: `namedTimeZone`, else UTC. UTC is made only when
+    /// asked for: making a zone by name loads ICU's time zone data, milliseconds of reads with
+    /// the cache cold, which commands that never schedule (archive-push, restore) do not need.
+    public var timeZone: TimeZone { namedTimeZone ?? CronExpression.utc }
+
     public init(full: CronExpression? = nil, incremental: CronExpression? = nil, verify: CronExpression? = nil, expire: CronExpression? = nil,
-                timeZone: TimeZone = CronExpression.utc) {
+                timeZone: TimeZone? = nil) {
         self.full = full
         self.incremental = incremental
         self.verify = verify
         self.expire = expire
-        self.timeZone = timeZone
+        self.namedTimeZone = timeZone
     }
 
     /// The jobs that have a schedule, in the order a person reads them.

@@ -216,7 +216,7 @@ public enum PolicyLoader {
                     return nil
                 }
             }
-            var zone = base.schedule.timeZone
+            var zone = base.schedule.namedTimeZone
             if let name = sched.string("timezone") {
                 if let z = TimeZone(identifier: name), name.contains("/") || name == "UTC" {
                     zone = z
