@@ -90,10 +90,12 @@ timed() { # command...: prints "wall-seconds peak-RSS-KB"
 }
 # The disk's write floor for a restore: dd of as many MiB as the restored copy at $1 holds, made
 # durable (conv=fdatasync), cache dropped, run as the restores are (runuser -u postgres), so the
-# floor carries the same start-up of runuser as the tools do. Prints what timed prints.
+# floor carries the same start-up of runuser as the tools do, in 256 KiB writes: on this
+# machine's kernel (Linux 6.18, ext4) dd's usual bs=1M made the floor 1.3-2x slower and far
+# noisier than the disk allows (docs/BENCHMARKS.md, "Write calls"). Prints what timed prints.
 dd_floor() {
   local mib; mib=$(du -sm "$1" | cut -f1)
   rm -rf "$bench/dd"; mkdir -p "$bench/dd"; chown postgres: "$bench/dd"; sync; echo 3 > /proc/sys/vm/drop_caches
-  timed runuser -u postgres -- dd if=/dev/zero of="$bench/dd/out" bs=1M count="$mib" conv=fdatasync status=none
+  timed runuser -u postgres -- dd if=/dev/zero of="$bench/dd/out" bs=256K count=$((mib * 4)) conv=fdatasync status=none
   rm -rf "$bench/dd"
 }

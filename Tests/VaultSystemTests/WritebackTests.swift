@@ -25,6 +25,26 @@ struct WritebackTests {
         #expect(try FileIO.read(dir + "/sub/file") == bytes)
     }
 
+    @Test("pwriteAll writes a buffer larger than one write call at an offset, in pieces of at most largestWrite that cover it in order")
+    func boundedWrites() throws {
+        let dir = NSTemporaryDirectory() + "vault-writeback-\(UUID().uuidString)"
+        try FileIO.makeDirectories(dir, mode: 0o700)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let bytes = (0..<(2 * FileIO.largestWrite + 12_345)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 9) }
+        let fd = open(dir + "/file", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        var pieces: [(Int, Int)] = []
+        try bytes.withUnsafeBytes { try FileIO.pwriteAll(fd, $0, at: 4096, what: "file") { pieces.append(($0, $1)) } }
+        #expect(pieces.count == 3 && pieces.allSatisfy { $0.1 <= FileIO.largestWrite })
+        #expect(pieces.map(\.0) == [4096, 4096 + FileIO.largestWrite, 4096 + 2 * FileIO.largestWrite])
+        #expect(pieces.reduce(0) { $0 + $1.1 } == bytes.count)
+        var back = [UInt8](repeating: 0, count: bytes.count + 10)
+        #expect(try FileIO.preadFully(fd, into: &back, at: 4096, what: "file") == bytes.count, "nothing written past the end")
+        #expect(Array(back.prefix(bytes.count)) == bytes)
+        #expect(try FileIO.readRange(dir + "/file", offset: 0, length: 4096) == [UInt8](repeating: 0, count: 4096), "nothing before the offset")
+    }
+
     @Test("a path that is missing or not a directory is one error naming it, before anything is written")
     func refusesNonDirectories() throws {
         let dir = NSTemporaryDirectory() + "vault-writeback-\(UUID().uuidString)"

@@ -154,21 +154,19 @@ struct ExtentRestorer {
 
     /// Writes `range` of the piece (offsets relative to the piece) to the file.
     private func write(_ plain: [UInt8], _ use: Use, range: Range<Int>, fd: Int32) throws -> Int64 {
-        var done = 0
         let start = Int(use.piece.extentOffset) + range.lowerBound
-        let fileOffset = Int(use.piece.fileOffset) + range.lowerBound
-        while done < range.count {
-            let n = try plain.withUnsafeBytes { buf in
-                try Syscall.call("write \(use.path)") { pwrite(fd, buf.baseAddress.map { $0 + start + done }, range.count - done, off_t(fileOffset + done)) }
+        try plain.withUnsafeBytes { buf in
+            try FileIO.pwriteAll(fd, UnsafeRawBufferPointer(rebasing: buf[start..<start + range.count]),
+                                 at: Int(use.piece.fileOffset) + range.lowerBound, what: use.path) { offset, length in
+                // The disk starts on these bytes while the next extents are decompressed;
+                // activate's syncfs then waits only for the tail instead of the whole restore.
+                // Per write call, not per run of extents: starting 100+ MiB at once blocked the
+                // worker in the call and made restores slower than no early write-back at all.
+                // The cost is allocation in smaller pieces (about a hundred per GiB on ext4
+                // with two workers, against about a dozen).
+                Writeback.start(fd, offset: offset, length: length)
             }
-            done += n
         }
-        // The disk starts on these bytes while the next extents are decompressed; activate's
-        // syncfs then waits only for the tail instead of the whole restore. Per write, not per
-        // run of extents: starting 100+ MiB at once blocked the worker in the call and made
-        // restores slower than no early write-back at all. The cost is allocation in smaller
-        // pieces (about a hundred per GiB on ext4 with two workers, against about a dozen).
-        Writeback.start(fd, offset: fileOffset, length: range.count)
         return Int64(range.count)
     }
 }
