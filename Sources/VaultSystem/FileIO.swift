@@ -74,10 +74,10 @@ public enum FileIO {
     }
 
     /// The most one write call hands the kernel. Measured on Linux 6.18 and ext4 with the page
-    /// cache dropped, 4 GiB written by two threads into one file took 2.0 s of system time in
-    /// 256 or 512 KiB calls and 5.5 s in 1 MiB calls; one thread writing 16 MiB calls took
-    /// 8.5-14.6 s against 1.0 s for the same buffer in 256 KiB calls (docs/BENCHMARKS.md).
-    /// Smaller calls cost a little more per byte again (64 KiB: 2.6 s).
+    /// cache dropped, 4 GiB written by two threads into one file took about 2 s of system time
+    /// in 256 or 512 KiB calls and 3.7-5.9 s in 1 MiB calls; one thread writing a 16 MiB buffer
+    /// in one call took 8.5-14.7 s against 1.0 s for the same buffer in 256 KiB calls
+    /// (docs/BENCHMARKS.md, "Write calls"). Smaller calls cost more again (64 KiB: 2.6 s).
     public static let largestWrite = 512 << 10
 
     /// Writes all of `bytes` at `offset` in calls of at most `largestWrite` bytes, calling

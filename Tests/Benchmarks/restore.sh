@@ -3,7 +3,7 @@
 # (alternating, page cache dropped before each step), a delta restore after a small change to
 # the restored copy, and recovery replay of 64+ archived segments with vault's archive-get
 # prefetch on (get_ahead 8, the default) and off (get_ahead 0). Each restore is set against the
-# disk's write floor: dd of the same number of bytes with conv=fdatasync.
+# disk's write floor: dd of the same number of bytes with conv=fdatasync, in 256 KiB blocks.
 # Usage: bash Tests/Benchmarks/restore.sh [runs] [scale] [replay]   (root; needs .ci/install)
 # replay: "no" skips the replay measurement (and the WAL it needs).
 set -euo pipefail
