@@ -89,6 +89,8 @@ public enum FileIO {
         while done < bytes.count {
             let piece = min(largestWrite, bytes.count - done)
             let n = try Syscall.call("write \(what)") { pwrite(fd, bytes.baseAddress.map { $0 + done }, piece, off_t(offset + done)) }
+            // A file system that accepts nothing would otherwise be asked forever.
+            guard n > 0 else { throw SystemError(.io, "cannot write \(what): the file system accepted no bytes") }
             afterEach(offset + done, n)
             done += n
         }

@@ -30,7 +30,9 @@ struct WritebackTests {
         let dir = NSTemporaryDirectory() + "vault-writeback-\(UUID().uuidString)"
         try FileIO.makeDirectories(dir, mode: 0o700)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let bytes = (0..<(2 * FileIO.largestWrite + 12_345)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 9) }
+        // Each 4-byte word holds its own index: no piece's bytes equal another's, so writing
+        // the wrong part of the buffer fails the comparison below.
+        let bytes = (0..<(2 * FileIO.largestWrite + 12_345)).map { UInt8(truncatingIfNeeded: ($0 >> 2) >> (($0 & 3) * 8)) }
         let fd = open(dir + "/file", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         try #require(fd >= 0)
         defer { close(fd) }
@@ -41,7 +43,9 @@ struct WritebackTests {
         #expect(pieces.reduce(0) { $0 + $1.1 } == bytes.count)
         var back = [UInt8](repeating: 0, count: bytes.count + 10)
         #expect(try FileIO.preadFully(fd, into: &back, at: 4096, what: "file") == bytes.count, "nothing written past the end")
-        #expect(Array(back.prefix(bytes.count)) == bytes)
+        // The index of the first wrong byte, not the arrays: a failure stays one short line.
+        let firstWrong = zip(back, bytes).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+        #expect(firstWrong == nil, "the bytes read back differ from byte \(firstWrong ?? 0)")
         #expect(try FileIO.readRange(dir + "/file", offset: 0, length: 4096) == [UInt8](repeating: 0, count: 4096), "nothing before the offset")
     }
 

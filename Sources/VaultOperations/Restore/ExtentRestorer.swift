@@ -162,8 +162,7 @@ struct ExtentRestorer {
                 // activate's syncfs then waits only for the tail instead of the whole restore.
                 // Per write call, not per run of extents: starting 100+ MiB at once blocked the
                 // worker in the call and made restores slower than no early write-back at all.
-                // The cost is allocation in smaller pieces (about a hundred per GiB on ext4
-                // with two workers, against about a dozen).
+                // The cost is that ext4 allocates the files in smaller pieces.
                 Writeback.start(fd, offset: offset, length: length)
             }
         }
