@@ -34,9 +34,3 @@ static inline int vault_start_writeback(int fd, int64_t offset, int64_t length) 
 static inline int vault_syncfs(int fd) {
     return syncfs(fd);
 }
-
-/// The open flag that bypasses the page cache, which glibc names O_DIRECT only under
-/// _GNU_SOURCE; its value differs between architectures, so it is read from glibc's header.
-static inline int vault_o_direct(void) {
-    return __O_DIRECT;
-}

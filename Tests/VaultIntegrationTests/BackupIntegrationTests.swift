@@ -34,8 +34,8 @@ struct BackupIntegrationTests {
         try server.sql("CHECKPOINT")
         try await Task.sleep(nanoseconds: 2_100_000_000)
         let staticSum = try #require(try server.sql("SELECT md5(string_agg(aid || ':' || bid || ':' || abalance, ',' ORDER BY aid)) FROM pgbench_accounts"))
-        // A file of no whole number of blocks over three extents: restore writes its aligned
-        // pieces past the page cache and its short tail through it; both must land exactly.
+        // A file that is no relation and no whole number of pages, over three extents: its
+        // pieces and its short tail must land byte for byte.
         let oddFile = (0..<(2 << 20) + 3 * 4096 + 123).map { _ in UInt8.random(in: 0...255) }
         try FileIO.writeDurably(server.dataDir + "/vault-odd-size.bin", oddFile, mode: 0o644)
 

@@ -60,14 +60,12 @@ struct ExtentRestorer {
             for _ in 0..<max(1, parallel) {
                 group.addTask {
                     var totals = Totals()
-                    // A delta restore reads the files it compares, so it keeps the page cache.
-                    let direct = delta ? nil : try DirectWriter()
                     while let run = work.next() {
                         let bytes = try await run.fetch(repository)
                         for index in run.members {
                             let plain = try run.open(manifest.extents[index], in: bytes, repository: repository, checkHash: false)
                             totals.extentsFetched += 1
-                            try write(plain, uses: uses[index], direct: direct, into: &totals)
+                            try write(plain, uses: uses[index], into: &totals)
                         }
                     }
                     return totals
@@ -100,37 +98,14 @@ struct ExtentRestorer {
         }
     }
 
-    private func write(_ plain: [UInt8], uses: [Use], direct: DirectWriter?, into totals: inout Totals) throws {
+    private func write(_ plain: [UInt8], uses: [Use], into totals: inout Totals) throws {
         for use in uses {
-            if let direct, try writeDirectly(plain, use, direct) {
-                totals.bytesWritten += use.piece.length
-                continue
-            }
             let flags = (delta ? O_RDWR : O_WRONLY) | O_CLOEXEC
             let fd = try layout?.open(use.path, flags: flags) ?? Syscall.call("open \(use.path)") { open(use.path, flags) }
             defer { close(fd) }
             let written = delta ? try writeDiffering(plain, use, fd: fd) : try write(plain, use, range: 0..<Int(use.piece.length), fd: fd)
             totals.bytesWritten += written
             totals.bytesUnchanged += use.piece.length - written
-        }
-    }
-
-    /// Writes a piece of whole, aligned blocks past the page cache (`DirectWriter`). Returns
-    /// false for a piece that is not aligned (configuration files, a file's short tail), and
-    /// for a file system that refuses direct I/O (EINVAL at open or write): the caller then
-    /// writes the whole piece through the page cache, and so does this worker from then on.
-    private func writeDirectly(_ plain: [UInt8], _ use: Use, _ direct: DirectWriter) throws -> Bool {
-        let offset = Int(use.piece.fileOffset), length = Int(use.piece.length), start = Int(use.piece.extentOffset)
-        guard !direct.refused, DirectWriter.fits(offset: offset, length: length) else { return false }
-        let flags = DirectWriter.directFlags(O_WRONLY | O_CLOEXEC)
-        do {
-            let fd = try layout?.open(use.path, flags: flags) ?? Syscall.call("open \(use.path)") { open(use.path, flags) }
-            defer { close(fd) }
-            try plain.withUnsafeBytes { try direct.write(fd, UnsafeRawBufferPointer(rebasing: $0[start..<start + length]), at: offset, what: use.path) }
-            return true
-        } catch let error as SystemError where error.code == EINVAL {
-            direct.refused = true
-            return false
         }
     }
 
