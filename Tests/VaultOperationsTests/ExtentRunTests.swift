@@ -5,23 +5,26 @@ import Testing
 @Suite("restore's runs of extents")
 struct ExtentRunTests {
     /// An extent stored at `offset` of `pack`, `stored` bytes holding `raw` bytes of plaintext.
-    func extent(_ pack: String, _ offset: Int64, stored: Int64, raw: Int64) -> BackupManifest.Extent {
+    func extent(_ pack: String, _ offset: Int64, stored: Int64, raw: Int64 = 1) -> BackupManifest.Extent {
         BackupManifest.Extent(pack: pack, offset: offset, storedLength: stored, rawLength: raw, sha256: "")
     }
 
-    @Test("runs group neighbours of one pack, and the workers take the runs with the most plaintext first")
-    func largestPlaintextFirst() {
+    @Test("one read covers neighbours of one pack, across gaps of at most 256 KiB and up to 16 MiB; anything else starts a run")
+    func grouping() {
+        let mib: Int64 = 1 << 20
         let extents = [
-            extent("a", 0, stored: 100, raw: 1000),    // run a@0: 1000 + 500
-            extent("a", 100, stored: 100, raw: 500),
-            extent("a", 17 << 20, stored: 100, raw: 40_000), // past the 16 MiB bound: a run of its own
-            extent("b", 0, stored: 100, raw: 2000),    // run b@0, alone: its neighbour is 1 MiB away
-            extent("b", 1 << 20, stored: 100, raw: 300),
+            extent("b", 0, stored: 100),               // 0: pack b, alone (its neighbour is 1 MiB away)
+            extent("a", 100, stored: 100),             // 1: run a@0 with 2, listed out of order
+            extent("a", 0, stored: 100),               // 2
+            extent("a", 200 + (256 << 10), stored: 100), // 3: a gap of exactly 256 KiB: same run
+            extent("b", mib, stored: 100),             // 4: gap over 256 KiB: a run of its own
+            extent("c", 0, stored: 8 * mib),           // 5: run c@0 with 6, exactly 16 MiB together
+            extent("c", 8 * mib, stored: 8 * mib),     // 6
+            extent("c", 16 * mib, stored: 1),          // 7: back to back, but past 16 MiB: a new run
         ]
         let runs = ExtentRun.plan(Array(extents.indices), extents: extents)
-        #expect(runs.map(\.members) == [[0, 1], [2], [3], [4]])
-        let ordered = ExtentRun.largestFirst(runs, extents: extents)
-        #expect(ordered.map { $0.plainLength(extents) } == [40_000, 2000, 1500, 300])
-        #expect(ordered.map(\.members) == [[2], [3], [0, 1], [4]])
+        #expect(runs.map(\.members) == [[2, 1, 3], [0], [4], [5, 6], [7]])
+        #expect(runs.map(\.length) == [300 + (256 << 10), 100, 100, 16 * mib, 1])
+        #expect(runs.map(\.offset) == [0, 0, mib, 0, 16 * mib])
     }
 }

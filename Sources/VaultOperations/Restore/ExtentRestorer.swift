@@ -55,7 +55,7 @@ struct ExtentRestorer {
             needed = fetch
             totals.bytesUnchanged = unchanged.reduce(0) { sum, index in sum + uses[index].reduce(0) { $0 + $1.piece.length } }
         }
-        let work = WorkQueue(ExtentRun.largestFirst(ExtentRun.plan(needed, extents: manifest.extents), extents: manifest.extents))
+        let work = WorkQueue(ExtentRun.plan(needed, extents: manifest.extents))
         return try await withThrowingTaskGroup(of: Totals.self) { group in
             for _ in 0..<max(1, parallel) {
                 group.addTask {

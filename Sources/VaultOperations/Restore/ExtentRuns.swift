@@ -34,17 +34,6 @@ struct ExtentRun: Sendable {
         return runs
     }
 
-    /// The plaintext a run restores: what its worker writes.
-    func plainLength(_ extents: [BackupManifest.Extent]) -> Int64 {
-        members.reduce(0) { $0 + extents[$1].rawLength }
-    }
-
-    /// Runs with the most plaintext first, so that the last runs the workers take are short
-    /// and they finish together.
-    static func largestFirst(_ runs: [ExtentRun], extents: [BackupManifest.Extent]) -> [ExtentRun] {
-        runs.map { ($0, $0.plainLength(extents)) }.sorted { $0.1 > $1.1 }.map(\.0)
-    }
-
     /// The run's bytes (fewer when the pack is shorter than the manifest says).
     func fetch(_ repository: Repository) async throws -> [UInt8] {
         try await repository.storage.getRange(pack, offset: Int(offset), length: Int(length))
