@@ -4,9 +4,9 @@ import Testing
 
 @Suite("restore's runs of extents")
 struct ExtentRunTests {
-    /// An extent stored at `offset` of `pack`, `stored` bytes holding `raw` bytes of plaintext.
-    func extent(_ pack: String, _ offset: Int64, stored: Int64, raw: Int64 = 1) -> BackupManifest.Extent {
-        BackupManifest.Extent(pack: pack, offset: offset, storedLength: stored, rawLength: raw, sha256: "")
+    /// An extent of `stored` bytes at `offset` of `pack` (its plaintext does not matter here).
+    func extent(_ pack: String, _ offset: Int64, stored: Int64) -> BackupManifest.Extent {
+        BackupManifest.Extent(pack: pack, offset: offset, storedLength: stored, rawLength: 1, sha256: "")
     }
 
     @Test("one read covers neighbours of one pack, across gaps of at most 256 KiB and up to 16 MiB; anything else starts a run")

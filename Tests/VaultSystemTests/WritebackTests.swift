@@ -22,7 +22,11 @@ struct WritebackTests {
         Writeback.start(fd, offset: 0, length: 0) // "to the end of the file" is never asked for
         try sync.syncAndClose()
         #expect(sync.count == 0, "the descriptors are closed")
-        #expect(try FileIO.read(dir + "/sub/file") == bytes)
+        // The index of the first wrong byte, not the 3 MiB arrays: a failure stays one short line.
+        let back = try FileIO.read(dir + "/sub/file")
+        #expect(back.count == bytes.count)
+        let firstWrong = firstDifference(back, bytes)
+        #expect(firstWrong == nil, "the bytes read back differ from byte \(firstWrong ?? 0)")
     }
 
     @Test("pwriteAll writes a buffer larger than one write call at an offset, in pieces of at most largestWrite that cover it in order")
@@ -44,7 +48,7 @@ struct WritebackTests {
         var back = [UInt8](repeating: 0, count: bytes.count + 10)
         #expect(try FileIO.preadFully(fd, into: &back, at: 4096, what: "file") == bytes.count, "nothing written past the end")
         // The index of the first wrong byte, not the arrays: a failure stays one short line.
-        let firstWrong = zip(back, bytes).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+        let firstWrong = firstDifference(back, bytes)
         #expect(firstWrong == nil, "the bytes read back differ from byte \(firstWrong ?? 0)")
         #expect(try FileIO.readRange(dir + "/file", offset: 0, length: 4096) == [UInt8](repeating: 0, count: 4096), "nothing before the offset")
     }
@@ -62,5 +66,10 @@ struct WritebackTests {
                 String(describing: error).contains(path)
             }
         }
+    }
+
+    /// The index of the first byte where `a` and `b` differ, over their common length.
+    private func firstDifference(_ a: [UInt8], _ b: [UInt8]) -> Int? {
+        zip(a, b).enumerated().first { $0.element.0 != $0.element.1 }?.offset
     }
 }
